@@ -1,0 +1,163 @@
+"""The ``physlens`` command: parses, calls the library, prints.
+
+Bad input (an unknown system, an odd N for the ring, alpha <= 0, a missing or
+corrupt run directory, an unknown config key) prints one line to stderr and
+exits with code 2; nothing is left half-written on disk.
+
+    physlens train --system heisenberg-ring --size 8 --alpha 2 --out runs/ring8
+    physlens train --resume runs/ring8
+    physlens info runs/ring8
+    physlens demo
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from physlens.errors import PhyslensError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Mechanistic interpretability of neural networks trained on physics.")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _cli_errors(fn):
+    """Turn ``PhyslensError`` into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PhyslensError as exc:
+            errors.print(f"physlens: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            errors.print("physlens: interrupted; the run can be resumed with --resume", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _parse_params(items: list[str]) -> dict:
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise PhyslensError(f"system parameter {item!r} must look like NAME=VALUE (e.g. h=0.5, pbc=false)")
+        name, value = item.split("=", 1)
+        params[name.strip()] = _parse_value(value.strip())
+    return params
+
+
+@app.command()
+@_cli_errors
+def train(
+    system: Annotated[str, typer.Option(help="heisenberg-ring, heisenberg-square, tfim-chain, tfim-square, toric-code")] = "heisenberg-ring",
+    size: Annotated[int, typer.Option(help="N for chains and rings, L for 2D lattices")] = 8,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="system parameter NAME=VALUE, repeatable (J, h, pbc, sign_rule)")] = None,
+    model: Annotated[str, typer.Option(help="rbm or ffnn")] = "rbm",
+    alpha: Annotated[float, typer.Option(help="RBM hidden-unit density (M = alpha N)")] = 2.0,
+    widths: Annotated[str, typer.Option(help="FFNN hidden widths, comma-separated")] = "16",
+    activation: Annotated[str, typer.Option(help="FFNN activation: relu or log_cosh")] = "relu",
+    seed: int = 0,
+    steps: Annotated[int, typer.Option(help="maximum SR steps")] = 1000,
+    samples: Annotated[int, typer.Option(help="Monte Carlo samples per step (sampled mode)")] = 1024,
+    chains: Annotated[int, typer.Option(help="Markov chains (sampled mode)")] = 16,
+    exact: Annotated[bool, typer.Option("--exact/--sampled", help="full-sum (exact) or Monte Carlo training")] = True,
+    tol: Annotated[float, typer.Option(help="stop when |E - E0|/|E0| < tol (0: run all steps)")] = 1e-3,
+    learning_rate: float = 0.05,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; overrides the options")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/<system>-<size>-<model>-s<seed>)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Train a neural quantum state by VMC with stochastic reconfiguration."""
+    from physlens.quantum import train as training
+
+    if resume is not None:
+        run = training.resume(resume, progress=progress)
+    else:
+        try:
+            width_list = tuple(int(w) for w in widths.split(","))
+        except ValueError:
+            raise PhyslensError(f"--widths must be comma-separated integers; got {widths!r}") from None
+        values = dict(system=system, size=size, system_params=_parse_params(param or []), model=model, alpha=alpha,
+                      widths=width_list, activation=activation, seed=seed, steps=steps, samples=samples, chains=chains,
+                      mode="exact" if exact else "sampled", tol=tol, learning_rate=learning_rate)
+        if config is not None:
+            values.update(_read_config(config))
+        cfg = training.TrainConfig.from_dict(values)
+        out = out or Path("runs") / f"{cfg.system}-{cfg.size}-{cfg.model}-s{cfg.seed}"
+        run = training.train(cfg, out, progress=progress)
+    _print_summary(run)
+
+
+def _read_config(path: Path) -> dict:
+    if not path.is_file():
+        raise PhyslensError(f"config file {path} does not exist")
+    try:
+        values = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise PhyslensError(f"config file {path} is not valid TOML: {exc}") from None
+    values.pop("kind", None)
+    return values
+
+
+@app.command()
+@_cli_errors
+def info(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")]) -> None:
+    """Summarise a run: system, model, status, energy against the exact reference."""
+    from physlens.runs import Run
+
+    _print_summary(Run.load(run_dir))
+
+
+@app.command()
+@_cli_errors
+def demo(out: Annotated[Path, typer.Option(help="run directory (replaced if it holds an earlier run)")] = Path("runs/demo")) -> None:
+    """Train an RBM (alpha = 2) on the 8-site Heisenberg ring exactly and summarise it."""
+    from physlens.quantum import train as training
+
+    if (out / "config.toml").is_file():
+        shutil.rmtree(out)
+    cfg = training.TrainConfig(system="heisenberg-ring", size=8, model="rbm", alpha=2.0, mode="exact", steps=600, tol=1e-4)
+    _print_summary(training.train(cfg, out))
+
+
+def _print_summary(run) -> None:
+    status, ref, cfg = run.status, run.reference, run.config
+    table = Table(title=f"physlens run {run.path}", show_header=False)
+    table.add_row("system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
+    model = f"rbm, alpha={cfg['alpha']}" if cfg["model"] == "rbm" else f"ffnn, widths={cfg['widths']}, {cfg['activation']}"
+    table.add_row("model", f"{model}, seed={cfg['seed']}")
+    table.add_row("training", f"{cfg['mode']} SR, {cfg['optimizer']} lr={cfg['learning_rate']}, tol={cfg['tol']}")
+    table.add_row("status", f"{status['state']} after {status['step']} steps" + (f" ({status['message']})" if status.get("message") else ""))
+    unit = ref["unit"]
+    table.add_row("E0 (exact)", f"{ref['energy']:.10f} {unit}  [{ref['method']}, {ref['n_states']} states]")
+    if "energy" in status:
+        table.add_row("E (final)", f"{status['energy']:.10f} {unit}  [{status['energy_method']}]")
+        table.add_row("ε = |E−E0|/|E0|", f"{status['eps']:.3e}")
+    rows = [r for r in run.metrics_rows() if "czz" in r]
+    if rows:
+        table.add_row("C_zz(r), last log", " ".join(f"{c:+.4f}" for c in rows[-1]["czz"]))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``physlens`` script."""
+    app()

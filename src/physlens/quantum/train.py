@@ -1,0 +1,338 @@
+"""Variational Monte Carlo training of an NQS into a run directory, resumable.
+
+Stochastic reconfiguration on NetKet: ``FullSumState`` (exact sums over the whole,
+possibly S^z-constrained, basis) in ``mode="exact"``, or ``MCState`` with
+``MetropolisExchange`` where S^z is conserved and ``MetropolisLocal`` elsewhere in
+``mode="sampled"``. Every step logs the energy, its variance and
+ε = |E − E0|/|E0| against the exact reference; every ``log_every`` steps also C_zz(r)
+(to watch correlations emerge). Training stops when ε < ``tol`` — measured on the
+exact energy of the current parameters, by a full sum when the basis has at most
+``MAX_FULLSUM_STATES`` states (also in sampled mode), otherwise on the mean of the
+last ``log_every`` sampled energies. A checkpoint every ``checkpoint_every`` steps
+makes a killed run resumable: ``resume(path)`` ends exactly where an uninterrupted
+run with the same seed would.
+
+Usage::
+
+    run = train(TrainConfig(system="heisenberg-ring", size=8, alpha=2), "runs/ring8")
+    run = resume("runs/ring8")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flax.serialization
+import jax
+import netket as nk
+import numpy as np
+import optax
+from netket.utils import struct
+from tqdm.auto import tqdm
+
+from physlens.errors import PhyslensError, check_choice
+from physlens.quantum import observables
+from physlens.quantum.models import build_model
+from physlens.quantum.systems import SpinSystem, make_system
+from physlens.runs import Run
+
+MODES = ("exact", "sampled")
+OPTIMIZERS = ("sgd", "adam")
+MAX_FULLSUM_STATES = 2**18
+"""Largest basis on which physlens evaluates energies by a full sum during and after training."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (written to ``config.toml``).
+
+    Attributes:
+        system: system kind (``physlens.quantum.systems.SYSTEMS``).
+        size: N for chains and rings, L for 2D lattices.
+        system_params: further system parameters (``J``, ``h``, ``pbc``, ``sign_rule``).
+        model: ``rbm`` or ``ffnn``.
+        alpha: RBM hidden-unit density (M = alpha · N).
+        widths: FFNN hidden-layer widths.
+        activation: FFNN activation (``relu`` or ``log_cosh``).
+        seed: seed of the parameter initialisation (the sampler uses seed + 1).
+        steps: maximum number of SR steps.
+        mode: ``exact`` (full sum) or ``sampled`` (Monte Carlo).
+        samples: Monte Carlo samples per step (sampled mode).
+        chains: Markov chains (sampled mode).
+        optimizer: ``sgd`` or ``adam``, applied to the SR-preconditioned gradient.
+        learning_rate: optimiser step size.
+        diag_shift: SR diagonal shift.
+        tol: stop once ε = |E − E0|/|E0| < tol; 0 runs all steps.
+        log_every: steps between C_zz(r) logs and convergence checks.
+        checkpoint_every: steps between checkpoints.
+    """
+
+    system: str = "heisenberg-ring"
+    size: int = 8
+    system_params: dict = field(default_factory=dict)
+    model: str = "rbm"
+    alpha: float = 2.0
+    widths: tuple[int, ...] = (16,)
+    activation: str = "relu"
+    seed: int = 0
+    steps: int = 1000
+    mode: str = "exact"
+    samples: int = 1024
+    chains: int = 16
+    optimizer: str = "sgd"
+    learning_rate: float = 0.05
+    diag_shift: float = 0.01
+    tol: float = 1e-3
+    log_every: int = 10
+    checkpoint_every: int = 50
+
+    def __post_init__(self):
+        check_choice("mode", self.mode, MODES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        positive = {"steps": self.steps, "samples": self.samples, "chains": self.chains, "log_every": self.log_every,
+                    "checkpoint_every": self.checkpoint_every, "learning_rate": self.learning_rate}
+        for name, value in positive.items():
+            if not value > 0:
+                raise PhyslensError(f"{name} must be > 0; got {value}")
+        if self.tol < 0 or self.diag_shift < 0:
+            raise PhyslensError(f"tol and diag_shift must be >= 0; got tol={self.tol}, diag_shift={self.diag_shift}")
+        if self.mode == "sampled" and self.samples % self.chains:
+            raise PhyslensError(f"samples ({self.samples}) must be a multiple of chains ({self.chains})")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build from a plain dict (a TOML table); unknown keys are an error."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise PhyslensError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
+        values = dict(values)
+        if "widths" in values:
+            values["widths"] = tuple(values["widths"])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def build_system(self) -> SpinSystem:
+        return make_system(self.system, self.size, **self.system_params)
+
+    def build_model(self):
+        return build_model(self.model, alpha=self.alpha, widths=self.widths, activation=self.activation)
+
+
+def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.VariationalState:
+    """A ``FullSumState`` (exact mode) or ``MCState`` (sampled mode) seeded from the config."""
+    if config.mode == "exact":
+        return nk.vqs.FullSumState(system.hilbert, model, seed=config.seed)
+    if system.conserves_sz:
+        sampler = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=config.chains)
+    else:
+        sampler = nk.sampler.MetropolisLocal(system.hilbert, n_chains=config.chains)
+    return nk.vqs.MCState(sampler, model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
+
+
+def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VMC:
+    """NetKet's VMC driver with SR preconditioning and the configured optimiser."""
+    opt = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](config.learning_rate)
+    return nk.driver.VMC(system.hamiltonian, opt, variational_state=vstate,
+                         preconditioner=nk.optimizer.SR(diag_shift=config.diag_shift))
+
+
+def fullsum_energy(system: SpinSystem, model, variables) -> float | None:
+    """Exact ⟨H⟩ of the model by a full sum, or None when the basis is too large."""
+    if system.hilbert.n_states > MAX_FULLSUM_STATES:
+        return None
+    vs = nk.vqs.FullSumState(system.hilbert, model, variables=variables)
+    return float(vs.expect(system.hamiltonian).mean.real)
+
+
+class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
+    """Bridges NetKet's callback hooks to a ``_Session`` (logging, checkpoints, stopping)."""
+
+    _session: Any = struct.field(pytree_node=False, serialize=False)
+
+    def __init__(self, session: "_Session"):
+        self._session = session
+
+    def before_parameter_update(self, step, log_data, driver):
+        self._session.before_update(step, driver)
+
+    def on_step_end(self, step, log_data, driver):
+        self._session.after_update(step, driver)
+
+
+class _Session:
+    """One sitting of a training run: the loop state between checkpoints."""
+
+    def __init__(self, run: Run, config: TrainConfig, system: SpinSystem, e0: float, rows: list[dict], progress: bool):
+        self.run, self.config, self.system, self.e0 = run, config, system, e0
+        self.rows = rows
+        self.progress = progress
+        self.state = "finished"
+        self.message = ""
+        self.bar = None
+
+    def before_update(self, step: int, driver) -> None:
+        stats = driver.energy
+        energy = float(stats.mean.real)
+        row = {"step": step, "energy": energy, "energy_error": float(stats.error_of_mean),
+               "variance": float(stats.variance), "eps": abs(energy - self.e0) / abs(self.e0)}
+        if not math.isfinite(energy):
+            self.state, self.message = "failed", f"energy is {energy} at step {step}"
+            raise nk.callbacks.RunFinished()
+        eps_check = row["eps"] if self.config.mode == "exact" else math.inf
+        if step % self.config.log_every == 0:
+            self._log_observables(row, driver)
+            if self.config.mode == "sampled":
+                eps_check = self._sampled_eps(row)
+        self.rows.append(row)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"E={energy:.6f} ε={row['eps']:.2e} var={row['variance']:.2e}", refresh=False)
+            self.bar.update(1)
+        if self.config.tol > 0 and eps_check < self.config.tol:
+            self.state = "converged"
+            raise nk.callbacks.RunFinished()
+
+    def _log_observables(self, row: dict, driver) -> None:
+        """Add C_zz(r) (and, in sampled mode, the full-sum energy where it fits) to ``row``."""
+        vs = driver.state
+        czz = observables.czz(self.system, observables.Configurations.from_vstate(vs))
+        row["czz"] = [float(c) for c in czz.value]
+        row["czz_exact"] = bool(czz.exact)
+        if self.config.mode == "sampled":
+            exact_energy = fullsum_energy(self.system, vs.model, vs.variables)
+            if exact_energy is not None:
+                row["energy_fullsum"] = exact_energy
+
+    def _sampled_eps(self, row: dict) -> float:
+        """ε of the current parameters: full sum where it fits, else the mean of recent sampled energies."""
+        if "energy_fullsum" in row:
+            return abs(row["energy_fullsum"] - self.e0) / abs(self.e0)
+        recent = [r["energy"] for r in self.rows[-self.config.log_every + 1:]] + [row["energy"]]
+        return abs(float(np.mean(recent)) - self.e0) / abs(self.e0)
+
+    def after_update(self, step: int, driver) -> None:
+        done = step + 1
+        if done % self.config.checkpoint_every == 0:
+            self.checkpoint(driver, done)
+
+    def checkpoint(self, driver, done: int) -> None:
+        """Save the driver after ``done`` completed steps, with the metrics up to it."""
+        snapshot = flax.serialization.to_state_dict(driver)
+        snapshot["_step_count"] = done
+        self.run.write_metrics(self.rows)
+        self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(snapshot))
+        self.run.write_status("running", step=done)
+
+
+def _open_session(run: Run, config: TrainConfig, progress: bool):
+    system = config.build_system()
+    model = config.build_model()
+    vstate = make_vstate(system, model, config)
+    driver = make_driver(system, vstate, config)
+    snapshot = _read_state(run, "checkpoint.msgpack")
+    rows = []
+    if snapshot is not None:
+        driver = flax.serialization.from_state_dict(driver, snapshot)
+        rows = [r for r in run.metrics_rows() if r["step"] < driver.step_count]
+    session = _Session(run, config, system, run.reference["energy"], rows, progress)
+    return session, driver
+
+
+def _run_session(session: _Session, driver) -> Run:
+    config, run = session.config, session.run
+    start = time.perf_counter()
+    remaining = config.steps - driver.step_count
+    if session.progress:
+        session.bar = tqdm(total=config.steps, initial=driver.step_count, desc=f"{config.system} N={session.system.n_sites}",
+                           file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    try:
+        if remaining > 0:
+            driver.run(remaining, callback=_Recorder(session), show_progress=False)
+    except KeyboardInterrupt:
+        session.checkpoint(driver, driver.step_count)
+        run.write_status("interrupted", step=driver.step_count, message="interrupted; resume with physlens train --resume")
+        raise
+    finally:
+        if session.bar is not None:
+            session.bar.close()
+    return _finish(session, driver, time.perf_counter() - start)
+
+
+def _finish(session: _Session, driver, seconds: float) -> Run:
+    run, system, vs = session.run, session.system, driver.state
+    variables = vs.variables
+    run.write_blob("params.msgpack", flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(variables)))
+    session.checkpoint(driver, driver.step_count)
+    energy = fullsum_energy(system, vs.model, variables)
+    method = "full sum over the basis"
+    if energy is None:
+        energy, method = float(np.mean([r["energy"] for r in session.rows[-session.config.log_every:]])), "mean of last sampled energies"
+    eps = abs(energy - session.e0) / abs(session.e0)
+    if session.state == "finished" and session.config.tol > 0 and eps < session.config.tol:
+        session.state = "converged"
+    run.write_status(session.state, step=driver.step_count, message=session.message, energy=energy,
+                     energy_unit=system.energy_unit, energy_method=method, eps=eps, e0=session.e0,
+                     seconds_last_sitting=seconds)
+    return Run.load(run.path)
+
+
+def train(config: TrainConfig, out: Path | str, *, progress: bool = True) -> Run:
+    """Train a new run into the empty folder ``out``; returns the loaded run."""
+    system = config.build_system()
+    config.build_model()
+    ref = system.exact()
+    reference = {"energy": ref.energy, "unit": ref.unit, "n_states": ref.n_states, "method": ref.method,
+                 "system": system.params()}
+    run = Run.create(out, {"kind": "nqs", **config.to_dict()}, reference)
+    session, driver = _open_session(run, config, progress)
+    return _run_session(session, driver)
+
+
+def resume(path: Path | str, *, progress: bool = True) -> Run:
+    """Continue an interrupted run from its last checkpoint to where an uninterrupted run ends."""
+    run = Run.open(path)
+    if run.status["state"] in ("converged", "finished", "failed"):
+        return Run.load(path)
+    config = _config_of(run)
+    session, driver = _open_session(run, config, progress)
+    return _run_session(session, driver)
+
+
+def _config_of(run: Run) -> TrainConfig:
+    values = {k: v for k, v in run.config.items() if k != "kind"}
+    return TrainConfig.from_dict(values)
+
+
+def _read_state(run: Run, name: str) -> dict | None:
+    blob = run.read_blob(name)
+    if blob is None:
+        return None
+    try:
+        return flax.serialization.msgpack_restore(blob)
+    except Exception as exc:  # msgpack raises several unrelated types on garbage
+        raise PhyslensError(f"{run.path / name} is corrupt: {type(exc).__name__}") from None
+
+
+def restore(run: Run):
+    """System, model and variables of a run (final parameters, else the last checkpoint)."""
+    config = _config_of(run)
+    system, model = config.build_system(), config.build_model()
+    template = model.init(jax.random.PRNGKey(0), np.ones((1, system.n_sites)))
+    final = _read_state(run, "params.msgpack")
+    if final is None:
+        checkpoint = _read_state(run, "checkpoint.msgpack")
+        if checkpoint is None:
+            raise PhyslensError(f"{run.path} holds no parameters yet (no params.msgpack or checkpoint.msgpack)")
+        final = checkpoint["state"]["variables"]
+    try:
+        return system, model, flax.serialization.from_state_dict(template, final)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PhyslensError(f"{run.path} parameters do not fit its model ({config.model}): {exc}") from None
