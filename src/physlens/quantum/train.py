@@ -257,8 +257,8 @@ def _run_session(session: _Session, driver) -> Run:
         if remaining > 0:
             driver.run(remaining, callback=_Recorder(session), show_progress=False)
     except KeyboardInterrupt:
-        session.checkpoint(driver, driver.step_count)
-        run.write_status("interrupted", step=driver.step_count, message="interrupted; resume with physlens train --resume")
+        last = run.status["step"]
+        run.write_status("interrupted", step=last, message=f"interrupted; resume continues from step {last}")
         raise
     finally:
         if session.bar is not None:

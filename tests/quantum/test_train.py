@@ -1,0 +1,110 @@
+"""VMC training: convergence against the exact reference, and exact resumption."""
+
+import dataclasses
+
+import jax
+import netket as nk
+import numpy as np
+import pytest
+
+from physlens.quantum import train as training
+from physlens.quantum.systems import HeisenbergRing
+from physlens.runs import Run
+
+RING8_E0 = -3.6510934089  # DESIGN.md reference table
+
+
+def independent_energy(run: Run) -> float:
+    """⟨H⟩ of the run's final variables by a fresh NetKet full sum."""
+    vs = nk.vqs.FullSumState(run.system.hilbert, run.model, variables=run.variables)
+    return float(vs.expect(HeisenbergRing(8).hamiltonian).mean.real)
+
+
+def test_exact_mode_rbm_alpha2_ring8_converges(tmp_path):
+    cfg = training.TrainConfig(size=8, alpha=2.0, mode="exact", steps=300, tol=1e-3)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    energy = independent_energy(run)
+    assert abs(energy - RING8_E0) / abs(RING8_E0) < 1e-3
+    assert run.status["state"] == "converged"
+    assert run.status["energy"] == pytest.approx(energy, abs=1e-10)
+    metrics = run.metrics()
+    assert metrics["step"].tolist() == list(range(len(metrics)))
+    first_czz = metrics.dropna(subset=["czz"])["czz"].iloc[0]
+    assert first_czz[0] == pytest.approx(0.25)
+
+
+def test_sampled_mode_rbm_alpha2_ring8_converges(tmp_path):
+    cfg = training.TrainConfig(size=8, alpha=2.0, mode="sampled", samples=1024, chains=16, steps=300, tol=1e-3)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    eps = abs(independent_energy(run) - RING8_E0) / abs(RING8_E0)
+    assert eps < 5e-3
+    assert run.config["mode"] == "sampled"
+
+
+def interrupted_then_resumed(tmp_path, cfg, stop_after_step):
+    """Train, raise KeyboardInterrupt after ``stop_after_step`` completed steps, then resume."""
+    original = training._Session.after_update
+
+    def interrupting(self, step, driver):
+        original(self, step, driver)
+        if step + 1 == stop_after_step:
+            raise KeyboardInterrupt
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(training._Session, "after_update", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(cfg, tmp_path / "killed", progress=False)
+    mp.undo()
+    status = Run.open(tmp_path / "killed").status
+    assert status["state"] == "interrupted"
+    assert status["step"] == (stop_after_step // cfg.checkpoint_every) * cfg.checkpoint_every
+    return training.resume(tmp_path / "killed", progress=False)
+
+
+@pytest.mark.parametrize("mode", ["exact", "sampled"])
+def test_interrupt_resume_equals_uninterrupted(tmp_path, mode):
+    cfg = training.TrainConfig(size=8, alpha=1.0, mode=mode, samples=256, chains=8, steps=40, tol=0.0,
+                               checkpoint_every=10, log_every=5)
+    straight = training.train(cfg, tmp_path / "straight", progress=False)
+    resumed = interrupted_then_resumed(tmp_path, cfg, stop_after_step=27)
+    for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert resumed.metrics()["energy"].tolist() == straight.metrics()["energy"].tolist()
+    assert resumed.status["step"] == straight.status["step"] == 40
+
+
+def test_resume_of_finished_run_changes_nothing(tmp_path):
+    cfg = training.TrainConfig(size=8, alpha=1.0, steps=5, tol=0.0)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    before = (tmp_path / "run" / "params.msgpack").read_bytes()
+    again = training.resume(tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "params.msgpack").read_bytes() == before
+    assert again.status == run.status
+
+
+def test_config_round_trips_through_the_run(tmp_path):
+    cfg = training.TrainConfig(system="tfim-chain", size=6, system_params={"h": 0.5}, model="ffnn", widths=(6, 4),
+                               activation="log_cosh", steps=3, tol=0.0)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    assert training.TrainConfig.from_dict({k: v for k, v in run.config.items() if k != "kind"}) == cfg
+    assert run.system.h == 0.5 and run.model.widths == (6, 4)
+    assert run.reference["energy"] == pytest.approx(run.system.exact().energy)
+    assert set(run.versions) >= {"python", "netket", "jax", "flax", "physlens"}
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"mode": "variational"}, "unknown mode"),
+    ({"steps": 0}, "steps must be > 0"),
+    ({"samples": 100, "chains": 16, "mode": "sampled"}, "multiple of chains"),
+    ({"lr": 0.1}, "unknown config key"),
+])
+def test_bad_config_is_rejected(values, match):
+    with pytest.raises(Exception, match=match):
+        training.TrainConfig.from_dict(values)
+
+
+def test_failed_config_leaves_nothing_on_disk(tmp_path):
+    cfg = dataclasses.replace(training.TrainConfig(), size=7)
+    with pytest.raises(Exception, match="even number"):
+        training.train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

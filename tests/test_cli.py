@@ -1,0 +1,106 @@
+"""The physlens command: bad input gets one line and exit code 2; a killed run resumes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from physlens.cli import app
+from physlens.quantum import train as training
+from physlens.runs import Run
+
+runner = CliRunner()
+
+
+def assert_one_line_error(result, match):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("physlens: error:"), result.stderr
+    assert match in lines[0]
+    assert "Traceback" not in result.output + result.stderr
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--system", "kagome"], "unknown system 'kagome'; allowed: heisenberg-ring"),
+    (["--size", "7"], "even number of sites N >= 4"),
+    (["--alpha", "0"], "alpha must be > 0"),
+    (["--alpha", "-2"], "alpha must be > 0"),
+    (["--model", "cnn"], "unknown model 'cnn'; allowed: rbm, ffnn"),
+    (["--param", "g=1"], "unknown parameter(s) g for heisenberg-ring"),
+])
+def test_train_bad_input(tmp_path, args, match):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", *args, "--out", str(out)])
+    assert_one_line_error(result, match)
+    assert not out.exists(), "nothing may be written for bad input"
+
+
+def test_unknown_config_key(tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('size = 8\nlearning_rat = 0.1\n')
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "run")])
+    assert_one_line_error(result, "unknown config key(s) learning_rat; allowed:")
+    assert not (tmp_path / "run").exists()
+
+
+def test_info_on_missing_and_corrupt_runs(tmp_path):
+    assert_one_line_error(runner.invoke(app, ["info", str(tmp_path / "nope")]), "does not exist")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.toml").write_text("this is = = not toml")
+    assert_one_line_error(runner.invoke(app, ["info", str(tmp_path / "bad")]), "is corrupt")
+    assert_one_line_error(runner.invoke(app, ["train", "--resume", str(tmp_path / "nope")]), "does not exist")
+
+
+def test_info_on_run_with_corrupt_parameters(tmp_path):
+    cfg = training.TrainConfig(size=8, alpha=1.0, steps=3, tol=0.0)
+    training.train(cfg, tmp_path / "run", progress=False)
+    (tmp_path / "run" / "params.msgpack").write_bytes(b"\x00garbage")
+    assert_one_line_error(runner.invoke(app, ["info", str(tmp_path / "run")]), "params.msgpack is corrupt")
+
+
+def test_train_and_info(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--size", "6", "--alpha", "1", "--steps", "30", "--no-progress", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "E0 (exact)" in result.stdout and "-2.8027756377" in result.stdout
+    info = runner.invoke(app, ["info", str(out)])
+    assert info.exit_code == 0 and "-2.8027756377" in info.stdout
+
+
+def test_killed_cli_run_resumes_to_the_uninterrupted_result(tmp_path):
+    """SIGKILL a real `physlens train` process after a checkpoint, resume it, compare with a straight run."""
+    cfg_file = tmp_path / "cfg.toml"
+    cfg_file.write_text("size = 8\nalpha = 1.0\nsteps = 400\ntol = 0.0\ncheckpoint_every = 20\n")
+    out = tmp_path / "killed"
+    exe = Path(sys.executable).with_name("physlens")
+    env = dict(os.environ)
+    proc = subprocess.Popen([str(exe), "train", "--config", str(cfg_file), "--out", str(out), "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            if (out / "checkpoint.msgpack").exists() and Run.open(out).status["step"] >= 40:
+                break
+            if proc.poll() is not None:
+                pytest.fail("the training process ended before it could be killed")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed_at = Run.open(out).status
+    assert killed_at["state"] == "running" and killed_at["step"] < 400
+    result = runner.invoke(app, ["train", "--resume", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    cfg = training.TrainConfig(size=8, alpha=1.0, steps=400, tol=0.0, checkpoint_every=20)
+    straight = training.train(cfg, tmp_path / "straight", progress=False)
+    resumed = Run.load(out)
+    for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert resumed.status["step"] == 400
