@@ -90,6 +90,9 @@ def test_heisenberg_square_4x4_energy():
     ("kagome", 8, {}, "unknown system"),
     ("tfim-chain", 8, {"g": 1.0}, "unknown parameter"),
     ("toric-code", 1, {}, "L >= 2"),
+    ("heisenberg-square", 3, {"pbc": False, "sign_rule": False}, "even L"),
+    ("heisenberg-square", 2, {}, "periodic boundaries needs size >= 3"),
+    ("tfim-chain", 2, {}, "periodic boundaries needs size >= 3"),
 ])
 def test_bad_systems_are_one_line_errors(kind, size, params, match):
     with pytest.raises(PhyslensError, match=match) as err:

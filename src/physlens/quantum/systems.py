@@ -140,6 +140,12 @@ def lowest_eigenpair(h_sparse) -> tuple[float, np.ndarray, str]:
     return float(np.real(energy)), state, method
 
 
+def _check_periodic(kind: str, size: int, pbc: bool) -> None:
+    """Periodic boundaries on fewer than 3 sites per direction would double-count bonds."""
+    if pbc and size < 3:
+        raise PhyslensError(f"{kind} with periodic boundaries needs size >= 3 (got {size}); use pbc=false")
+
+
 @dataclass(frozen=True)
 class HeisenbergRing(SpinSystem):
     """Periodic Heisenberg ring H = J Σ_i S_i·S_{i+1}, spin-1/2 operators, total S^z = 0.
@@ -188,8 +194,9 @@ class HeisenbergSquare(SpinSystem):
     conserves_sz: ClassVar[bool] = True
 
     def __post_init__(self):
-        if self.L < 2 or (self.L % 2 and (self.pbc or self.sign_rule)):
-            raise PhyslensError(f"heisenberg-square needs an even L >= 2 (bipartite lattice, S^z = 0 sector); got L = {self.L}")
+        if self.L < 2 or self.L % 2:
+            raise PhyslensError(f"heisenberg-square needs an even L >= 2 (S^z = 0 sector needs an even N = L^2); got L = {self.L}")
+        _check_periodic(self.kind, self.L, self.pbc)
 
     def _graph(self):
         return nk.graph.Square(self.L, pbc=self.pbc)
@@ -218,6 +225,7 @@ class TFIMChain(SpinSystem):
     def __post_init__(self):
         if self.n < 2:
             raise PhyslensError(f"tfim-chain needs N >= 2 sites; got N = {self.n}")
+        _check_periodic(self.kind, self.n, self.pbc)
 
     def _graph(self):
         return nk.graph.Chain(self.n, pbc=self.pbc)
@@ -246,6 +254,7 @@ class TFIMSquare(SpinSystem):
     def __post_init__(self):
         if self.L < 2:
             raise PhyslensError(f"tfim-square needs L >= 2; got L = {self.L}")
+        _check_periodic(self.kind, self.L, self.pbc)
 
     def _graph(self):
         return nk.graph.Square(self.L, pbc=self.pbc)
