@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import netket as nk
 import numpy as np
+import scipy.sparse
 import scipy.sparse.linalg
 
 from physlens.errors import PhyslensError, check_choice
@@ -108,6 +109,20 @@ class SpinSystem:
         blob = json.dumps(self.params(), sort_keys=True).encode()
         return f"{self.kind}-{hashlib.sha256(blob).hexdigest()[:16]}"
 
+    def sparse_hamiltonian(self) -> scipy.sparse.csr_matrix:
+        """The Hamiltonian as a CSR matrix over ``hilbert.all_states()``, cached on disk and in memory."""
+        if "_sparse" not in self.__dict__:
+            path = cache_dir() / "hamiltonians" / f"{self.cache_key()}.npz"
+            if path.exists():
+                matrix = scipy.sparse.load_npz(path).tocsr()
+            else:
+                matrix = self.hamiltonian.to_sparse().tocsr()
+                buf = io.BytesIO()
+                scipy.sparse.save_npz(buf, matrix)
+                atomic_write_bytes(path, buf.getvalue())
+            self.__dict__["_sparse"] = matrix
+        return self.__dict__["_sparse"]
+
     def exact(self) -> ExactReference:
         """Ground-state energy (and state) by Lanczos, cached on disk."""
         path = cache_dir() / "exact" / f"{self.cache_key()}.npz"
@@ -115,12 +130,18 @@ class SpinSystem:
             with np.load(path) as f:
                 state = f["state"] if f["state"].size else None
                 return ExactReference(float(f["energy"]), self.energy_unit, int(f["n_states"]), str(f["method"]), state)
-        energy, state, method = lowest_eigenpair(self.hamiltonian.to_sparse())
+        energy, state, method = lowest_eigenpair(self.sparse_hamiltonian())
         keep = state if state.size <= MAX_STATE_SIZE else np.zeros(0)
         buf = io.BytesIO()
         np.savez(buf, energy=energy, state=keep, n_states=state.size, method=method)
         atomic_write_bytes(path, buf.getvalue())
         return ExactReference(energy, self.energy_unit, state.size, method, keep if keep.size else None)
+
+    def energy_of(self, log_psi_S: np.ndarray) -> float:
+        """⟨ψ|H|ψ⟩/⟨ψ|ψ⟩ of the wavefunction with log-amplitudes ``log_psi_S`` over ``hilbert.all_states()``."""
+        log_psi_S = np.asarray(log_psi_S)
+        psi_S = np.exp(log_psi_S - np.max(log_psi_S.real))
+        return float(np.real(np.vdot(psi_S, self.sparse_hamiltonian() @ psi_S)) / np.vdot(psi_S, psi_S).real)
 
 
 def lowest_eigenpair(h_sparse) -> tuple[float, np.ndarray, str]:

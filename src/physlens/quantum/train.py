@@ -145,12 +145,22 @@ def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VM
                          preconditioner=nk.optimizer.SR(diag_shift=config.diag_shift))
 
 
-def fullsum_energy(system: SpinSystem, model, variables) -> float | None:
-    """Exact ⟨H⟩ of the model by a full sum, or None when the basis is too large."""
-    if system.hilbert.n_states > MAX_FULLSUM_STATES:
-        return None
-    vs = nk.vqs.FullSumState(system.hilbert, model, variables=variables)
-    return float(vs.expect(system.hamiltonian).mean.real)
+class FullSumEnergy:
+    """Exact ⟨H⟩ of a model's variables by a full sum over the basis (jitted once per instance).
+
+    Only for bases of at most ``MAX_FULLSUM_STATES`` states (``available`` says).
+    """
+
+    def __init__(self, system: SpinSystem, model):
+        self.system = system
+        self.available = system.hilbert.n_states <= MAX_FULLSUM_STATES
+        self._log_psi = jax.jit(model.apply)
+        self._basis = system.hilbert.all_states() if self.available else None
+
+    def __call__(self, variables) -> float | None:
+        if not self.available:
+            return None
+        return self.system.energy_of(np.asarray(self._log_psi(variables, self._basis)))
 
 
 class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
@@ -175,6 +185,7 @@ class _Session:
         self.run, self.config, self.system, self.e0 = run, config, system, e0
         self.rows = rows
         self.progress = progress
+        self.fullsum = FullSumEnergy(system, config.build_model())
         self.state = "finished"
         self.message = ""
         self.bar = None
@@ -207,7 +218,7 @@ class _Session:
         row["czz"] = [float(c) for c in czz.value]
         row["czz_exact"] = bool(czz.exact)
         if self.config.mode == "sampled":
-            exact_energy = fullsum_energy(self.system, vs.model, vs.variables)
+            exact_energy = self.fullsum(vs.variables)
             if exact_energy is not None:
                 row["energy_fullsum"] = exact_energy
 
@@ -232,8 +243,8 @@ class _Session:
         self.run.write_status("running", step=done)
 
 
-def _open_session(run: Run, config: TrainConfig, progress: bool):
-    system = config.build_system()
+def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSystem | None = None):
+    system = system or config.build_system()
     model = config.build_model()
     vstate = make_vstate(system, model, config)
     driver = make_driver(system, vstate, config)
@@ -271,7 +282,7 @@ def _finish(session: _Session, driver, seconds: float) -> Run:
     variables = vs.variables
     run.write_blob("params.msgpack", flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(variables)))
     session.checkpoint(driver, driver.step_count)
-    energy = fullsum_energy(system, vs.model, variables)
+    energy = session.fullsum(variables)
     method = "full sum over the basis"
     if energy is None:
         energy, method = float(np.mean([r["energy"] for r in session.rows[-session.config.log_every:]])), "mean of last sampled energies"
@@ -292,7 +303,7 @@ def train(config: TrainConfig, out: Path | str, *, progress: bool = True) -> Run
     reference = {"energy": ref.energy, "unit": ref.unit, "n_states": ref.n_states, "method": ref.method,
                  "system": system.params()}
     run = Run.create(out, {"kind": "nqs", **config.to_dict()}, reference)
-    session, driver = _open_session(run, config, progress)
+    session, driver = _open_session(run, config, progress, system)
     return _run_session(session, driver)
 
 

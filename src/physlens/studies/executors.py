@@ -1,0 +1,123 @@
+"""Executors: where the independent tasks of a study run.
+
+A study is a list of independent, deterministic tasks (train and analyse one model).
+An executor maps a top-level function over them and yields each result as it
+completes, so the study can store it at once (and skip it when restarted):
+
+- ``LocalExecutor(workers)``: in this process when ``workers == 1``, else a pool of
+  ``workers`` processes (spawned, so JAX starts clean in each);
+- ``DaskExecutor(workers)`` starts a ``distributed.LocalCluster`` of that many
+  single-threaded workers; ``DaskExecutor(scheduler="tcp://host:8786")`` uses an
+  existing cluster. On HPC, start one with dask-jobqueue, e.g.
+  ``SLURMCluster(cores=2, memory="8GB", walltime="04:00:00").scale(jobs=20)``, and
+  pass its ``scheduler_address``.
+
+Usage::
+
+    with make_executor("dask", workers=2) as ex:
+        for key, result in ex.map(train_and_analyse, tasks):
+            ...
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from physlens.errors import PhyslensError, check_choice
+
+EXECUTORS = ("local", "dask")
+
+
+class LocalExecutor:
+    """Run tasks here (``workers == 1``) or in a pool of spawned processes.
+
+    Attributes:
+        workers: number of processes (1: sequentially in this process).
+    """
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise PhyslensError(f"workers must be >= 1; got {workers}")
+        self.workers = workers
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "LocalExecutor":
+        if self.workers > 1:
+            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(task, fn(task))`` for every task, in completion order."""
+        if self._pool is None:
+            for task in tasks:
+                yield task, fn(task)
+            return
+        futures = {self._pool.submit(fn, task): task for task in tasks}
+        for future in cf.as_completed(futures):
+            yield futures[future], future.result()
+
+
+class DaskExecutor:
+    """Run tasks on a Dask cluster: a new ``LocalCluster`` or an existing scheduler.
+
+    Attributes:
+        workers: size of the local cluster (ignored with ``scheduler``).
+        scheduler: address of an existing Dask scheduler, or None.
+    """
+
+    def __init__(self, workers: int = 2, scheduler: str | None = None):
+        if workers < 1:
+            raise PhyslensError(f"workers must be >= 1; got {workers}")
+        self.workers, self.scheduler = workers, scheduler
+        self._client = None
+        self._cluster = None
+
+    def __enter__(self) -> "DaskExecutor":
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is None:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(self.scheduler, timeout=30)
+            except OSError as exc:
+                raise PhyslensError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(task, fn(task))`` for every task, in completion order."""
+        from distributed import as_completed
+
+        if not tasks:
+            return
+        futures = self._client.map(fn, list(tasks), pure=False)
+        index = {f.key: t for f, t in zip(futures, tasks)}
+        for future in as_completed(futures):
+            yield index[future.key], future.result()
+
+
+def make_executor(name: str, workers: int = 1, scheduler: str | None = None) -> LocalExecutor | DaskExecutor:
+    """``local`` or ``dask`` executor with ``workers`` workers (or an existing ``scheduler``)."""
+    check_choice("executor", name, EXECUTORS)
+    if name == "local":
+        if scheduler is not None:
+            raise PhyslensError("--scheduler needs --executor dask")
+        return LocalExecutor(workers)
+    return DaskExecutor(workers, scheduler)
