@@ -79,3 +79,15 @@ def test_unknown_state_is_rejected(tmp_path):
     with pytest.raises(PhyslensError, match="unknown run state"):
         run.write_status("paused", step=3)
     assert json.loads((run.path / "status.json").read_text())["state"] == "running"
+
+
+def test_create_is_all_or_nothing(tmp_path, monkeypatch):
+    import physlens.runs as runs
+
+    def broken_versions():
+        raise RuntimeError("killed while creating")
+
+    monkeypatch.setattr(runs, "library_versions", broken_versions)
+    with pytest.raises(RuntimeError):
+        Run.create(tmp_path / "r", CONFIG, REFERENCE)
+    assert os.listdir(tmp_path) == []

@@ -130,13 +130,98 @@ def info(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run dire
 @app.command()
 @_cli_errors
 def demo(out: Annotated[Path, typer.Option(help="run directory (replaced if it holds an earlier run)")] = Path("runs/demo")) -> None:
-    """Train an RBM (alpha = 2) on the 8-site Heisenberg ring exactly and summarise it."""
+    """Train an RBM (alpha = 2) on the 8-site Heisenberg ring exactly, analyse its hidden units, write its report."""
     from physlens.quantum import train as training
 
     if (out / "config.toml").is_file():
         shutil.rmtree(out)
     cfg = training.TrainConfig(system="heisenberg-ring", size=8, model="rbm", alpha=2.0, mode="exact", steps=600, tol=1e-4)
-    _print_summary(training.train(cfg, out))
+    run = training.train(cfg, out)
+    _print_summary(run)
+    _units_report(run, 0.3, None)
+
+
+@app.command()
+@_cli_errors
+def units(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory of an RBM")],
+          tau: Annotated[float, typer.Option(help="importance threshold on the relative energy or C_zz impact")] = 0.3,
+          report: Annotated[Optional[Path], typer.Option(help="HTML report path (default RUN/report.html)")] = None) -> None:
+    """Hidden-unit analysis of one RBM run: pattern scores, ablation, retention, importance; writes its report."""
+    from physlens.runs import Run
+
+    if not 0 < tau:
+        raise PhyslensError(f"--tau must be > 0; got {tau}")
+    _units_report(Run.load(run_dir), tau, report)
+
+
+def _units_report(run, tau: float, report: Optional[Path]) -> None:
+    from physlens.studies import hidden_units
+
+    analysis = hidden_units.analyse_run(run, tau)
+    row = analysis.model_row()
+    table = Table(title=f"hidden units of {run.path} (exact sums, τ = {tau})")
+    for col in ("unit", "S_AFM", "ΔE", "energy impact", "C_zz impact", "E kept alone", "important"):
+        table.add_column(col, justify="right")
+    frame = analysis.unit_frame()
+    for _, r in frame.sort_values("energy_impact", ascending=False).iterrows():
+        table.add_row(str(r["unit_index"]), f"{r['s_afm']:+.3f}", f"{r['delta_energy']:+.5f}", f"{r['energy_impact']:.3f}",
+                      f"{r['czz_impact']:.3f}", f"{r['energy_retained']:.5f}", "yes" if r["important"] else "")
+    console.print(table)
+    console.print(f"important units m′ = {row['m_important']} of M = {row['M']};  ρ(energy impact, C_zz impact) = {row['rho']:.3f}")
+    console.print(f"E(full) = {row['energy']:.8f}, E(important only) = {row['energy_important']:.8f}, "
+                  f"E(rest only) = {row['energy_rest']:.8f}  [{row['unit']}]")
+    path = hidden_units.write_model_report(run, analysis, report)
+    console.print(f"report: {path}")
+
+
+study_app = typer.Typer(help="Run a study: many models through an executor, resumable.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+def _int_list(text: str, step: int = 1) -> tuple[int, ...]:
+    """Parse '8-20' (with ``step``) or '8,12,16' into integers."""
+    try:
+        if "-" in text:
+            lo, hi = (int(t) for t in text.split("-"))
+            return tuple(range(lo, hi + 1, step))
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise PhyslensError(f"{text!r} is not a range like 8-20 or a list like 8,12,16") from None
+
+
+@study_app.command("hidden-units")
+@_cli_errors
+def study_hidden_units(
+    sizes: Annotated[str, typer.Option(help="ring sizes: 8-20 (even sizes) or 8,12,16")] = "8-20",
+    alphas: Annotated[str, typer.Option(help="hidden-unit densities: 2-5 or 2,4")] = "2-5",
+    seeds: Annotated[int, typer.Option(help="seeds per (N, alpha)")] = 10,
+    tau: float = 0.3,
+    steps: Annotated[int, typer.Option(help="maximum SR steps per model")] = 1500,
+    executor: Annotated[str, typer.Option(help="local or dask")] = "local",
+    workers: Annotated[int, typer.Option(help="processes (local) or Dask workers")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option(help="address of an existing Dask scheduler")] = None,
+    out: Annotated[Path, typer.Option(help="study folder")] = Path("docs/studies/hidden-units"),
+    progress: bool = True,
+) -> None:
+    """Train and analyse RBMs over sizes, alphas and seeds; tables, fits and report in OUT."""
+    from physlens.studies import hidden_units, hidden_units_summary
+    from physlens.studies.executors import make_executor
+
+    size_list, alpha_list = _int_list(sizes, step=2), _int_list(alphas)
+    bad = [n for n in size_list if n < 4 or n % 2]
+    if bad or seeds < 1 or not alpha_list or min(alpha_list) < 1:
+        raise PhyslensError(f"sizes must be even and >= 4, alphas >= 1, seeds >= 1; got sizes={list(size_list)}, "
+                            f"alphas={list(alpha_list)}, seeds={seeds}")
+    extra = ((10, 1),) if 10 in size_list and 1 not in alpha_list else ()
+    study = hidden_units.StudyConfig(sizes=size_list, alphas=alpha_list, seeds=seeds, extra=extra, tau=tau, steps=steps,
+                                     out=str(out))
+    tables = hidden_units.run_study(study, make_executor(executor, workers, scheduler), progress=progress)
+    meta = [f"study: {study}", f"executor: {executor} ({workers} workers)"]
+    summaries = hidden_units_summary.write_study_outputs(out, tables, meta)
+    models = tables["models"]
+    console.print(f"{int(models['converged'].sum())} of {len(models)} models converged (ε < {study.tol})")
+    console.print(summaries["fits"].to_string(index=False))
+    console.print(f"report: {out / 'report.html'}")
 
 
 def _print_summary(run) -> None:

@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ import tomli_w
 from physlens.errors import PhyslensError
 
 STATES = ("running", "interrupted", "converged", "finished", "failed")
-KIND_MODULES = {"nqs": "physlens.quantum.train"}
+KIND_MODULES = {"nqs": "physlens.quantum.train", "nuclear": "physlens.nuclear.train"}
 """Which module restores a run of each kind: it defines ``restore(run) -> (system, model, variables)``."""
 
 _UMASK = os.umask(0)
@@ -107,17 +108,27 @@ class Run:
 
     @classmethod
     def create(cls, path: Path | str, config: dict, reference: dict) -> "Run":
-        """Make a new run directory; refuses a folder that already holds files."""
+        """Make a new run directory, complete or not at all (built aside, then renamed into place);
+        refuses a folder that already holds files."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise PhyslensError(f"run directory {path} already exists and is not empty; choose a new --out or use --resume {path}")
-        run = cls(path, _drop_none(config))
-        atomic_write_text(path / "config.toml", tomli_w.dumps(run.config))
-        atomic_write_text(path / "versions.json", json.dumps(library_versions(), indent=2))
-        atomic_write_text(path / "reference.json", json.dumps(reference, indent=2))
-        atomic_write_text(path / "metrics.jsonl", "")
-        run.write_status("running", step=0)
-        return run
+        config = _drop_none(config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            staged = cls(staging, config)
+            atomic_write_text(staging / "config.toml", tomli_w.dumps(config))
+            atomic_write_text(staging / "versions.json", json.dumps(library_versions(), indent=2))
+            atomic_write_text(staging / "reference.json", json.dumps(reference, indent=2))
+            atomic_write_text(staging / "metrics.jsonl", "")
+            staged.write_status("running", step=0)
+            os.chmod(staging, 0o777 & ~_UMASK)
+            os.replace(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls(path, config)
 
     @classmethod
     def open(cls, path: Path | str) -> "Run":

@@ -1,0 +1,134 @@
+"""Reports of the hidden-unit study: one trained model, and the whole study.
+
+``model_report`` draws a run's training curves and its unit analysis; ``study_report``
+draws the study's aggregate tables. Both only draw what they are given.
+
+    model_report(run_info, analysis, patterns).write("runs/ring8/report.html")
+    study_report(tables, summaries).write("docs/studies/hidden-units/report.html")
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from physlens.report import figures  # noqa: E402
+from physlens.report.html import Report, Section  # noqa: E402
+
+RECOVERY_SIZES = (8, 12, 16, 20)
+
+
+def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis, patterns: pd.DataFrame) -> Report:
+    """The single-model page: training, unit patterns, ablation, retention, impacts."""
+    scan, unit = analysis.scan, analysis.scan.unit
+    split = analysis.split.to_frame()
+    summary = pd.DataFrame([{k: v for k, v in analysis.model_row().items() if not isinstance(v, list)}])
+    return Report(title, [
+        Section("Training", f"Energy and relative error during SR, against the exact E0 = {analysis.e0:.10f} {unit}; "
+                "C_zz(r) at logged steps beside the exact ground state's.",
+                [figures.energy_convergence(metrics, analysis.e0, unit), figures.czz_emergence(metrics, analysis.czz_exact_R)]),
+        Section("Summary", f"Unit j is important when |ΔE(j)|/|E_full| > τ or Σ_r|ΔC_zz(j)(r)|/Σ_r|C_zz(r)| > τ, "
+                f"τ = {analysis.tau}. Every number here is an exact sum over the S^z = 0 basis.", tables=[summary, split]),
+        Section("Weight patterns", "Each unit's weights over the sites, sorted by |S_AFM| = |Pearson r(W_j, (−1)^i)|.",
+                [figures.unit_weights(analysis.weights_MN, analysis.s_afm_M, analysis.important_M)], [patterns]),
+        Section("Ablation", "Energy change and correlation change when one unit is removed.",
+                [figures.delta_energy(scan, analysis.tau), figures.delta_correlations(scan)]),
+        Section("Retention and impacts", "Energy with one unit kept alone; energy impact against correlation impact.",
+                [figures.retention(scan, analysis.e0), figures.impact_scatter(scan, analysis.tau)],
+                [scan.to_frame().drop(columns=["energy_full", "unit_of_energy", "exact"])]),
+    ], meta)
+
+
+def _recovery(models: pd.DataFrame) -> plt.Figure:
+    sizes = [n for n in RECOVERY_SIZES if n in set(models["N"])]
+    fig, axes = plt.subplots(2, max(len(sizes), 1), figsize=(3.4 * max(len(sizes), 1), 6), squeeze=False)
+    for col, n in enumerate(sizes):
+        at_n = models[models["N"] == n]
+        fractions = pd.DataFrame({"important": at_n["energy_important"] / at_n["energy"],
+                                  "rest": at_n["energy_rest"] / at_n["energy"], "alpha": at_n["alpha"]})
+        means = fractions.groupby("alpha").mean()
+        means.plot.bar(ax=axes[0, col], rot=0, legend=col == 0, color=["#c0392b", "#7f8c8d"])
+        axes[0, col].set(title=f"N = {n}", ylabel="E_kept / E_full" if col == 0 else "", xlabel="α")
+        first = at_n.iloc[0]
+        for key, style, colour in (("czz_exact", "--", "k"), ("czz_full", "-", "C0"), ("czz_important", "-", "#c0392b"),
+                                   ("czz_rest", "-", "#7f8c8d")):
+            axes[1, col].plot(first[key], style, marker="o", ms=3, lw=1, label=key.removeprefix("czz_"), color=colour)
+        axes[1, col].set(xlabel="r", ylabel="C_zz(r)" if col == 0 else "", title=f"α = {first['alpha']}, seed {first['seed']}")
+        axes[1, col].axhline(0, color="k", lw=0.5)
+    axes[1, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _fraction_and_fits(by_size: pd.DataFrame, models: pd.DataFrame, fits: pd.DataFrame) -> plt.Figure:
+    fig, (ax_f, ax_m, ax_k) = plt.subplots(1, 3, figsize=(14, 3.8))
+    for i, (alpha, group) in enumerate(by_size.groupby("alpha")):
+        ax_f.errorbar(group["N"], group["frac_mean"], group["frac_std"], marker="o", capsize=3, label=f"α = {alpha}", color=f"C{i}")
+        ok = models[(models["alpha"] == alpha)]
+        ax_m.scatter(ok["N"], ok["m_important"], s=10, alpha=0.5, color=f"C{i}")
+        fit = fits[fits["alpha"] == alpha].iloc[0]
+        grid = np.linspace(ok["N"].min(), ok["N"].max(), 50)
+        if np.isfinite(fit["k"]):
+            ax_m.plot(grid, fit["a"] * grid ** fit["k"], color=f"C{i}", label=f"α = {alpha}: k = {fit['k']:.2f} ± {fit['k_se']:.2f}")
+    ax_f.set(xlabel="N", ylabel="m′ / M", title="Fraction of important units")
+    ax_m.set(xscale="log", yscale="log", xlabel="N", ylabel="m′", title="m′ = a N^k")
+    ax_k.errorbar(fits["alpha"], fits["k"], fits["k_se"], marker="o", capsize=3, ls="none")
+    ax_k.axhline(1, color="k", ls=":", lw=0.8)
+    ax_k.set(xlabel="α", ylabel="k", title="Exponent per α")
+    ax_f.legend(fontsize=8)
+    ax_m.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _tau(sensitivity: pd.DataFrame) -> plt.Figure:
+    fig, (ax_f, ax_k) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for alpha, group in sensitivity.groupby("alpha"):
+        ax_f.plot(group["tau"], group["frac_mean"], "o-", ms=3, label=f"α = {alpha}")
+        ax_k.errorbar(group["tau"], group["k"], group["k_se"], marker="o", ms=3, capsize=2, label=f"α = {alpha}")
+    ax_k.axhline(1, color="k", ls=":", lw=0.8)
+    ax_f.set(xlabel="τ", ylabel="mean m′ / M", title="Classification against τ")
+    ax_k.set(xlabel="τ", ylabel="k", title="Exponent against τ")
+    ax_f.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _alpha(history: pd.DataFrame, by_alpha: pd.DataFrame, n_history: int) -> plt.Figure:
+    fig, (ax_h, ax_f) = plt.subplots(1, 2, figsize=(10, 3.6))
+    at_n = history[history["N"] == n_history]
+    for alpha, group in at_n.groupby("alpha"):
+        first = group[group["seed"] == group["seed"].min()]
+        ax_h.semilogy(first["step"], first["eps"], lw=1, label=f"α = {alpha}")
+    ax_h.set(xlabel="step", ylabel="|E − E0| / |E0|", title=f"Energy convergence, N = {n_history}")
+    ax_h.legend(fontsize=8)
+    ax_f.errorbar(by_alpha["alpha"], by_alpha["frac_mean"], by_alpha["frac_std"], marker="o", capsize=3, label="m′ / M")
+    ax_f.plot(by_alpha["alpha"], by_alpha["rho_mean"], "s-", label="ρ")
+    ax_f.set(xlabel="α", title="α dependence, N = 12")
+    ax_f.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFrame], meta: list[str]) -> Report:
+    """The study page from ``collect`` tables and ``hidden_units_summary`` results."""
+    models = tables["models"]
+    ok = models[models["converged"]]
+    counts = pd.DataFrame([{"models": len(models), "converged": len(ok), "failed": int((models["state"] == "failed").sum())}])
+    not_ok = models[~models["converged"]][["N", "alpha", "seed", "mode", "state", "steps", "eps", "reason"]]
+    return Report("Hidden units of RBM quantum states on Heisenberg rings", [
+        Section("Models", "Models that did not reach ε < tol are recorded and excluded from every aggregate.",
+                tables=[counts, summaries["by_size"], not_ok]),
+        Section("Energy recovered by the important and the other units", "Top: E of the important units alone and of the "
+                "rest alone, as a fraction of the full model's (mean over converged seeds). Bottom: C_zz(r) of one model.",
+                [_recovery(ok)]),
+        Section("Scaling with N", "m′ is the number of important units at τ; each point a converged model.",
+                [_fraction_and_fits(summaries["by_size"], ok, summaries["fits"])], [summaries["fits"]]),
+        Section("Sensitivity to τ", "The classification repeated at every τ of the grid from the stored unit impacts.",
+                [_tau(summaries["tau"])], [summaries["window"], summaries["tau"]]),
+        Section("Dependence on α", "", [_alpha(tables["history"], summaries["alpha"], 10)], [summaries["alpha"]]),
+    ], meta)

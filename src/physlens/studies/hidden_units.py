@@ -1,0 +1,265 @@
+"""The hidden-unit study of RBM quantum states on Heisenberg rings.
+
+Reproduces "Hidden Unit Interpretability in RBM Quantum States: Encoding
+Antiferromagnetic Order in Heisenberg Spin Rings": RBMs trained by VMC on periodic
+rings, each hidden unit scored against the AFM pattern, ablated and retained alone;
+units are important when removing them moves the energy or C_zz(r) by more than τ.
+
+One model: ``analyse(system, model, variables)`` (exact evaluation over the S^z = 0
+basis). The study: ``run_study(StudyConfig(...), executor)`` trains and analyses every
+(N, α, seed) as an independent task and stores each task's rows in
+``<out>/results/<task>.parquet`` as soon as it finishes, so a killed study restarted
+with the same command redoes only unfinished models; ``collect(out)`` concatenates
+them into ``models.parquet`` and ``units.parquet``.
+
+    analysis = analyse_run(Run.load("runs/ring8"))
+    run_study(StudyConfig(sizes=(8, 10), alphas=(2, 3), seeds=2, out="study"), LocalExecutor())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from physlens.errors import PhyslensError
+from physlens.lens.evaluate import ExactEvaluator
+from physlens.lens.hooks import Lens
+from physlens.lens.interventions import LensLogPsi
+from physlens.lens.patterns import afm_pattern, pattern_scores, standard_patterns
+from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, split_units
+from physlens.quantum.observables import czz_per_config
+from physlens.quantum.systems import HeisenbergRing, SpinSystem
+from physlens.quantum.train import TrainConfig, resume, train
+from physlens.runs import Run, atomic_write_bytes
+
+HOOK = "hidden.post"
+EXACT_MAX_SITES = 16
+"""Rings up to this size train with full-sum SR; larger ones by sampled SR (full-sum checks)."""
+
+
+@dataclass(frozen=True)
+class ModelAnalysis:
+    """Everything the study measures on one trained RBM (exact summation).
+
+    Attributes:
+        scan: single-unit ablations and retentions.
+        split: energy and C_zz of the important units alone and of the rest alone.
+        s_afm_M: AFM pattern score of each unit, Pearson r(W_j, (−1)^i).
+        weights_MN: the hidden-unit weight vectors.
+        e0: exact ground-state energy, in ``scan.unit``.
+        czz_exact_R: exact ground-state C_zz(r).
+        tau: importance threshold.
+    """
+
+    scan: UnitScan
+    split: UnitSplit
+    s_afm_M: np.ndarray
+    weights_MN: np.ndarray
+    e0: float
+    czz_exact_R: np.ndarray
+    tau: float
+
+    @property
+    def important_M(self) -> np.ndarray:
+        return self.scan.important(self.tau)
+
+    def model_row(self) -> dict:
+        """The per-model numbers of the study (energies in ``scan.unit``)."""
+        m = int(self.important_M.sum())
+        e_full = self.scan.energy_full
+        return {"M": self.scan.n_units, "m_important": m, "frac_important": m / self.scan.n_units,
+                "energy": e_full, "e0": self.e0, "eps": abs(e_full - self.e0) / abs(self.e0),
+                "energy_important": self.split.energies["important"], "energy_rest": self.split.energies["rest"],
+                "rho": self.scan.rho, "tau": self.tau, "unit": self.scan.unit, "exact": self.scan.exact,
+                "czz_full": self.scan.observable_full_R.tolist(), "czz_exact": self.czz_exact_R.tolist(),
+                "czz_important": self.split.observables["important"].tolist(),
+                "czz_rest": self.split.observables["rest"].tolist(),
+                "mean_abs_s_afm_important": float(np.nanmean(np.abs(self.s_afm_M[self.important_M]))) if m else np.nan,
+                "mean_abs_s_afm_rest": float(np.nanmean(np.abs(self.s_afm_M[~self.important_M]))) if m < self.scan.n_units else np.nan}
+
+    def unit_frame(self) -> pd.DataFrame:
+        """One row per hidden unit: S_AFM, ΔE, impacts, retention energy, importance, ΔC_zz(r)."""
+        s = self.scan
+        return pd.DataFrame({"unit_index": np.arange(s.n_units), "s_afm": self.s_afm_M, "delta_energy": s.delta_energy_M,
+                             "energy_impact": s.energy_impact_M, "czz_impact": s.observable_impact_M,
+                             "energy_retained": s.energy_retained_M, "important": self.important_M,
+                             "delta_czz": list(s.delta_observable_MR)})
+
+
+def exact_evaluator(system: SpinSystem, model, variables) -> ExactEvaluator:
+    """Exact evaluator of interventions on ``model`` over the system's whole basis, with C_zz."""
+    basis_SN = np.asarray(system.hilbert.all_states())
+    return ExactEvaluator(LensLogPsi(Lens(model, variables)), basis_SN, system.sparse_hamiltonian(),
+                          {"czz": czz_per_config(system, basis_SN)}, unit=system.energy_unit)
+
+
+def analyse(system: SpinSystem, model, variables, tau: float = DEFAULT_TAU) -> ModelAnalysis:
+    """Pattern scores, single-unit ablation/retention and the important/rest split of one RBM."""
+    evaluator = exact_evaluator(system, model, variables)
+    scan = scan_units(evaluator, HOOK, "czz")
+    split = split_units(evaluator, scan, tau)
+    weights_MN = np.asarray(variables["params"]["hidden"]["kernel"]).T
+    s_afm_M = pattern_scores(weights_MN, {"afm": afm_pattern(system.n_sites)}).scores_MP[:, 0]
+    ref = system.exact()
+    czz_exact_R = (np.abs(ref.state) ** 2) @ czz_per_config(system, np.asarray(system.hilbert.all_states()))
+    return ModelAnalysis(scan, split, s_afm_M, weights_MN, ref.energy, czz_exact_R, tau)
+
+
+def analyse_run(run: Run, tau: float = DEFAULT_TAU) -> ModelAnalysis:
+    """``analyse`` on a loaded RBM run."""
+    if run.config.get("model") != "rbm":
+        raise PhyslensError(f"hidden-unit analysis needs an RBM run; {run.path} holds a {run.config.get('model')!r} model")
+    return analyse(run.system, run.model, run.variables, tau)
+
+
+def pattern_table(weights_MN: np.ndarray) -> pd.DataFrame:
+    """Scores of every unit against the AFM, uniform and Fourier patterns."""
+    return pattern_scores(weights_MN, standard_patterns(weights_MN.shape[1])).to_frame()
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The grid of the study and how each model is trained.
+
+    Attributes:
+        sizes: ring sizes N.
+        alphas: hidden-unit densities α.
+        seeds: number of seeds per (N, α).
+        extra: further (N, α) pairs (the α = 1 models of the α-dependence at N = 10).
+        tau: importance threshold of the per-model numbers (τ sweeps reuse the unit table).
+        tol: convergence criterion ε < tol; models that miss it are kept, flagged, and excluded.
+        steps: maximum SR steps per model.
+        samples: Monte Carlo samples per step for N > ``exact_max_sites``.
+        exact_max_sites: largest N trained by full-sum SR.
+        out: study folder (``results/``, ``runs/``, tables, report).
+    """
+
+    sizes: tuple[int, ...] = (8, 10, 12, 14, 16, 18, 20)
+    alphas: tuple[int, ...] = (2, 3, 4, 5)
+    seeds: int = 10
+    extra: tuple[tuple[int, int], ...] = ((10, 1),)
+    tau: float = DEFAULT_TAU
+    tol: float = 1e-3
+    steps: int = 1500
+    samples: int = 2048
+    exact_max_sites: int = EXACT_MAX_SITES
+    out: str = "docs/studies/hidden-units"
+
+    def tasks(self) -> list["Task"]:
+        pairs = [(n, a) for n in self.sizes for a in self.alphas] + [p for p in self.extra if p not in
+                                                                        [(n, a) for n in self.sizes for a in self.alphas]]
+        return [Task(n, a, s, self) for n, a in pairs for s in range(self.seeds)]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One model of the study: ring size, α and seed."""
+
+    n: int
+    alpha: int
+    seed: int
+    study: StudyConfig
+
+    @property
+    def name(self) -> str:
+        return f"N{self.n:02d}-a{self.alpha}-s{self.seed:02d}"
+
+    def train_config(self) -> TrainConfig:
+        exact = self.n <= self.study.exact_max_sites
+        return TrainConfig(system="heisenberg-ring", size=self.n, model="rbm", alpha=float(self.alpha), seed=self.seed,
+                           steps=self.study.steps, tol=self.study.tol, mode="exact" if exact else "sampled",
+                           samples=self.study.samples, chains=16, learning_rate=0.05, diag_shift=0.01)
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run_task(task: Task) -> str:
+    """Train (or resume) and analyse one model; store its rows; return its result path.
+
+    A model that fails (NaN energies, an exception) or does not converge is recorded
+    with its reason rather than stopping the study.
+    """
+    out = Path(task.study.out)
+    result = out / "results" / f"{task.name}.parquet"
+    if result.exists():
+        return str(result)
+    cfg = task.train_config()
+    key = {"N": task.n, "alpha": task.alpha, "seed": task.seed, "mode": cfg.mode}
+    run_dir = out / "runs" / task.name
+    start = time.perf_counter()
+    try:
+        run = resume(run_dir, progress=False) if (run_dir / "config.toml").exists() else train(cfg, run_dir, progress=False)
+        status = run.status
+        row = {**key, "state": status["state"], "steps": status["step"], "reason": status.get("message", "")}
+        units = pd.DataFrame()
+        if status["state"] != "failed":
+            analysis = analyse_run(run, task.study.tau)
+            row.update(analysis.model_row())
+            units = analysis.unit_frame().assign(**{k: key[k] for k in ("N", "alpha", "seed")})
+        history = run.metrics()[["step", "energy", "eps"]].assign(N=task.n, alpha=task.alpha, seed=task.seed)
+    except Exception as exc:  # a failing model is data, not the end of the study
+        row = {**key, "state": "failed", "steps": 0, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+        units, history = pd.DataFrame(), pd.DataFrame()
+        traceback.print_exc()
+    row["converged"] = row["state"] == "converged" and row.get("eps", np.inf) < task.study.tol
+    seconds = time.perf_counter() - start
+    for kind, frame in (("units", units), ("history", history)):
+        _write_parquet(out / kind / f"{task.name}.parquet", frame)
+    _write_parquet(out / "timings" / f"{task.name}.parquet", pd.DataFrame([{**key, "seconds": seconds}]))
+    _write_parquet(result, pd.DataFrame([row]))
+    return str(result)
+
+
+def pending(study: StudyConfig) -> list[Task]:
+    """Tasks whose result is not stored yet."""
+    return [t for t in study.tasks() if not (Path(study.out) / "results" / f"{t.name}.parquet").exists()]
+
+
+def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Run every pending task through ``executor`` (inside its context), then ``collect``."""
+    from tqdm.auto import tqdm
+
+    todo = pending(study)
+    with executor as ex, tqdm(total=len(study.tasks()), initial=len(study.tasks()) - len(todo), disable=not progress,
+                              desc="hidden-unit study", unit="model") as bar:
+        for _ in ex.map(run_task, todo):
+            bar.update(1)
+    return collect(study.out)
+
+
+def collect(out: str | Path) -> dict[str, pd.DataFrame]:
+    """Concatenate stored task rows into ``models``, ``units``, ``history`` and ``timings`` tables
+    (sorted by N, α, seed) and write them as Parquet beside the results."""
+    out = Path(out)
+    tables = {}
+    for kind in ("results", "units", "history", "timings"):
+        files = sorted((out / kind).glob("*.parquet"))
+        frames = [f for f in (pd.read_parquet(p) for p in files) if len(f)]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if len(frame):
+            frame = frame.sort_values(["N", "alpha", "seed"], kind="stable").reset_index(drop=True)
+        name = "models" if kind == "results" else kind
+        tables[name] = frame
+        _write_parquet(out / f"{name}.parquet", frame)
+    return tables
+
+
+def write_model_report(run: Run, analysis: ModelAnalysis, path: Path | str | None = None) -> Path:
+    """The single-model HTML report of a run (default ``<run>/report.html``)."""
+    from physlens.report.hidden_units import model_report
+
+    meta = [f"run {run.path}: {run.config}", f"status: {run.status}", f"versions: {run.versions}",
+            f"reference: E0 = {run.reference['energy']:.10f} {run.reference['unit']} ({run.reference['method']})"]
+    page = model_report(f"Hidden units of {run.path}", meta, run.metrics(), analysis, pattern_table(analysis.weights_MN))
+    return page.write(path or run.path / "report.html")

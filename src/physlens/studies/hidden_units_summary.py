@@ -1,0 +1,111 @@
+"""Aggregates of the hidden-unit study: m′/M against N, power laws m′ = a·N^k per α,
+the sensitivity of both to τ, and the dependence on α.
+
+Every function takes the tables of ``hidden_units.collect`` and uses converged
+models only (ε < tol), as the study does.
+
+    tables = collect("docs/studies/hidden-units")
+    size_scaling(tables["models"])                   # k ± SE and R² per α
+    tau_sensitivity(tables["models"], tables["units"], np.linspace(0.05, 0.6, 12))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from physlens.errors import PhyslensError
+from physlens.lens.scaling import power_law_fit
+
+TAUS = np.round(np.arange(0.05, 0.6001, 0.05), 2)
+"""The τ grid of the sensitivity analysis, 0.05 … 0.60."""
+
+
+def converged(models: pd.DataFrame) -> pd.DataFrame:
+    """The models that reached ε < tol."""
+    if models.empty:
+        raise PhyslensError("the study has no stored models yet")
+    return models[models["converged"]]
+
+
+def fraction_by_size(models: pd.DataFrame) -> pd.DataFrame:
+    """Per (α, N): models run and converged, mean and standard deviation of m′/M and m′, mean ρ."""
+    rows = []
+    for (alpha, n), group in models.groupby(["alpha", "N"]):
+        ok = group[group["converged"]]
+        rows.append({"alpha": alpha, "N": n, "models": len(group), "converged": len(ok),
+                     "frac_mean": ok["frac_important"].mean(), "frac_std": ok["frac_important"].std(ddof=1),
+                     "m_mean": ok["m_important"].mean(), "rho_mean": ok["rho"].mean()})
+    return pd.DataFrame(rows)
+
+
+def _fit_rows(frame: pd.DataFrame, y: str) -> dict:
+    """Power-law fit of ``y`` against N; NaN where fewer than two sizes have y > 0 (e.g. m′ = 0 at large τ)."""
+    usable = frame[frame[y] > 0]
+    if usable["N"].nunique() < 2:
+        return {"a": np.nan, "k": np.nan, "a_se": np.nan, "k_se": np.nan, "r2": np.nan, "n_points": len(usable)}
+    fit = power_law_fit(usable["N"].to_numpy(), usable[y].to_numpy())
+    return {"a": fit.a, "k": fit.k, "a_se": fit.a_se, "k_se": fit.k_se, "r2": fit.r2, "n_points": fit.n}
+
+
+def size_scaling(models: pd.DataFrame) -> pd.DataFrame:
+    """Per α: the power law m′ = a·N^k fitted to every converged model (one point per model)."""
+    ok = converged(models)
+    return pd.DataFrame([{"alpha": alpha, **_fit_rows(group, "m_important")} for alpha, group in ok.groupby("alpha")])
+
+
+def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.DataFrame:
+    """Per (τ, α): mean m′/M and the fitted exponent k, re-classifying the stored per-unit impacts."""
+    ok = converged(models)[["N", "alpha", "seed", "M"]]
+    joined = units.merge(ok, on=["N", "alpha", "seed"])
+    rows = []
+    for tau in np.atleast_1d(taus):
+        important = (joined["energy_impact"] > tau) | (joined["czz_impact"] > tau)
+        per_model = joined.assign(important=important).groupby(["N", "alpha", "seed", "M"], as_index=False)["important"].sum()
+        per_model = per_model.rename(columns={"important": "m_important"})
+        per_model["frac"] = per_model["m_important"] / per_model["M"]
+        for alpha, group in per_model.groupby("alpha"):
+            rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(), **_fit_rows(group, "m_important")})
+    return pd.DataFrame(rows)
+
+
+def sublinear_window(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """Per α: the smallest and largest τ of the grid where the fitted k < 1."""
+    rows = []
+    for alpha, group in sensitivity.groupby("alpha"):
+        below = group[group["k"] < 1]
+        rows.append({"alpha": alpha, "tau_min": below["tau"].min() if len(below) else np.nan,
+                     "tau_max": below["tau"].max() if len(below) else np.nan,
+                     "taus_below": len(below), "taus": len(group)})
+    return pd.DataFrame(rows)
+
+
+def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
+    """At ring size ``n``: mean m′/M, ρ and ε per α over converged models."""
+    ok = converged(models)
+    at_n = ok[ok["N"] == n]
+    return at_n.groupby("alpha", as_index=False).agg(models=("seed", "size"), frac_mean=("frac_important", "mean"),
+                                                       frac_std=("frac_important", "std"), rho_mean=("rho", "mean"),
+                                                       eps_mean=("eps", "mean"))
+
+
+def summarise(tables: dict[str, pd.DataFrame], taus=TAUS) -> dict[str, pd.DataFrame]:
+    """Every aggregate of the study, by name (``by_size``, ``fits``, ``tau``, ``window``, ``alpha``)."""
+    models = tables["models"]
+    sensitivity = tau_sensitivity(models, tables["units"], taus)
+    return {"by_size": fraction_by_size(models), "fits": size_scaling(models), "tau": sensitivity,
+            "window": sublinear_window(sensitivity), "alpha": alpha_dependence(models)}
+
+
+def write_study_outputs(out, tables: dict[str, pd.DataFrame], meta: list[str]) -> dict[str, pd.DataFrame]:
+    """Write the aggregate tables (CSV, readable in a diff) and ``report.html`` into ``out``."""
+    from pathlib import Path
+
+    from physlens.report.hidden_units import study_report
+    from physlens.runs import atomic_write_text
+
+    summaries = summarise(tables)
+    for name, frame in summaries.items():
+        atomic_write_text(Path(out) / f"summary_{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
+    study_report(tables, summaries, meta).write(Path(out) / "report.html")
+    return summaries

@@ -1,0 +1,107 @@
+"""The hidden-unit study end to end: resumable after a kill, the same under Dask, consistent aggregates."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from physlens.cli import app
+from physlens.studies import hidden_units
+from physlens.studies.hidden_units_summary import size_scaling, tau_sensitivity
+
+runner = CliRunner()
+ARGS = ["study", "hidden-units", "--sizes", "8-10", "--alphas", "2-3", "--seeds", "2", "--steps", "300", "--no-progress"]
+TABLES = ("models", "units", "history")
+
+
+def read_tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
+
+
+def assert_same_tables(a: dict, b: dict) -> None:
+    for name in TABLES:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("study") / "reference"
+    result = runner.invoke(app, [*ARGS, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_small_study_runs_end_to_end(reference):
+    tables = read_tables(reference)
+    models = tables["models"]
+    assert len(models) == 2 * 2 * 2 + 2, "grid of 8 models plus the alpha = 1 models at N = 10"
+    assert models["converged"].all() and (models["eps"] < 1e-3).all()
+    assert (reference / "report.html").stat().st_size > 10_000
+    assert len(tables["units"]) == (models["M"]).sum()
+    # m' stored per model equals the unit table's count at the same tau
+    counted = tables["units"].groupby(["N", "alpha", "seed"])["important"].sum().to_numpy()
+    np.testing.assert_array_equal(counted, models["m_important"].to_numpy())
+    # the tau sweep reproduces the stored classification at tau = 0.3
+    sweep = tau_sensitivity(models, tables["units"], [0.3])
+    for alpha, group in models.groupby("alpha"):
+        assert sweep[sweep["alpha"] == alpha]["frac_mean"].iloc[0] == pytest.approx(group["frac_important"].mean())
+    assert set(size_scaling(models)["alpha"]) == {1, 2, 3}
+
+
+def test_killed_study_resumes_to_identical_tables(reference, tmp_path):
+    out = tmp_path / "killed"
+    exe = Path(sys.executable).with_name("physlens")
+    proc = subprocess.Popen([str(exe), *ARGS, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and len(list((out / "results").glob("*.parquet"))) < 3:
+            if proc.poll() is not None:
+                pytest.fail("the study ended before it could be killed")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done_before = len(list((out / "results").glob("*.parquet")))
+    assert 3 <= done_before < 10
+    result = runner.invoke(app, [*ARGS, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert_same_tables(read_tables(out), read_tables(reference))
+
+
+def test_dask_executor_gives_the_same_tables(reference, tmp_path):
+    out = tmp_path / "dask"
+    result = runner.invoke(app, [*ARGS, "--executor", "dask", "--workers", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert_same_tables(read_tables(out), read_tables(reference))
+
+
+def test_failing_model_is_recorded_and_the_study_continues(tmp_path, monkeypatch):
+    study = hidden_units.StudyConfig(sizes=(8,), alphas=(1,), seeds=2, extra=(), steps=50, out=str(tmp_path / "s"))
+
+    def broken_train(cfg, out, progress=True):
+        if cfg.seed == 0:
+            raise FloatingPointError("NaN in the SR solve")
+        return original(cfg, out, progress=progress)
+
+    original = hidden_units.train
+    monkeypatch.setattr(hidden_units, "train", broken_train)
+    from physlens.studies.executors import LocalExecutor
+
+    tables = hidden_units.run_study(study, LocalExecutor(), progress=False)
+    models = tables["models"]
+    assert models["state"].tolist()[0] == "failed" and "NaN in the SR solve" in models["reason"].iloc[0]
+    assert not models["converged"].iloc[0] and models["state"].iloc[1] != "failed"
+
+
+def test_bad_study_arguments():
+    result = runner.invoke(app, ["study", "hidden-units", "--sizes", "7-9"])
+    assert result.exit_code == 2 and "sizes must be even" in result.stderr
+    result = runner.invoke(app, ["study", "hidden-units", "--executor", "slurm"])
+    assert result.exit_code == 2 and "unknown executor" in result.stderr
