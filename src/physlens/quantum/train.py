@@ -292,7 +292,8 @@ def _finish(session: _Session, driver, seconds: float) -> Run:
     run.write_status(session.state, step=driver.step_count, message=session.message, energy=energy,
                      energy_unit=system.energy_unit, energy_method=method, eps=eps, e0=session.e0,
                      seconds_last_sitting=seconds)
-    return Run.load(run.path)
+    run.system, run.model, run.variables = system, vs.model, variables
+    return run
 
 
 def train(config: TrainConfig, out: Path | str, *, progress: bool = True) -> Run:

@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -107,10 +108,25 @@ class DaskExecutor:
 
         if not tasks:
             return
-        futures = self._client.map(fn, list(tasks), pure=False)
+        futures = self._client.map(functools.partial(_with_thread_mesh, fn), list(tasks), pure=False)
         index = {f.key: t for f, t in zip(futures, tasks)}
         for future in as_completed(futures):
             yield index[future.key], future.result()
+
+
+def _with_thread_mesh(fn: Callable[[Any], Any], task: Any) -> Any:
+    """Run ``fn(task)`` with NetKet's single-axis device mesh set in this thread.
+
+    NetKet sets its sample mesh (axis ``"S"`` over all devices) on import, but JAX
+    meshes are per thread and Dask runs tasks in worker threads, where it is unset.
+    """
+    import jax
+    import numpy as np
+    from jax.sharding import AxisType, Mesh
+
+    if not jax.sharding.get_abstract_mesh().axis_names:
+        jax.sharding.set_mesh(Mesh(np.asarray(jax.devices()), ("S",), axis_types=(AxisType.Auto,)))
+    return fn(task)
 
 
 def make_executor(name: str, workers: int = 1, scheduler: str | None = None) -> LocalExecutor | DaskExecutor:
