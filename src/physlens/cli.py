@@ -197,6 +197,7 @@ def study_hidden_units(
     seeds: Annotated[int, typer.Option(help="seeds per (N, alpha)")] = 10,
     tau: float = 0.3,
     steps: Annotated[int, typer.Option(help="maximum SR steps per model")] = 1500,
+    stop_at_tol: Annotated[bool, typer.Option("--stop-at-tol/--fixed-steps", help="stop each model once ε < 1e-3, or train all --steps")] = True,
     executor: Annotated[str, typer.Option(help="local or dask")] = "local",
     workers: Annotated[int, typer.Option(help="processes (local) or Dask workers")] = 1,
     scheduler: Annotated[Optional[str], typer.Option(help="address of an existing Dask scheduler")] = None,
@@ -214,7 +215,7 @@ def study_hidden_units(
                             f"alphas={list(alpha_list)}, seeds={seeds}")
     extra = ((10, 1),) if 10 in size_list and 1 not in alpha_list else ()
     study = hidden_units.StudyConfig(sizes=size_list, alphas=alpha_list, seeds=seeds, extra=extra, tau=tau, steps=steps,
-                                     out=str(out))
+                                     stop_at_tol=stop_at_tol, out=str(out))
     tables = hidden_units.run_study(study, make_executor(executor, workers, scheduler), progress=progress)
     meta = [f"study: {study}", f"executor: {executor} ({workers} workers)"]
     summaries = hidden_units_summary.write_study_outputs(out, tables, meta)

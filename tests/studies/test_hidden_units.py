@@ -105,3 +105,8 @@ def test_bad_study_arguments():
     assert result.exit_code == 2 and "sizes must be even" in result.stderr
     result = runner.invoke(app, ["study", "hidden-units", "--executor", "slurm"])
     assert result.exit_code == 2 and "unknown executor" in result.stderr
+
+
+def test_a_study_folder_refuses_other_settings(reference):
+    result = runner.invoke(app, [*ARGS[:-1], "--steps", "200", "--out", str(reference)])
+    assert result.exit_code == 2 and "holds a study with other settings (steps)" in result.stderr

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from physlens.lens.units import UnitScan  # noqa: E402
@@ -51,6 +52,7 @@ def czz_emergence(metrics: pd.DataFrame, exact_czz_R: np.ndarray | None = None, 
         ax.plot(np.arange(len(exact_czz_R)), exact_czz_R, "k--", lw=1, label="exact")
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="r", ylabel="C_zz(r) [ħ²]", title="Correlations emerging during training")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
@@ -92,6 +94,7 @@ def delta_correlations(scan: UnitScan, n_each: int = 3) -> plt.Figure:
         ax.plot(r, scan.delta_observable_MR[j], "s--", ms=3, color=OTHER, label=f"unit {j} (least)")
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="r", ylabel=f"Δ{scan.observable}(r)", title="Correlation change on ablation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

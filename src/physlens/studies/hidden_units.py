@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, sp
 from physlens.quantum.observables import czz_per_config
 from physlens.quantum.systems import HeisenbergRing, SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
-from physlens.runs import Run, atomic_write_bytes
+from physlens.runs import Run, atomic_write_bytes, atomic_write_text, library_versions
 
 HOOK = "hidden.post"
 EXACT_MAX_SITES = 16
@@ -136,6 +137,8 @@ class StudyConfig:
         tau: importance threshold of the per-model numbers (τ sweeps reuse the unit table).
         tol: convergence criterion ε < tol; models that miss it are kept, flagged, and excluded.
         steps: maximum SR steps per model.
+        stop_at_tol: stop training as soon as ε < tol (True), or train all ``steps`` and
+            judge convergence on the final ε (False, a fixed training budget).
         samples: Monte Carlo samples per step for N > ``exact_max_sites``.
         exact_max_sites: largest N trained by full-sum SR.
         out: study folder (``results/``, ``runs/``, tables, report).
@@ -148,14 +151,16 @@ class StudyConfig:
     tau: float = DEFAULT_TAU
     tol: float = 1e-3
     steps: int = 1500
+    stop_at_tol: bool = True
     samples: int = 2048
     exact_max_sites: int = EXACT_MAX_SITES
     out: str = "docs/studies/hidden-units"
 
     def tasks(self) -> list["Task"]:
+        """Every model, seed by seed: an interrupted study has every (N, α) with about as many seeds."""
         pairs = [(n, a) for n in self.sizes for a in self.alphas] + [p for p in self.extra if p not in
                                                                         [(n, a) for n in self.sizes for a in self.alphas]]
-        return [Task(n, a, s, self) for n, a in pairs for s in range(self.seeds)]
+        return [Task(n, a, s, self) for s in range(self.seeds) for n, a in pairs]
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,8 @@ class Task:
     def train_config(self) -> TrainConfig:
         exact = self.n <= self.study.exact_max_sites
         return TrainConfig(system="heisenberg-ring", size=self.n, model="rbm", alpha=float(self.alpha), seed=self.seed,
-                           steps=self.study.steps, tol=self.study.tol, mode="exact" if exact else "sampled",
+                           steps=self.study.steps, tol=self.study.tol if self.study.stop_at_tol else 0.0,
+                           mode="exact" if exact else "sampled",
                            samples=self.study.samples, chains=16, learning_rate=0.05, diag_shift=0.01)
 
 
@@ -212,13 +218,28 @@ def run_task(task: Task) -> str:
         row = {**key, "state": "failed", "steps": 0, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
         units, history = pd.DataFrame(), pd.DataFrame()
         traceback.print_exc()
-    row["converged"] = row["state"] == "converged" and row.get("eps", np.inf) < task.study.tol
+    row["converged"] = row["state"] != "failed" and row.get("eps", np.inf) < task.study.tol
     seconds = time.perf_counter() - start
     for kind, frame in (("units", units), ("history", history)):
         _write_parquet(out / kind / f"{task.name}.parquet", frame)
     _write_parquet(out / "timings" / f"{task.name}.parquet", pd.DataFrame([{**key, "seconds": seconds}]))
     _write_parquet(result, pd.DataFrame([row]))
     return str(result)
+
+
+def _record_config(study: StudyConfig) -> None:
+    """Write ``study.json`` (config and library versions) once; refuse to mix configurations in one folder."""
+    path = Path(study.out) / "study.json"
+    config = json.loads(json.dumps(dataclasses.asdict(study)))
+    config.pop("out")
+    if path.exists():
+        recorded = json.loads(path.read_text())["config"]
+        if recorded != config:
+            changed = sorted(k for k in config if recorded.get(k) != config[k])
+            raise PhyslensError(f"{study.out} holds a study with other settings ({', '.join(changed)}); "
+                                f"use a new --out or the same settings")
+        return
+    atomic_write_text(path, json.dumps({"config": config, "versions": library_versions()}, indent=2))
 
 
 def pending(study: StudyConfig) -> list[Task]:
@@ -230,6 +251,7 @@ def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, 
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
     from tqdm.auto import tqdm
 
+    _record_config(study)
     todo = pending(study)
     with executor as ex, tqdm(total=len(study.tasks()), initial=len(study.tasks()) - len(todo), disable=not progress,
                               desc="hidden-unit study", unit="model") as bar:
