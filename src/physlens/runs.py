@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -35,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import flax.serialization
 import pandas as pd
 import tomli_w
 
@@ -81,6 +83,16 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def dataclass_from_dict(cls, values: dict):
+    """Build the config dataclass ``cls`` from a plain dict (a TOML table): unknown keys are a
+    one-line error, and lists (TOML arrays) become tuples."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise PhyslensError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def _drop_none(d: dict) -> dict:
@@ -211,3 +223,13 @@ class Run:
         """A binary file's bytes, or None when it does not exist."""
         file = self.path / name
         return file.read_bytes() if file.is_file() else None
+
+    def read_state(self, name: str) -> dict | None:
+        """A msgpack state dict (``checkpoint.msgpack``, ``params.msgpack``), or None when absent."""
+        blob = self.read_blob(name)
+        if blob is None:
+            return None
+        try:
+            return flax.serialization.msgpack_restore(blob)
+        except Exception as exc:  # msgpack raises several unrelated types on garbage
+            raise PhyslensError(f"{self.path / name} is corrupt: {type(exc).__name__}") from None

@@ -40,7 +40,7 @@ from physlens.errors import PhyslensError, check_choice
 from physlens.quantum import observables
 from physlens.quantum.models import build_model
 from physlens.quantum.systems import SpinSystem, make_system
-from physlens.runs import Run
+from physlens.runs import Run, dataclass_from_dict
 
 MODES = ("exact", "sampled")
 OPTIMIZERS = ("sgd", "adam")
@@ -108,14 +108,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         """Build from a plain dict (a TOML table); unknown keys are an error."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise PhyslensError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
-        values = dict(values)
-        if "widths" in values:
-            values["widths"] = tuple(values["widths"])
-        return cls(**values)
+        return dataclass_from_dict(cls, values)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -248,7 +241,7 @@ def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSys
     model = config.build_model()
     vstate = make_vstate(system, model, config)
     driver = make_driver(system, vstate, config)
-    snapshot = _read_state(run, "checkpoint.msgpack")
+    snapshot = run.read_state("checkpoint.msgpack")
     rows = []
     if snapshot is not None:
         driver = flax.serialization.from_state_dict(driver, snapshot)
@@ -323,24 +316,14 @@ def _config_of(run: Run) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def _read_state(run: Run, name: str) -> dict | None:
-    blob = run.read_blob(name)
-    if blob is None:
-        return None
-    try:
-        return flax.serialization.msgpack_restore(blob)
-    except Exception as exc:  # msgpack raises several unrelated types on garbage
-        raise PhyslensError(f"{run.path / name} is corrupt: {type(exc).__name__}") from None
-
-
 def restore(run: Run):
     """System, model and variables of a run (final parameters, else the last checkpoint)."""
     config = _config_of(run)
     system, model = config.build_system(), config.build_model()
     template = model.init(jax.random.PRNGKey(0), np.ones((1, system.n_sites)))
-    final = _read_state(run, "params.msgpack")
+    final = run.read_state("params.msgpack")
     if final is None:
-        checkpoint = _read_state(run, "checkpoint.msgpack")
+        checkpoint = run.read_state("checkpoint.msgpack")
         if checkpoint is None:
             raise PhyslensError(f"{run.path} holds no parameters yet (no params.msgpack or checkpoint.msgpack)")
         final = checkpoint["state"]["variables"]

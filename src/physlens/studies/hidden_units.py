@@ -36,7 +36,7 @@ from physlens.lens.interventions import LensLogPsi
 from physlens.lens.patterns import afm_pattern, pattern_scores, standard_patterns
 from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, split_units
 from physlens.quantum.observables import czz_per_config
-from physlens.quantum.systems import HeisenbergRing, SpinSystem
+from physlens.quantum.systems import SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
 from physlens.runs import Run, atomic_write_bytes, atomic_write_text, library_versions
 

@@ -1,0 +1,312 @@
+"""Supervised multi-task training of the nuclear regressor into a run directory, resumable.
+
+Targets come from the AME2020 table (``physlens.nuclear.data``), one task per quantity of
+``TASKS``, in MeV. For the task ``B`` the readout predicts the binding energy per nucleon
+B/A (MeV per nucleon, a target of small dynamic range); metrics, ``predict`` and
+``evaluate`` report the total binding energy B = A·(B/A) in MeV. Rows (nucleus, task)
+whose target is NaN, or estimated (``#``) when ``experimental_only``, are dropped per
+task. Each task's targets are standardised by their mean and standard deviation over the
+training rows; the model carries that affine map, so its output is in physical units.
+
+The split is over nuclei (``train_fraction`` of them, drawn with ``split_seed``): a
+nucleus is in the same split for every task, and every Z and N occurs in training. The
+loss Σ_t w_t·MSE_t / Σ_t w_t of standardised errors is minimised by AdamW (linear
+warm-up, cosine decay to 1 % of the peak rate), full-batch (``batch_size = 0``) or on
+minibatches drawn epoch by epoch from a permutation seeded by ``seed`` and the epoch, so
+``resume(path)`` of an interrupted run ends bitwise where an uninterrupted one does.
+
+Default preset (the defaults of ``NuclearTrainConfig``): width 64, depth 2, MLP ratio 4;
+all eight tasks, B weighted 3; AdamW, peak rate 3e-3, weight decay 1e-2; minibatches of
+256 rows for 20,000 steps; 80 % of the 2,457 experimental nuclei with Z, N ≥ 8 in
+training. On a shared 2-core CPU it trains in about 4 minutes (224 s measured) to a
+held-out B RMS of 0.64 MeV, against 3.20 MeV for the SEMF fitted on the training nuclei
+(491 held-out nuclei, ``split_seed`` 0). Seeds 0, 1, 2 give 0.64, 2.94, 0.65 MeV: with
+seed 1 the model misses ²¹⁹,²²⁰,²²³Np, extrapolated across N = 126, by 20–43 MeV.
+
+Usage::
+
+    run = train(NuclearTrainConfig(), "runs/nuclear")
+    run = resume("runs/nuclear")
+    physlens.nuclear.evaluate.evaluate(run).rms_model     # held-out B RMS, MeV (vs .rms_semf)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from physlens.errors import PhyslensError
+from physlens.nuclear.data import STUDY_NMIN, STUDY_ZMIN
+from physlens.nuclear.evaluate import semf_baseline
+from physlens.nuclear.model import NuclearModel
+from physlens.nuclear.targets import DEFAULT_TASKS, TASKS, NuclearData, load_data
+from physlens.runs import Run, dataclass_from_dict
+
+@dataclass(frozen=True)
+class NuclearTrainConfig:
+    """Everything that defines a nuclear training run (written to ``config.toml``).
+
+    Attributes:
+        tasks: task names from ``TASKS``; their order is the model's task index.
+        task_weights: loss weight per task name of ``TASKS``; tasks not named weigh 1.
+        experimental_only: keep only experimental masses and experimental target values.
+        zmin: smallest Z kept.
+        nmin: smallest N kept.
+        train_fraction: fraction of nuclei in the training split, in (0, 1).
+        split_seed: seed of the train/validation split.
+        width: model width D.
+        depth: number of blocks L.
+        mlp_ratio: MLP hidden width as a multiple of D.
+        seed: seed of the initialisation and of the minibatch order.
+        steps: optimiser steps.
+        batch_size: rows per minibatch; 0 uses every training row each step.
+        learning_rate: peak AdamW learning rate.
+        warmup_steps: steps of linear warm-up before the cosine decay.
+        weight_decay: AdamW decoupled weight decay.
+        log_every: steps between metric rows (train/val RMS per task).
+        checkpoint_every: steps between checkpoints (a multiple of ``log_every``).
+    """
+
+    tasks: tuple[str, ...] = DEFAULT_TASKS
+    task_weights: dict = field(default_factory=lambda: {"B": 3.0})
+    experimental_only: bool = True
+    zmin: int = STUDY_ZMIN
+    nmin: int = STUDY_NMIN
+    train_fraction: float = 0.8
+    split_seed: int = 0
+    width: int = 64
+    depth: int = 2
+    mlp_ratio: int = 4
+    seed: int = 0
+    steps: int = 20000
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    warmup_steps: int = 200
+    weight_decay: float = 1e-2
+    log_every: int = 250
+    checkpoint_every: int = 1000
+
+    def __post_init__(self):
+        names = (*self.tasks, *self.task_weights)
+        if not self.tasks or len(set(self.tasks)) != len(self.tasks) or any(t not in TASKS for t in names):
+            raise PhyslensError(f"tasks {list(self.tasks)} and task_weights {list(self.task_weights)} need distinct "
+                                f"known task names; allowed: {', '.join(TASKS)}")
+        weights = [self.task_weights.get(t, 1.0) for t in self.tasks]
+        if min(weights) < 0 or max(weights) <= 0:
+            raise PhyslensError(f"task_weights must be >= 0, one trained task's > 0; got {self.task_weights}")
+        if not 0 < self.train_fraction < 1:
+            raise PhyslensError(f"train_fraction must lie in (0, 1); got {self.train_fraction}")
+        for name in ("width", "mlp_ratio", "steps", "log_every", "checkpoint_every", "learning_rate"):
+            if not getattr(self, name) > 0:
+                raise PhyslensError(f"{name} must be > 0; got {getattr(self, name)}")
+        for name in ("depth", "batch_size", "warmup_steps", "weight_decay", "zmin", "nmin"):
+            if getattr(self, name) < 0:
+                raise PhyslensError(f"{name} must be >= 0; got {getattr(self, name)}")
+        if self.checkpoint_every % self.log_every:
+            raise PhyslensError(f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                                f"log_every ({self.log_every})")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "NuclearTrainConfig":
+        """Build from a plain dict (a TOML table); unknown keys are an error."""
+        return dataclass_from_dict(cls, values)
+
+    def to_dict(self) -> dict:
+        """The config as a plain dict (tuples stay tuples)."""
+        return dataclasses.asdict(self)
+
+
+def build_model(config: NuclearTrainConfig, data: NuclearData) -> NuclearModel:
+    """The ``NuclearModel`` of ``config``, sized to ``data`` (1 + largest Z, N) and carrying its standardisation."""
+    return NuclearModel(n_z=int(data.nuclei.Z.max()) + 1, n_n=int(data.nuclei.N.max()) + 1, tasks=data.tasks,
+                        width=config.width, depth=config.depth, mlp_ratio=config.mlp_ratio,
+                        target_shift=tuple(data.shift_K.tolist()), target_scale=tuple(data.scale_K.tolist()))
+
+
+def make_optimizer(config: NuclearTrainConfig) -> optax.GradientTransformation:
+    """AdamW with linear warm-up and cosine decay to 1 % of the peak learning rate."""
+    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, min(config.warmup_steps, config.steps - 1),
+                                                  config.steps, end_value=0.01 * config.learning_rate)
+    return optax.adamw(schedule, weight_decay=config.weight_decay)
+
+
+def _make_chunk(model: NuclearModel, optimizer, config: NuclearTrainConfig, data: NuclearData):
+    """The training rows (with loss weights c_r = w_t / n_t / Σ_t w_t) and a jitted
+    ``chunk(state, rows, n)`` running ``n`` optimiser steps on ``state = (variables, opt_state, step)``."""
+    train, task_R = data.train_R, data.x_R3[:, 2]
+    w_K = np.array([config.task_weights.get(t, 1.0) for t in data.tasks])
+    c_R = w_K[task_R] / np.maximum(np.bincount(task_R[train], minlength=len(w_K)), 1)[task_R] / w_K.sum()
+    rows = {"x": data.x_R3[train], "y": data.y_R[train], "scale": data.scale_K[task_R[train]], "c": c_R[train]}
+    rows = jax.tree_util.tree_map(jnp.asarray, rows)
+    n_rows = int(train.sum())
+    batch = config.batch_size if 0 < config.batch_size < n_rows else n_rows
+    per_epoch, key = n_rows // batch, jax.random.PRNGKey(config.seed + 1)
+
+    def loss_fn(variables, picked):
+        err = (model.apply(variables, picked["x"]) - picked["y"]) / picked["scale"]
+        return (n_rows / batch) * jnp.sum(picked["c"] * err**2)
+
+    def epoch_order(count):
+        return jax.random.permutation(jax.random.fold_in(key, count // per_epoch), n_rows)
+
+    def step(carry, rows):
+        (variables, opt_state, count), order = carry
+        picked = rows
+        if batch < n_rows:
+            order = jax.lax.cond(count % per_epoch == 0, epoch_order, lambda _: order, count)
+            index = jax.lax.dynamic_slice(order, ((count % per_epoch) * batch,), (batch,))
+            picked = jax.tree_util.tree_map(lambda a: a[index], rows)
+        loss, grads = jax.value_and_grad(loss_fn)(variables, picked)
+        updates, opt_state = optimizer.update(grads, opt_state, variables)
+        return ((optax.apply_updates(variables, updates), opt_state, count + 1), order), loss
+
+    @functools.partial(jax.jit, static_argnames="n")
+    def chunk(state, rows, n):
+        start = (state, epoch_order(state[2]))
+        (state, _), losses = jax.lax.scan(lambda carry, _: step(carry, rows), start, None, length=n)
+        return state, losses.mean()
+
+    return rows, chunk
+
+
+def _make_rms(model: NuclearModel, data: NuclearData):
+    """A jitted function of the variables giving (train, val) RMS per task, shape (2, tasks), in MeV."""
+    x, y, unit = jnp.asarray(data.x_R3), jnp.asarray(data.y_R), jnp.asarray(data.unit_R)
+    n_groups = 2 * len(data.tasks)
+    group = jnp.asarray(data.x_R3[:, 2] + len(data.tasks) * (~data.train_R))
+    count = jnp.maximum(jax.ops.segment_sum(jnp.ones_like(y), group, n_groups), 1)
+    return jax.jit(lambda v: jnp.sqrt(jax.ops.segment_sum((unit * (model.apply(v, x) - y)) ** 2, group, n_groups)
+                                      / count).reshape(2, -1))
+
+
+class _Trainer:
+    """One sitting of a training run: state between checkpoints, logging and the progress bar."""
+
+    def __init__(self, run: Run, config: NuclearTrainConfig, progress: bool):
+        self.run, self.config, self.progress = run, config, progress
+        self.data = load_data(config)
+        self.model, optimizer = build_model(config, self.data), make_optimizer(config)
+        variables = self.model.init(jax.random.PRNGKey(config.seed), jnp.asarray(self.data.x_R3[:1]))
+        self.state = (variables, optimizer.init(variables), jnp.asarray(0, dtype=jnp.int64))
+        self.metrics: list[dict] = []
+        snapshot = run.read_state("checkpoint.msgpack")
+        if snapshot is not None:
+            self.state = flax.serialization.from_state_dict(self.state, snapshot)
+            self.metrics = [r for r in run.metrics_rows() if r["step"] <= self.step]
+        self.rows, self.chunk = _make_chunk(self.model, optimizer, config, self.data)
+        self.rms = _make_rms(self.model, self.data)
+
+    @property
+    def step(self) -> int:
+        return int(self.state[2])
+
+    def log(self, loss: float) -> dict:
+        rms = np.asarray(self.rms(self.state[0]))
+        row = {"step": self.step, "loss": loss}
+        for split, rms_K in zip(("train", "val"), rms):
+            row |= {f"{split}_rms_{t}": float(v) for t, v in zip(self.data.tasks, rms_K)}
+        self.metrics.append(row)
+        return row
+
+    def after_chunk(self) -> None:
+        if self.step % self.config.checkpoint_every == 0:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Save parameters, optimiser state and step, with the metrics up to them."""
+        self.run.write_metrics(self.metrics)
+        state = flax.serialization.to_state_dict(self.state)
+        self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(state))
+        self.run.write_status("running", step=self.step)
+
+    def fit(self) -> Run:
+        config, start, task = self.config, time.perf_counter(), self.data.tasks[0]
+        bar = tqdm(total=config.steps, initial=self.step, desc="nuclear", file=sys.stderr, dynamic_ncols=True,
+                   mininterval=0.5, disable=not self.progress)
+        try:
+            while self.step < config.steps:
+                n = min(config.log_every - self.step % config.log_every, config.steps - self.step)
+                self.state, loss = self.chunk(self.state, self.rows, n)
+                if not math.isfinite(float(loss)):
+                    message = f"loss is {float(loss)} at step {self.step}"
+                    return self.finish("failed", time.perf_counter() - start, message)
+                row = self.log(float(loss))
+                train_rms, val_rms = row[f"train_rms_{task}"], row[f"val_rms_{task}"]
+                bar.set_postfix_str(f"{task} RMS train={train_rms:.3f} val={val_rms:.3f} MeV", refresh=False)
+                bar.update(n)
+                self.after_chunk()
+        except KeyboardInterrupt:
+            last = self.run.status["step"]
+            self.run.write_status("interrupted", step=last, message=f"interrupted; resume continues from step {last}")
+            raise
+        finally:
+            bar.close()
+        return self.finish("finished", time.perf_counter() - start)
+
+    def finish(self, state: str, seconds: float, message: str = "") -> Run:
+        variables = flax.serialization.to_state_dict(self.state[0])
+        self.run.write_blob("params.msgpack", flax.serialization.msgpack_serialize(variables))
+        self.checkpoint()
+        summary = {k: v for k, v in self.metrics[-1].items() if k != "step"} if self.metrics else {}
+        self.run.write_status(state, step=self.step, message=message, unit="MeV", seconds_last_sitting=seconds,
+                              **summary)
+        return Run.load(self.run.path)
+
+
+def train(config: NuclearTrainConfig, out: Path | str, *, progress: bool = True) -> Run:
+    """Train a new run into the empty folder ``out``; returns the loaded run.
+
+    ``reference.json`` records the sizes, the standardisation and the SEMF fitted on the
+    training nuclei (coefficients and train/val B RMS, MeV).
+    """
+    data = load_data(config)
+    semf = semf_baseline(data)
+    reference = {"unit": "MeV", "n_nuclei": len(data.nuclei), "n_train_nuclei": int(data.nuclei.train.sum()),
+                 "rows_per_task": dict(zip(data.tasks, np.bincount(data.x_R3[:, 2]).tolist())),
+                 "target_shift": dict(zip(data.tasks, data.shift_K.tolist())),
+                 "target_scale": dict(zip(data.tasks, data.scale_K.tolist())),
+                 "semf": {k: semf[k] for k in ("coefficients", "train_rms", "val_rms")}}
+    run = Run.create(out, {"kind": "nuclear", **config.to_dict()}, reference)
+    return _Trainer(run, config, progress).fit()
+
+
+def resume(path: Path | str, *, progress: bool = True) -> Run:
+    """Continue an interrupted run from its last checkpoint to where an uninterrupted run ends."""
+    run = Run.open(path)
+    if run.status["state"] in ("finished", "failed"):
+        return Run.load(path)
+    return _Trainer(run, _config_of(run), progress).fit()
+
+
+def _config_of(run: Run) -> NuclearTrainConfig:
+    return NuclearTrainConfig.from_dict({k: v for k, v in run.config.items() if k != "kind"})
+
+
+def restore(run: Run) -> tuple[NuclearData, NuclearModel, dict]:
+    """Data, model and variables of a run (final parameters, else the last checkpoint)."""
+    config = _config_of(run)
+    data = load_data(config)
+    model = build_model(config, data)
+    template = model.init(jax.random.PRNGKey(0), jnp.asarray(data.x_R3[:1]))
+    final = run.read_state("params.msgpack")
+    if final is None:
+        checkpoint = run.read_state("checkpoint.msgpack")
+        if checkpoint is None:
+            raise PhyslensError(f"{run.path} holds no parameters yet (no params.msgpack or checkpoint.msgpack)")
+        final = checkpoint["0"]
+    try:
+        return data, model, flax.serialization.from_state_dict(template, final)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PhyslensError(f"{run.path} parameters do not fit its model: {exc}") from None
