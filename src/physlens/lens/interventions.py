@@ -127,7 +127,7 @@ class Ablate(_UnitIntervention):
 
     def __post_init__(self):
         super().__post_init__()
-        object.__setattr__(self, "value", _values(self.value, len(self.units), "Ablate value"))
+        object.__setattr__(self, "value", _values(self.value, len(self.units), f"{type(self).__name__} value"))
 
     @property
     def label(self) -> str:
@@ -178,28 +178,18 @@ class Scale(_UnitIntervention):
 
 
 @dataclass(frozen=True)
-class Clamp(_UnitIntervention):
-    """Fixes the components ``units`` to ``value`` whatever the input.
+class Clamp(Ablate):
+    """Fixes the components ``units`` to ``value`` whatever the input (the same map as ``Ablate``
+    with a non-zero value; named for what it is meant to do).
 
     Attributes:
         units: indices along the hook's last axis.
         value: one number for all units, or one per unit (units of the activation).
     """
 
-    value: float | tuple[float, ...] = 0.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        object.__setattr__(self, "value", _values(self.value, len(self.units), "Clamp value"))
-
     @property
     def label(self) -> str:
         return f"clamp {self._where()}={self.value}"
-
-    def _fill(self, scale_D, shift_D):
-        self._check_units(self.units, scale_D.size)
-        scale_D[list(self.units)] = 0.0
-        shift_D[list(self.units)] = self.value
 
 
 @dataclass(frozen=True)
