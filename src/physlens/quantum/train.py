@@ -174,11 +174,12 @@ class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
 class _Session:
     """One sitting of a training run: the loop state between checkpoints."""
 
-    def __init__(self, run: Run, config: TrainConfig, system: SpinSystem, e0: float, rows: list[dict], progress: bool):
+    def __init__(self, run: Run, config: TrainConfig, system: SpinSystem, model, e0: float, rows: list[dict],
+                 progress: bool):
         self.run, self.config, self.system, self.e0 = run, config, system, e0
         self.rows = rows
         self.progress = progress
-        self.fullsum = FullSumEnergy(system, config.build_model())
+        self.fullsum = FullSumEnergy(system, model)
         self.state = "finished"
         self.message = ""
         self.bar = None
@@ -246,7 +247,7 @@ def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSys
     if snapshot is not None:
         driver = flax.serialization.from_state_dict(driver, snapshot)
         rows = [r for r in run.metrics_rows() if r["step"] < driver.step_count]
-    session = _Session(run, config, system, run.reference["energy"], rows, progress)
+    session = _Session(run, config, system, model, run.reference["energy"], rows, progress)
     return session, driver
 
 
