@@ -12,60 +12,21 @@ exits with code 2; nothing is left half-written on disk.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import tomllib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from physlens.cli.common import cli_errors, console, int_list, parse_params
 from physlens.errors import PhyslensError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Mechanistic interpretability of neural networks trained on physics.")
-console = Console()
-errors = Console(stderr=True)
-
-
-def _cli_errors(fn):
-    """Turn ``PhyslensError`` into a one-line message and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except PhyslensError as exc:
-            errors.print(f"physlens: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            errors.print("physlens: interrupted; the run can be resumed with --resume", markup=False)
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-def _parse_value(text: str):
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _parse_params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        if "=" not in item:
-            raise PhyslensError(f"system parameter {item!r} must look like NAME=VALUE (e.g. h=0.5, pbc=false)")
-        name, value = item.split("=", 1)
-        params[name.strip()] = _parse_value(value.strip())
-    return params
-
-
 @app.command()
-@_cli_errors
+@cli_errors
 def train(
     system: Annotated[str, typer.Option(help="heisenberg-ring, heisenberg-square, tfim-chain, tfim-square, toric-code")] = "heisenberg-ring",
     size: Annotated[int, typer.Option(help="N for chains and rings, L for 2D lattices")] = 8,
@@ -96,7 +57,7 @@ def train(
             width_list = tuple(int(w) for w in widths.split(","))
         except ValueError:
             raise PhyslensError(f"--widths must be comma-separated integers; got {widths!r}") from None
-        values = dict(system=system, size=size, system_params=_parse_params(param or []), model=model, alpha=alpha,
+        values = dict(system=system, size=size, system_params=parse_params(param or []), model=model, alpha=alpha,
                       widths=width_list, activation=activation, seed=seed, steps=steps, samples=samples, chains=chains,
                       mode="exact" if exact else "sampled", tol=tol, learning_rate=learning_rate)
         if config is not None:
@@ -119,7 +80,7 @@ def _read_config(path: Path) -> dict:
 
 
 @app.command()
-@_cli_errors
+@cli_errors
 def info(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")]) -> None:
     """Summarise a run: system, model, status, energy against the exact reference."""
     from physlens.runs import Run
@@ -128,9 +89,9 @@ def info(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run dire
 
 
 @app.command()
-@_cli_errors
+@cli_errors
 def demo(out: Annotated[Path, typer.Option(help="run directory (replaced if it holds an earlier run)")] = Path("runs/demo")) -> None:
-    """Train an RBM (alpha = 2) on the 8-site Heisenberg ring exactly, analyse its hidden units, write its report."""
+    """The tour: an RBM on the 8-site ring and its hidden units, then a small SAE, a pruning curve and a nuclear run."""
     from physlens.quantum import train as training
 
     if (out / "config.toml").is_file():
@@ -139,10 +100,12 @@ def demo(out: Annotated[Path, typer.Option(help="run directory (replaced if it h
     run = training.train(cfg, out)
     _print_summary(run)
     _units_report(run, 0.3, None)
+    for module in (sae, prune, nuclear):
+        module.demo(out.parent / f"{out.name}-{module.__name__.rsplit('.', 1)[1]}")
 
 
 @app.command()
-@_cli_errors
+@cli_errors
 def units(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory of an RBM")],
           tau: Annotated[float, typer.Option(help="importance threshold on the relative energy or C_zz impact")] = 0.3,
           report: Annotated[Optional[Path], typer.Option(help="HTML report path (default RUN/report.html)")] = None) -> None:
@@ -178,19 +141,8 @@ study_app = typer.Typer(help="Run a study: many models through an executor, resu
 app.add_typer(study_app, name="study")
 
 
-def _int_list(text: str, step: int = 1) -> tuple[int, ...]:
-    """Parse '8-20' (with ``step``) or '8,12,16' into integers."""
-    try:
-        if "-" in text:
-            lo, hi = (int(t) for t in text.split("-"))
-            return tuple(range(lo, hi + 1, step))
-        return tuple(int(t) for t in text.split(","))
-    except ValueError:
-        raise PhyslensError(f"{text!r} is not a range like 8-20 or a list like 8,12,16") from None
-
-
 @study_app.command("hidden-units")
-@_cli_errors
+@cli_errors
 def study_hidden_units(
     sizes: Annotated[str, typer.Option(help="ring sizes: 8-20 (even sizes) or 8,12,16")] = "8-20",
     alphas: Annotated[str, typer.Option(help="hidden-unit densities: 2-5 or 2,4")] = "2-5",
@@ -208,7 +160,7 @@ def study_hidden_units(
     from physlens.studies import hidden_units, hidden_units_summary
     from physlens.studies.executors import make_executor
 
-    size_list, alpha_list = _int_list(sizes, step=2), _int_list(alphas)
+    size_list, alpha_list = int_list(sizes, step=2), int_list(alphas)
     bad = [n for n in size_list if n < 4 or n % 2]
     if bad or seeds < 1 or not alpha_list or min(alpha_list) < 1:
         raise PhyslensError(f"sizes must be even and >= 4, alphas >= 1, seeds >= 1; got sizes={list(size_list)}, "
@@ -242,6 +194,12 @@ def _print_summary(run) -> None:
     if rows:
         table.add_row("C_zz(r), last log", " ".join(f"{c:+.4f}" for c in rows[-1]["czz"]))
     console.print(table)
+
+
+from physlens.cli import nuclear, prune, sae  # noqa: E402  (sub-commands register themselves on ``app``)
+
+for _module in (nuclear, prune, sae):
+    _module.register(app)
 
 
 def main() -> None:
