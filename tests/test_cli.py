@@ -34,6 +34,8 @@ def assert_one_line_error(result, match):
     (["--alpha", "-2"], "alpha must be > 0"),
     (["--model", "cnn"], "unknown model 'cnn'; allowed: rbm, ffnn"),
     (["--param", "g=1"], "unknown parameter(s) g for heisenberg-ring"),
+    (["--model", "transformer", "--pos-encoding", "rotary"], "unknown pos_encoding 'rotary'"),
+    (["--model", "transformer", "--size", "10", "--patch-size", "4"], "patch_size 4 must be >= 1 and divide"),
 ])
 def test_train_bad_input(tmp_path, args, match):
     out = tmp_path / "run"

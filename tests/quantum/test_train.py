@@ -108,3 +108,36 @@ def test_failed_config_leaves_nothing_on_disk(tmp_path):
     with pytest.raises(Exception, match="even number"):
         training.train(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_transformer_on_the_tfim_chain_converges_to_ed_and_reloads(tmp_path):
+    cfg = training.TrainConfig(system="tfim-chain", size=8, system_params={"h": 1.0}, model="transformer", d_model=8,
+                               n_heads=2, patch_size=2, mode="exact", steps=100, tol=1e-3)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    chain = run.system
+    e0 = chain.exact().energy
+    vs = nk.vqs.FullSumState(chain.hilbert, run.model, variables=run.variables)
+    energy = float(vs.expect(chain.hamiltonian).mean.real)
+    assert run.status["state"] == "converged" and abs(energy - e0) / abs(e0) < 1e-3
+    loaded = Run.load(tmp_path / "run")
+    sigma = np.asarray(chain.hilbert.all_states())
+    np.testing.assert_array_equal(loaded.model.apply(loaded.variables, sigma), run.model.apply(run.variables, sigma))
+    assert loaded.model.lattice_shape == (8,)
+
+
+def test_lattice_shape_follows_the_geometry():
+    from physlens.quantum.systems import HeisenbergSquare, ToricCode
+
+    assert training.lattice_shape(HeisenbergSquare(4)) == (4, 4)
+    assert training.lattice_shape(HeisenbergRing(8)) == (8,)
+    assert training.lattice_shape(ToricCode(2)) == (8,)
+
+
+def test_given_reference_energy_replaces_diagonalisation():
+    cfg = training.TrainConfig(system="tfim-chain", size=40, model="transformer", mode="sampled",
+                               reference_energy=-50.0, reference_method="made up for the test")
+    reference = cfg.reference(cfg.build_system())
+    assert reference["energy"] == -50.0 and reference["method"] == "made up for the test"
+    assert reference["n_states"] is None and reference["system"]["n"] == 40
+    ring = HeisenbergRing(8)
+    assert training.TrainConfig().reference(ring)["energy"] == pytest.approx(RING8_E0, abs=1e-9)

@@ -1,6 +1,5 @@
 """The hidden-unit study end to end: resumable after a kill, the same under Dask, consistent aggregates."""
 
-import os
 import signal
 import subprocess
 import sys

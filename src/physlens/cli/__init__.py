@@ -31,10 +31,15 @@ def train(
     system: Annotated[str, typer.Option(help="heisenberg-ring, heisenberg-square, tfim-chain, tfim-square, toric-code")] = "heisenberg-ring",
     size: Annotated[int, typer.Option(help="N for chains and rings, L for 2D lattices")] = 8,
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="system parameter NAME=VALUE, repeatable (J, h, pbc, sign_rule)")] = None,
-    model: Annotated[str, typer.Option(help="rbm or ffnn")] = "rbm",
+    model: Annotated[str, typer.Option(help="rbm, ffnn or transformer")] = "rbm",
     alpha: Annotated[float, typer.Option(help="RBM hidden-unit density (M = alpha N)")] = 2.0,
     widths: Annotated[str, typer.Option(help="FFNN hidden widths, comma-separated")] = "16",
     activation: Annotated[str, typer.Option(help="FFNN activation: relu or log_cosh")] = "relu",
+    d_model: Annotated[int, typer.Option(help="transformer residual-stream width")] = 16,
+    n_layers: Annotated[int, typer.Option(help="transformer encoder layers")] = 1,
+    n_heads: Annotated[int, typer.Option(help="transformer attention heads")] = 2,
+    patch_size: Annotated[int, typer.Option(help="transformer patch side (sites on a chain, b×b on a square lattice)")] = 2,
+    pos_encoding: Annotated[str, typer.Option(help="transformer positions: learned, relative or none")] = "learned",
     seed: int = 0,
     steps: Annotated[int, typer.Option(help="maximum SR steps")] = 1000,
     samples: Annotated[int, typer.Option(help="Monte Carlo samples per step (sampled mode)")] = 1024,
@@ -58,7 +63,8 @@ def train(
         except ValueError:
             raise PhyslensError(f"--widths must be comma-separated integers; got {widths!r}") from None
         values = dict(system=system, size=size, system_params=parse_params(param or []), model=model, alpha=alpha,
-                      widths=width_list, activation=activation, seed=seed, steps=steps, samples=samples, chains=chains,
+                      widths=width_list, activation=activation, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
+                      patch_size=patch_size, pos_encoding=pos_encoding, seed=seed, steps=steps, samples=samples, chains=chains,
                       mode="exact" if exact else "sampled", tol=tol, learning_rate=learning_rate)
         if config is not None:
             values.update(_read_config(config))
@@ -181,7 +187,10 @@ def _print_summary(run) -> None:
     status, ref, cfg = run.status, run.reference, run.config
     table = Table(title=f"physlens run {run.path}", show_header=False)
     table.add_row("system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
-    model = f"rbm, alpha={cfg['alpha']}" if cfg["model"] == "rbm" else f"ffnn, widths={cfg['widths']}, {cfg['activation']}"
+    model = {"rbm": lambda: f"rbm, alpha={cfg['alpha']}",
+             "ffnn": lambda: f"ffnn, widths={cfg['widths']}, {cfg['activation']}",
+             "transformer": lambda: (f"transformer, d_model={cfg.get('d_model')}, layers={cfg.get('n_layers')}, "
+                                     f"heads={cfg.get('n_heads')}, patch={cfg.get('patch_size')}, {cfg.get('pos_encoding')}")}[cfg["model"]]()
     table.add_row("model", f"{model}, seed={cfg['seed']}")
     table.add_row("training", f"{cfg['mode']} SR, {cfg['optimizer']} lr={cfg['learning_rate']}, tol={cfg['tol']}")
     table.add_row("status", f"{status['state']} after {status['step']} steps" + (f" ({status['message']})" if status.get("message") else ""))

@@ -1,15 +1,110 @@
-"""``physlens prune``: sub-commands (being written)."""
+"""``physlens prune``: lottery tickets by iterative magnitude pruning with rewinding, and their controls.
+
+    physlens prune tfim-4x4 --rounds 10 --fraction 0.3 --controls all --out runs/lottery-tfim
+    physlens prune runs/chain12 --rounds 5 --seeds 0,1,2       # a trained FFNN run: its system and widths
+    physlens prune study.toml                                   # a TOML StudyConfig (``preset = "..."`` allowed)
+
+Rerunning the same command on the same ``--out`` resumes: finished levels are kept.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
+
+from physlens.cli.common import cli_errors, console, int_list
+from physlens.errors import PhyslensError
+
+
+def _base_config(target: str):
+    from physlens.runs import Run
+    from physlens.studies.lottery import PRESETS, StudyConfig
+
+    if target in PRESETS:
+        return StudyConfig.preset(target)
+    path = Path(target)
+    if path.is_dir():
+        config = Run.open(path).config
+        if config.get("kind") != "nqs" or config.get("model") != "ffnn":
+            raise PhyslensError(f"{path} is not an FFNN run; allowed: an FFNN nqs run, a preset ({', '.join(PRESETS)}) or a TOML file")
+        return StudyConfig(system=config["system"], size=config["size"], system_params=config.get("system_params", {}),
+                           widths=tuple(config["widths"]), seeds=(int(config["seed"]),),
+                           learning_rate=StudyConfig().learning_rate)
+    if path.suffix == ".toml":
+        return StudyConfig.from_toml(path)
+    raise PhyslensError(f"{target!r} is not a preset ({', '.join(PRESETS)}), a run directory or a .toml file")
+
+
+def _controls(text: str) -> tuple[str, ...]:
+    from physlens.lens.lottery import CONTROLS
+
+    if text == "all":
+        return CONTROLS
+    if text == "none":
+        return ()
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in CONTROLS]
+    if unknown:
+        raise PhyslensError(f"unknown control(s) {', '.join(unknown)}; allowed: all, none or a list of {', '.join(CONTROLS)}")
+    return names
+
+
+def _summary_table(summary) -> Table:
+    table = Table(title=f"lottery tickets on {summary.study['system']} {summary.study['size']} (exact energies)")
+    for col in ("level", "arm", "density", "median rel. error", "min", "max"):
+        table.add_column(col, justify="right")
+    for _, r in summary.curve.sort_values(["level", "arm"]).iterrows():
+        table.add_row(str(r.level), r.arm, f"{r.density:.4f}", f"{r['median']:.3e}", f"{r.low:.2e}", f"{r.high:.2e}")
+    return table
+
+
+def run_prune(config, out: Path) -> Path:
+    """Run (or resume) the study, summarise it and write ``out/report.html``; returns the report path."""
+    from physlens.report.lottery import write_report
+    from physlens.studies.lottery import run_study
+    from physlens.studies.lottery_summary import summarize
+
+    run_study(config, out)
+    summary = summarize(out)
+    console.print(_summary_table(summary))
+    for _, row in summary.claims.iterrows():
+        console.print(f"{row.question}: {row.answer} ({row.detail})", markup=False, highlight=False)
+    return write_report(summary, out / "report.html")
+
+
+def prune_command(
+    target: Annotated[str, typer.Argument(metavar="RUN-OR-CONFIG", help="a preset (tfim-4x4, tfim-chain, toric-code, tiny), an FFNN run directory or a TOML config")],
+    rounds: Annotated[Optional[int], typer.Option(help="pruning rounds R")] = None,
+    fraction: Annotated[Optional[float], typer.Option(help="share of surviving weights pruned per round")] = None,
+    controls: Annotated[Optional[str], typer.Option(help="all, none, or a list of reinit,random_mask,random_prune (default: the config's)")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="initialisation seeds, e.g. 0,1,2 or 0-4")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Adam steps per level")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam step size")] = None,
+    rewind_step: Annotated[Optional[int], typer.Option(help="rewind survivors to this training step (0: θ_0)")] = None,
+    scope: Annotated[Optional[str], typer.Option(help="global or layerwise magnitude pruning")] = None,
+    out: Annotated[Path, typer.Option(help="study folder (an existing one is resumed)")] = Path("runs/lottery"),
+) -> None:
+    """Find lottery tickets: IMP with rewinding and its controls, exact training; writes levels, tables and report.html."""
+    overrides = {"rounds": rounds, "fraction": fraction, "steps": steps, "learning_rate": learning_rate,
+                 "rewind_step": rewind_step, "scope": scope, "seeds": int_list(seeds) if seeds else None}
+    config = _base_config(target)
+    overrides["controls"] = _controls(controls) if controls is not None else None
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    path = run_prune(config, out)
+    console.print(f"report: {path}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``prune`` commands to the ``physlens`` app."""
+    """Add the ``prune`` command to the ``physlens`` app."""
+    app.command("prune")(cli_errors(prune_command))
 
 
 def demo(out: Path) -> None:
-    """The ``prune`` part of ``physlens demo``: a short run written to ``out``."""
+    """The ``prune`` part of ``physlens demo``: a 3-round pruning curve of a 6-site TFIM chain, written to ``out``."""
+    from physlens.studies.lottery import StudyConfig
+
+    run_prune(StudyConfig.preset("tiny"), out)

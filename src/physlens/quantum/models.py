@@ -11,6 +11,8 @@ Hook points (``physlens.lens.hooks``):
 - ``RBM``: ``hidden.pre`` (W σ + b, ``(B, M)``), ``hidden.post`` (log cosh of it,
   after the hidden mask, ``(B, M)``), ``out`` (``(B,)``).
 - ``FFNN``: ``layers.{i}.pre``, ``layers.{i}.post`` for each hidden layer, ``out``.
+- ``Transformer`` (``physlens.quantum.transformer``): ``embed``, ``layers.{i}.attn.out``,
+  ``layers.{i}.mlp.out``, ``layers.{i}.resid``, ``resid.final``, ``pooled``, ``out``.
 
 Usage::
 
@@ -120,17 +122,34 @@ class FFNN(nn.Module):
         return HookPoint(name="out")(h.sum(axis=-1))
 
 
-MODELS = ("rbm", "ffnn")
+MODELS = ("rbm", "ffnn", "transformer")
 
 
-def build_model(name: str, *, alpha: float = 2.0, widths: tuple[int, ...] = (16,), activation: str = "relu") -> nn.Module:
-    """Build an ansatz by name: ``rbm`` (uses ``alpha``) or ``ffnn`` (uses ``widths``, ``activation``)."""
+def build_model(name: str, *, alpha: float = 2.0, widths: tuple[int, ...] = (16,), activation: str = "relu",
+                lattice_shape: tuple[int, ...] | None = None, patch_size: int = 2, d_model: int = 16,
+                n_layers: int = 1, n_heads: int = 2, pos_encoding: str = "learned") -> nn.Module:
+    """Build an ansatz by name: ``rbm`` (uses ``alpha``), ``ffnn`` (``widths``, ``activation``) or
+    ``transformer`` (``lattice_shape``, ``patch_size``, ``d_model``, ``n_layers``, ``n_heads``,
+    ``pos_encoding``; see ``physlens.quantum.transformer.Transformer``)."""
     if name not in MODELS:
         raise PhyslensError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")
     if name == "rbm":
         if not alpha > 0:
             raise PhyslensError(f"RBM hidden-unit density alpha must be > 0; got {alpha}")
         return RBM(alpha=alpha)
+    if name == "transformer":
+        from physlens.quantum.transformer import POS_ENCODINGS, Transformer, patch_indices
+
+        if pos_encoding not in POS_ENCODINGS:
+            raise PhyslensError(f"unknown pos_encoding {pos_encoding!r}; allowed: {', '.join(POS_ENCODINGS)}")
+        if min(d_model, n_layers, n_heads) < 1 or d_model % n_heads:
+            raise PhyslensError(f"transformer needs d_model, n_layers, n_heads >= 1 and d_model a multiple of "
+                                f"n_heads; got d_model={d_model}, n_layers={n_layers}, n_heads={n_heads}")
+        shape = None if lattice_shape is None else tuple(int(s) for s in lattice_shape)
+        if shape is not None:
+            patch_indices(shape, patch_size)
+        return Transformer(lattice_shape=shape, patch_size=patch_size, d_model=d_model, n_layers=n_layers,
+                           n_heads=n_heads, pos_encoding=pos_encoding)
     if activation not in ACTIVATIONS:
         raise PhyslensError(f"unknown activation {activation!r}; allowed: {', '.join(ACTIVATIONS)}")
     if not widths or min(widths) < 1:

@@ -56,10 +56,19 @@ class TrainConfig:
         system: system kind (``physlens.quantum.systems.SYSTEMS``).
         size: N for chains and rings, L for 2D lattices.
         system_params: further system parameters (``J``, ``h``, ``pbc``, ``sign_rule``).
-        model: ``rbm`` or ``ffnn``.
+        model: ``rbm``, ``ffnn`` or ``transformer``.
         alpha: RBM hidden-unit density (M = alpha · N).
         widths: FFNN hidden-layer widths.
         activation: FFNN activation (``relu`` or ``log_cosh``).
+        d_model: transformer residual-stream width.
+        n_layers: transformer encoder layers.
+        n_heads: transformer attention heads per layer.
+        patch_size: transformer patch side (sites on a chain, b×b on a square lattice);
+            the patch layout follows the system's geometry (``lattice_shape``).
+        pos_encoding: transformer positions: ``learned``, ``relative`` or ``none``.
+        reference_energy: ground-state energy to measure ε against, in the system's
+            unit, for systems too large for exact diagonalisation (None: Lanczos).
+        reference_method: where ``reference_energy`` comes from (closed form, literature).
         seed: seed of the parameter initialisation (the sampler uses seed + 1).
         steps: maximum number of SR steps.
         mode: ``exact`` (full sum) or ``sampled`` (Monte Carlo).
@@ -80,6 +89,13 @@ class TrainConfig:
     alpha: float = 2.0
     widths: tuple[int, ...] = (16,)
     activation: str = "relu"
+    d_model: int = 16
+    n_layers: int = 1
+    n_heads: int = 2
+    patch_size: int = 2
+    pos_encoding: str = "learned"
+    reference_energy: float | None = None
+    reference_method: str = ""
     seed: int = 0
     steps: int = 1000
     mode: str = "exact"
@@ -116,8 +132,40 @@ class TrainConfig:
     def build_system(self) -> SpinSystem:
         return make_system(self.system, self.size, **self.system_params)
 
-    def build_model(self):
-        return build_model(self.model, alpha=self.alpha, widths=self.widths, activation=self.activation)
+    def build_model(self, system: SpinSystem | None = None):
+        """The ansatz; a transformer's patch layout follows ``system`` (built from the config if None)."""
+        shape = None
+        if self.model == "transformer":
+            shape = lattice_shape(system or self.build_system())
+        return build_model(self.model, alpha=self.alpha, widths=self.widths, activation=self.activation,
+                           lattice_shape=shape, patch_size=self.patch_size, d_model=self.d_model,
+                           n_layers=self.n_layers, n_heads=self.n_heads, pos_encoding=self.pos_encoding)
+
+    def reference(self, system: SpinSystem) -> dict:
+        """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``)."""
+        if self.reference_energy is None:
+            ref = system.exact()
+            return {"energy": ref.energy, "unit": ref.unit, "n_states": ref.n_states, "method": ref.method,
+                    "system": system.params()}
+        return {"energy": float(self.reference_energy), "unit": system.energy_unit, "n_states": basis_size(system),
+                "method": self.reference_method or "given in the training config", "system": system.params()}
+
+
+def basis_size(system: SpinSystem) -> int | None:
+    """Number of basis states of the (constrained) Hilbert space, None when NetKet cannot index it."""
+    return system.hilbert.n_states if system.hilbert.is_indexable else None
+
+
+def lattice_shape(system: SpinSystem) -> tuple[int, ...]:
+    """Site layout for patching: ``(Lx, Ly)`` when the sites fill a 2D integer grid in row-major order, else ``(N,)``."""
+    coords_ND = np.asarray(system.coords, dtype=float)
+    if coords_ND.shape[1] == 2:
+        pos_ND = np.rint(coords_ND - coords_ND.min(axis=0)).astype(int)
+        extent = tuple(int(e) for e in pos_ND.max(axis=0) + 1)
+        if np.allclose(coords_ND - coords_ND.min(axis=0), pos_ND) and \
+                np.array_equal(pos_ND[:, 0] * extent[1] + pos_ND[:, 1], np.arange(system.n_sites)):
+            return extent
+    return (system.n_sites,)
 
 
 def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.VariationalState:
@@ -146,7 +194,8 @@ class FullSumEnergy:
 
     def __init__(self, system: SpinSystem, model):
         self.system = system
-        self.available = system.hilbert.n_states <= MAX_FULLSUM_STATES
+        size = basis_size(system)
+        self.available = size is not None and size <= MAX_FULLSUM_STATES
         self._log_psi = jax.jit(model.apply)
         self._basis = system.hilbert.all_states() if self.available else None
 
@@ -239,7 +288,7 @@ class _Session:
 
 def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSystem | None = None):
     system = system or config.build_system()
-    model = config.build_model()
+    model = config.build_model(system)
     vstate = make_vstate(system, model, config)
     driver = make_driver(system, vstate, config)
     snapshot = run.read_state("checkpoint.msgpack")
@@ -293,10 +342,8 @@ def _finish(session: _Session, driver, seconds: float) -> Run:
 def train(config: TrainConfig, out: Path | str, *, progress: bool = True) -> Run:
     """Train a new run into the empty folder ``out``; returns the loaded run."""
     system = config.build_system()
-    config.build_model()
-    ref = system.exact()
-    reference = {"energy": ref.energy, "unit": ref.unit, "n_states": ref.n_states, "method": ref.method,
-                 "system": system.params()}
+    config.build_model(system)
+    reference = config.reference(system)
     run = Run.create(out, {"kind": "nqs", **config.to_dict()}, reference)
     session, driver = _open_session(run, config, progress, system)
     return _run_session(session, driver)
@@ -320,7 +367,8 @@ def _config_of(run: Run) -> TrainConfig:
 def restore(run: Run):
     """System, model and variables of a run (final parameters, else the last checkpoint)."""
     config = _config_of(run)
-    system, model = config.build_system(), config.build_model()
+    system = config.build_system()
+    model = config.build_model(system)
     template = model.init(jax.random.PRNGKey(0), np.ones((1, system.n_sites)))
     final = run.read_state("params.msgpack")
     if final is None:

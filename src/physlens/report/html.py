@@ -54,12 +54,14 @@ class Section:
         text: prose (plain text; paragraphs separated by blank lines).
         figures: matplotlib figures, embedded in order.
         tables: DataFrames shown as HTML tables.
+        links: (relative address, text) pairs shown as a list of links (e.g. to feature pages).
     """
 
     title: str
     text: str = ""
     figures: list = field(default_factory=list)
     tables: list[pd.DataFrame] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     def to_html(self) -> str:
         parts = [f"<h2>{html.escape(self.title)}</h2>"]
@@ -69,6 +71,9 @@ class Section:
             parts.append(f'<figure><img src="data:image/png;base64,{data}"></figure>')
         for table in self.tables:
             parts.append(table.to_html(index=False, float_format=lambda x: f"{x:.6g}", border=0))
+        if self.links:
+            items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in self.links)
+            parts.append(f"<ul>{items}</ul>")
         return "\n".join(parts)
 
 

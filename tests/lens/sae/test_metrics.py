@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.lens.sae import decode, encode, fraction_recovered, reconstruct, sae_metrics, splice
+from physlens.lens.sae import decode, encode, fidelity, fraction_recovered, reconstruct, sae_metrics, splice
 
 
 def numpy_metrics(sae, acts, dense_above):
-    mean, s = np.asarray(sae.mean_D), float(sae.rms_norm)
+    mean = np.asarray(sae.mean_D)
     latents = np.asarray(encode(sae, jnp.asarray(acts)))
     recon = np.asarray(decode(sae, jnp.asarray(latents)))
     freq = (latents > 0).mean(axis=0)
@@ -74,3 +74,16 @@ def test_bad_metric_arguments_are_refused(random_sae):
         sae_metrics(sae, acts, dense_above=1.5)
     with pytest.raises(PhyslensError, match="chunk_size"):
         sae_metrics(sae, acts, chunk_size=0)
+
+
+def test_fidelity_is_the_normalised_overlap():
+    rng = np.random.default_rng(5)
+    psi, phi = rng.uniform(0.1, 2.0, size=50), rng.uniform(0.1, 2.0, size=50)
+    expected = (psi @ phi) ** 2 / ((psi @ psi) * (phi @ phi))
+    assert fidelity(np.log(psi), np.log(phi) + 3.0, psi**2) == pytest.approx(expected, rel=1e-12)
+    assert fidelity(np.log(psi), np.log(psi) - 1.0, psi**2) == pytest.approx(1.0, rel=1e-12)
+    # samples of |ψ|²: the uniform-weight estimate converges to the exact overlap
+    samples = rng.choice(50, size=200_000, p=psi**2 / (psi @ psi))
+    assert fidelity(np.log(psi[samples]), np.log(phi[samples])) == pytest.approx(expected, rel=1e-2)
+    with pytest.raises(PhyslensError):
+        fidelity(np.zeros(3), np.zeros(4))

@@ -26,7 +26,7 @@ from physlens.lens.sae.base import (
 )
 from physlens.lens.sae.io import load_sae, save_sae
 from physlens.lens.sae.jumprelu import JumpReLUConfig
-from physlens.lens.sae.metrics import SAEMetrics, fraction_recovered, sae_metrics, splice
+from physlens.lens.sae.metrics import SAEMetrics, fidelity, fraction_recovered, sae_metrics, splice
 from physlens.lens.sae.relu import ReLUConfig
 from physlens.lens.sae.topk import TopKConfig
 from physlens.lens.sae.train import TrainConfig, TrainLog, train_sae
@@ -42,6 +42,7 @@ __all__ = [
     "TrainLog",
     "decode",
     "encode",
+    "fidelity",
     "fraction_recovered",
     "geometric_median",
     "init_sae",

@@ -130,3 +130,19 @@ def fraction_recovered(e_zero: ArrayLike, e_sae: ArrayLike, e_clean: ArrayLike) 
     arrays of one shape.
     """
     return (e_zero - e_sae) / (e_zero - e_clean)
+
+
+def fidelity(log_psi_S: ArrayLike, log_psi_sae_S: ArrayLike, weights_S: ArrayLike | None = None) -> float:
+    """|⟨ψ|ψ_sae⟩|² / (⟨ψ|ψ⟩⟨ψ_sae|ψ_sae⟩) from log-amplitudes at S configurations, ``(S,)`` each.
+
+    With ``weights_S`` None the configurations are samples of |ψ|² (uniform weights); for an
+    enumerated basis pass the Born weights |ψ(σ)|² (any normalisation). Either way, with
+    ρ(σ) = ψ_sae(σ)/ψ(σ), the fidelity is |Σ w ρ|² / (Σ w · Σ w |ρ|²), exact for the full basis.
+    """
+    log_psi_S, log_psi_sae_S = jnp.asarray(log_psi_S), jnp.asarray(log_psi_sae_S)
+    if log_psi_S.ndim != 1 or log_psi_S.shape != log_psi_sae_S.shape:
+        raise PhyslensError(f"log-amplitudes must be two (S,) arrays; got {log_psi_S.shape} and {log_psi_sae_S.shape}")
+    w_S = jnp.ones_like(jnp.real(log_psi_S)) if weights_S is None else jnp.asarray(weights_S, dtype=jnp.float64)
+    log_ratio_S = log_psi_sae_S - log_psi_S
+    ratio_S = jnp.exp(log_ratio_S - jnp.max(jnp.real(log_ratio_S)))
+    return float(jnp.abs(jnp.sum(w_S * ratio_S)) ** 2 / (jnp.sum(w_S) * jnp.sum(w_S * jnp.abs(ratio_S) ** 2)))

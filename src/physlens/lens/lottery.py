@@ -1,0 +1,242 @@
+"""Iterative magnitude pruning (IMP) with rewinding, and its controls, as domain-free logic.
+
+The physics enters as a training callable ``train(params, masks) -> TrainedBatch`` that
+trains K (parameters, mask) pairs, for instance all at once with ``jax.vmap``, and
+reports an objective (an energy) and a relative error for each. One IMP level r ≥ 1:
+
+- ``imp``: T(θ_init, m_IMP), the ticket: prune a fraction p of the survivors of the
+  previous IMP level's trained weights by magnitude, rewind to θ_0 (or θ_k), train.
+- ``reinit``: T(θ_rand, m_IMP): the same mask on a fresh initialisation.
+- ``random_mask``: T(θ_init, m_rand): a random mask with the IMP mask's per-layer density.
+- ``random_prune``: iterative random pruning: prune p of its own previous mask at random.
+
+Level 0 trains the dense network of every seed; every arm of every seed of one
+level is trained in a single ``train`` call. Each finished level is written
+atomically (masks, parameters and a table) under ``out/level_RR/``; ``run_lottery``
+on the same folder skips finished levels, and since every random choice is seeded
+by (seed, level, arm), a resumed run finds the same masks as an uninterrupted one.
+
+Usage::
+
+    result = run_lottery(out, init_params=[θ0_a, θ0_b], reinit_params=[θr_a, θr_b],
+                         train=train_batch, config=LotteryConfig(rounds=8, fraction=0.2))
+    result.to_frame()   # one row per (level, arm, seed): density, objective, error
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import pandas as pd
+
+from physlens.errors import PhyslensError, check_choice
+from physlens.lens.mask import Mask
+from physlens.lens.pruning import prune_global, prune_layerwise, prune_random, random_mask_like, rewind
+from physlens.runs import atomic_write_bytes, atomic_write_text
+
+ARMS = ("imp", "reinit", "random_mask", "random_prune")
+"""Arms of a level ≥ 1: the ticket and its three controls."""
+CONTROLS = ARMS[1:]
+SCOPES = ("global", "layerwise")
+
+
+@dataclass(frozen=True)
+class LotteryConfig:
+    """How the IMP experiment prunes.
+
+    Attributes:
+        rounds: number R of pruning rounds (levels 1..R after the dense level 0).
+        fraction: share p of the surviving prunable weights removed per round, in (0, 1).
+        scope: ``global`` or ``layerwise`` magnitude pruning.
+        controls: which controls to train beside ``imp`` (subset of ``CONTROLS``).
+        rewind_step: rewind survivors to the parameters after this many training steps of
+            the dense level (0: θ_0, the classic lottery ticket).
+    """
+
+    rounds: int = 10
+    fraction: float = 0.2
+    scope: str = "global"
+    controls: tuple[str, ...] = CONTROLS
+    rewind_step: int = 0
+
+    def __post_init__(self):
+        check_choice("scope", self.scope, SCOPES)
+        for control in self.controls:
+            check_choice("control", control, CONTROLS)
+        if self.rounds < 1 or not 0.0 < self.fraction < 1.0 or self.rewind_step < 0:
+            raise PhyslensError(f"need rounds >= 1, 0 < fraction < 1, rewind_step >= 0; got {self.rounds}, "
+                                f"{self.fraction}, {self.rewind_step}")
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        return ("imp",) + tuple(c for c in CONTROLS if c in self.controls)
+
+
+@dataclass(frozen=True)
+class TrainedBatch:
+    """What the training callable returns for K (parameters, mask) pairs.
+
+    Attributes:
+        params: K trained parameter pytrees (pruned entries 0).
+        objective_K: the trained objective of each (an energy, in the caller's unit).
+        error_K: relative error of each against the exact reference.
+        rewind_params: K parameter pytrees after ``rewind_step`` steps, or None.
+    """
+
+    params: list
+    objective_K: np.ndarray
+    error_K: np.ndarray
+    rewind_params: list | None = None
+
+
+TrainFn = Callable[[list, list[Mask]], TrainedBatch]
+
+
+@dataclass(frozen=True)
+class LotteryResult:
+    """Every trained network of an IMP experiment.
+
+    Attributes:
+        rows: one dict per (level, arm, seed): ``level``, ``arm``, ``seed``, ``density``
+            (surviving share of prunable weights), ``objective``, ``error``.
+        masks: (level, arm, seed) → mask.
+        params: (level, arm, seed) → trained parameters.
+    """
+
+    rows: list[dict]
+    masks: dict
+    params: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["level", "arm", "seed", "density", "objective", "error"])
+
+
+def _seed(seed: int, level: int, arm: str) -> int:
+    return int(seed) * 100_003 + level * 101 + ARMS.index(arm)
+
+
+def _params_bytes(params: Any) -> bytes:
+    leaves = jax.tree_util.tree_leaves(params)
+    buffer = io.BytesIO()
+    np.savez(buffer, *[np.asarray(leaf) for leaf in leaves])
+    return buffer.getvalue()
+
+
+def _params_from(path: Path, like: Any) -> Any:
+    with np.load(path) as npz:
+        leaves = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), leaves)
+
+
+def _level_dir(out: Path, level: int) -> Path:
+    return out / f"level_{level:02d}"
+
+
+def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict) -> list[dict]:
+    folder = _level_dir(out, level)
+    rows = []
+    for k, (arm, seed, mask) in enumerate(entries):
+        mask.save(folder / f"{arm}_seed{seed}.mask.npz")
+        atomic_write_bytes(folder / f"{arm}_seed{seed}.params.npz", _params_bytes(batch.params[k]))
+        rows.append({"level": level, "arm": arm, "seed": int(seed), "density": mask.density,
+                     "objective": float(batch.objective_K[k]), "error": float(batch.error_K[k])})
+    for name, params in extra.items():
+        atomic_write_bytes(folder / f"{name}.params.npz", _params_bytes(params))
+    atomic_write_text(folder / "level.json", json.dumps(rows, indent=1))
+    return rows
+
+
+def _load_level(out: Path, level: int) -> list[dict] | None:
+    folder = _level_dir(out, level)
+    if not (folder / "level.json").is_file():
+        return None
+    return json.loads((folder / "level.json").read_text())
+
+
+def _check_inputs(init_params: Sequence, reinit_params: Sequence, seeds: Sequence[int], template: Mask) -> None:
+    if not init_params or len(init_params) != len(seeds) or len(reinit_params) != len(seeds):
+        raise PhyslensError(f"need one init and one reinit parameter set per seed; got {len(init_params)}, "
+                            f"{len(reinit_params)} for {len(seeds)} seeds")
+    for params in list(init_params) + list(reinit_params):
+        template.check_fits(params)
+
+
+def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,
+                config: LotteryConfig, seeds: Sequence[int] | None = None, prunable=None) -> LotteryResult:
+    """Run (or resume) IMP with rewinding and its controls, saving every level under ``out``.
+
+    Args:
+        out: folder of the experiment; finished levels found there are loaded, not retrained.
+        init_params: θ_0 of each seed (parameter pytrees of one model).
+        reinit_params: a second, independent initialisation of each seed (for ``reinit``).
+        train: trains K (parameters, mask) pairs; see ``TrainedBatch``.
+        config: rounds, fraction, scope, controls, rewind step.
+        seeds: labels of the seeds (default 0..S−1); they also seed the random controls.
+        prunable: which leaves may be pruned (``Mask.ones_like``'s argument; default kernels).
+    """
+    out = Path(out)
+    seeds = list(range(len(init_params))) if seeds is None else [int(s) for s in seeds]
+    template = Mask.ones_like(init_params[0]) if prunable is None else Mask.ones_like(init_params[0], prunable)
+    _check_inputs(init_params, reinit_params, seeds, template)
+    prune = prune_global if config.scope == "global" else prune_layerwise
+    like = init_params[0]
+    rows, masks, params = [], {}, {}
+    header = {"config": asdict(config), "seeds": seeds}
+    header["config"]["controls"] = list(config.controls)
+    if (out / "lottery.json").is_file() and json.loads((out / "lottery.json").read_text()) != header:
+        raise PhyslensError(f"{out} holds a lottery run with another configuration; allowed: the same config and seeds, or a new folder")
+    atomic_write_text(out / "lottery.json", json.dumps(header, indent=1))
+
+    def load_params(level, arm, seed):
+        return _params_from(_level_dir(out, level) / f"{arm}_seed{seed}.params.npz", like)
+
+    level0 = _load_level(out, 0)
+    if level0 is None:
+        entries = [("imp", s, template) for s in seeds]
+        batch = train([template.apply(p) for p in init_params], [template] * len(seeds))
+        rewind_to = batch.rewind_params if config.rewind_step else None
+        extra = {f"rewind_seed{s}": p for s, p in zip(seeds, rewind_to)} if rewind_to else {}
+        level0 = _save_level(out, 0, entries, batch, extra)
+    rows += level0
+    rewind_base = ({s: _params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
+                   if config.rewind_step else dict(zip(seeds, init_params)))
+    reinit = dict(zip(seeds, reinit_params))
+    for s in seeds:
+        masks[(0, "imp", s)] = template
+        params[(0, "imp", s)] = load_params(0, "imp", s)
+    for level in range(1, config.rounds + 1):
+        done = _load_level(out, level)
+        if done is not None:
+            for row in done:
+                key = (level, row["arm"], row["seed"])
+                masks[key] = Mask.load(_level_dir(out, level) / f"{row['arm']}_seed{row['seed']}.mask.npz", like=template)
+                params[key] = load_params(*key)
+            rows += done
+            continue
+        entries, starts = [], []
+        for s in seeds:
+            imp_mask = prune(params[(level - 1, "imp", s)], masks[(level - 1, "imp", s)], config.fraction)
+            for arm in config.arms:
+                if arm == "random_mask":
+                    mask = random_mask_like(imp_mask, _seed(s, level, arm))
+                elif arm == "random_prune":
+                    mask = prune_random(masks.get((level - 1, arm, s), template), config.fraction, _seed(s, level, arm))
+                else:
+                    mask = imp_mask
+                base = reinit[s] if arm == "reinit" else rewind_base[s]
+                entries.append((arm, s, mask))
+                starts.append(rewind(params[(level - 1, "imp", s)], base, mask))
+        batch = train(starts, [m for _, _, m in entries])
+        done = _save_level(out, level, entries, batch, {})
+        for k, (arm, s, mask) in enumerate(entries):
+            masks[(level, arm, s)] = mask
+            params[(level, arm, s)] = batch.params[k]
+        rows += done
+    return LotteryResult(rows, masks, params)

@@ -1,0 +1,147 @@
+"""Read a finished lottery-ticket study back and answer its questions from the saved levels.
+
+``summarize(out)`` loads the finished levels (``levels/level_RR/level.json``, so an
+unfinished study can be read too), masks and parameters of a study folder
+(``physlens.studies.lottery.run_study``) and computes, without retraining:
+
+- per level and arm: median, min and max relative error over seeds;
+- the piecewise power-law fit of the IMP curve and the transition (error jump, seed branches);
+- the claims: the sparsest IMP level within 2× of the dense error, whether T(θ_init, m_IMP)
+  and T(θ_rand, m_IMP) agree (median errors within a factor 2 at every level), and the
+  density at which T(θ_init, m_rand) first leaves 2× of dense while IMP does not;
+- the filters of a sparse IMP ticket of the first seed (extent; stars and plaquettes for the toric code).
+
+Usage::
+
+    summary = summarize("runs/lottery-tfim")
+    summary.curve, summary.claims, summary.fit.exponents
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from physlens.errors import PhyslensError
+from physlens.lens.mask import Mask
+from physlens.lens.piecewise import PiecewiseFit, Transition, detect_transition, piecewise_power_law
+from physlens.quantum.filters import FilterExtent, StabiliserOverlap, stabiliser_overlap, unit_filters
+from physlens.quantum.systems import SpinSystem, ToricCode, make_system
+
+AGREE_FACTOR = 2.0
+"""Two arms agree at a level when their median errors are within this factor."""
+
+
+@dataclass(frozen=True)
+class LotterySummary:
+    """Everything the report shows about one study.
+
+    Attributes:
+        study: the study's config and reference (``study.json``).
+        levels: one row per trained network of the finished levels.
+        curve: per (level, arm): density, median/min/max relative error over seeds.
+        dense_error: median relative error of the dense networks (level 0).
+        fit: piecewise power law of the IMP curve (median over seeds), or None (too few levels).
+        transition: error jump and seed branches of the IMP curve, or None.
+        claims: one row per question of the study, with the measured answer.
+        filter_level: the IMP level whose filters are shown: the sparsest whose median error is below
+            the geometric mean of the best and worst IMP medians (halfway, in log error, to the plateau).
+        kernel_NM, keep_NM: first-layer kernel and mask of that level's ticket of the first seed.
+        extent: its filters' extent; overlap: its stabiliser overlap (toric code only, else None).
+        system: the system the study was trained on.
+    """
+
+    study: dict
+    levels: pd.DataFrame
+    curve: pd.DataFrame
+    dense_error: float
+    fit: PiecewiseFit | None
+    transition: Transition | None
+    claims: pd.DataFrame
+    filter_level: int
+    kernel_NM: np.ndarray
+    keep_NM: np.ndarray
+    extent: FilterExtent
+    overlap: StabiliserOverlap | None
+    system: SpinSystem
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.curve
+
+
+def _curve(levels: pd.DataFrame) -> pd.DataFrame:
+    grouped = levels.groupby(["level", "arm"])
+    return grouped.agg(density=("density", "first"), median=("rel_error", "median"), low=("rel_error", "min"),
+                       high=("rel_error", "max"), seeds=("seed", "count")).reset_index()
+
+
+def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
+    imp = curve[curve.arm == "imp"].set_index("level")
+    rows = []
+    good = imp[(imp.density <= 0.10 + 1e-12) & (imp["median"] <= 2 * dense)]
+    rows.append({"question": "IMP ticket with <= 10% weights within 2x of the dense error (median over seeds)",
+                 "answer": "yes" if len(good) else "no",
+                 "detail": (f"sparsest such level: density {good.density.min():.4f}, median error "
+                            f"{good.loc[good.density.idxmin(), 'median']:.3e} vs dense {dense:.3e}") if len(good)
+                 else f"dense {dense:.3e}; IMP medians at <= 10%: " + (", ".join(
+                     f"{d:.3f}: {e:.2e}" for d, e in zip(imp[imp.density <= 0.1].density, imp[imp.density <= 0.1]["median"]))
+                     or "no level pruned that far")})
+    other = curve[curve.arm == "reinit"].set_index("level")
+    if len(other):
+        ratio = other["median"] / imp.loc[other.index, "median"]
+        rows.append({"question": "T(theta_init, m_IMP) and T(theta_rand, m_IMP) agree (within 2x at every level)",
+                     "answer": "yes" if np.all(ratio.between(1 / AGREE_FACTOR, AGREE_FACTOR)) else "no",
+                     "detail": "median ratio reinit/imp per level: " + ", ".join(f"{r:.2f}" for r in ratio)})
+    rand = curve[curve.arm == "random_mask"].set_index("level")
+    if len(rand):
+        fail = rand[(rand["median"] > 2 * dense) & (imp.loc[rand.index, "median"] <= 2 * dense)]
+        rows.append({"question": "T(theta_init, m_rand) leaves 2x of dense at a density where IMP does not",
+                     "answer": "yes" if len(fail) else "no",
+                     "detail": (f"highest such density {fail.density.max():.4f}" if len(fail) else
+                                "random_mask medians: " + ", ".join(f"{d:.3f}: {e:.2e}" for d, e in zip(rand.density, rand["median"])))})
+    return pd.DataFrame(rows)
+
+
+def _filter_level(curve: pd.DataFrame) -> int:
+    """The sparsest IMP level whose median error is below the geometric mean of the best and worst IMP medians."""
+    imp = curve[curve.arm == "imp"]
+    threshold = np.sqrt(imp["median"].min() * imp["median"].max())
+    return int(imp[imp["median"] <= threshold].level.max())
+
+
+def _ticket(out: Path, level: int, like_seed: int):
+    folder = out / "levels" / f"level_{level:02d}"
+    mask = Mask.load(folder / f"imp_seed{like_seed}.mask.npz")
+    with np.load(folder / f"imp_seed{like_seed}.params.npz") as npz:
+        arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+    kernel_path = next(p for p in mask.paths if p.endswith("kernel"))
+    index = list(mask.paths).index(kernel_path)
+    return arrays[index], mask.leaves()[kernel_path]
+
+
+def summarize(out: Path | str) -> LotterySummary:
+    """Summarise the study saved in ``out`` (``study.json``, ``levels.csv``, ``levels/``)."""
+    out = Path(out)
+    finished = sorted((out / "levels").glob("level_*/level.json"))
+    if not (out / "study.json").is_file() or not finished:
+        raise PhyslensError(f"{out} holds no lottery study with a finished level (study.json, levels/level_00)")
+    study = json.loads((out / "study.json").read_text())
+    levels = pd.DataFrame([row for path in finished for row in json.loads(path.read_text())])
+    levels = levels.rename(columns={"objective": "energy", "error": "rel_error"})
+    curve = _curve(levels)
+    dense = float(curve[curve.level == 0]["median"].iloc[0])
+    imp = curve[curve.arm == "imp"].sort_values("density")
+    fit = piecewise_power_law(imp.density.to_numpy(), imp["median"].to_numpy()) if len(imp) >= 3 else None
+    imp_levels = levels[levels.arm == "imp"].pivot(index="level", columns="seed", values="rel_error")
+    transition = (detect_transition(curve[curve.arm == "imp"].set_index("level").loc[imp_levels.index, "density"].to_numpy(),
+                                    imp_levels.to_numpy()) if len(imp_levels) >= 2 else None)
+    system = make_system(study["system"], study["size"], **study["system_params"])
+    filter_level = _filter_level(curve)
+    kernel_NM, keep_NM = _ticket(out, filter_level, int(levels.seed.min()))
+    overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
+    return LotterySummary(study, levels, curve, dense, fit, transition, _claims(curve, dense), filter_level, kernel_NM,
+                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system)

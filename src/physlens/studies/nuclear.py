@@ -1,0 +1,180 @@
+"""The nuclear study: embedding structure against training fraction, single- vs multi-task.
+
+Two families of independent models of ``physlens.nuclear.train``:
+
+- training fraction f ∈ ``fractions`` × ``seeds`` (the seed draws both the split and the
+  initialisation), all tasks: held-out RMS per task, orderedness along PC0 and parity
+  split R_P of the Z and N embeddings (``index_structure_row``);
+- one single-task model per task of ``single_tasks`` at ``single_fraction`` and
+  ``single_seed``, compared with the multi-task model of the same fraction and seed.
+
+Every model uses the study preset: width 32 and 1,500 optimiser steps (``StudyConfig.width``,
+``.steps``), otherwise the default ``NuclearTrainConfig`` (width 64, 20,000 steps), so
+that the whole grid of 35 models fits in about half an hour on a shared 2-core CPU. Each task stores its row in
+``<out>/results/<name>.json`` as soon as it finishes; a restarted study redoes only the
+missing ones, resuming interrupted runs from their checkpoints::
+
+    tables = run_study(StudyConfig(out="docs/studies/nuclear"), LocalExecutor())
+    tables["fractions"], tables["tasks"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from physlens.errors import PhyslensError
+from physlens.nuclear.analysis import index_structure_row
+from physlens.nuclear.targets import DEFAULT_TASKS
+from physlens.nuclear.train import NuclearTrainConfig, resume, train
+from physlens.runs import Run, atomic_write_text, library_versions
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The grid of the nuclear study and its training preset.
+
+    Attributes:
+        fractions: training fractions of the fraction grid, each in (0, 1).
+        seeds: seeds per fraction (split and initialisation).
+        single_tasks: tasks that get a single-task model.
+        single_fraction: training fraction of the single- vs multi-task comparison
+            (must be one of ``fractions``).
+        single_seed: seed of that comparison (must be one of ``seeds``).
+        steps: optimiser steps per model (the study preset; default training uses 20,000).
+        width: model width D (study preset 32; the default preset uses 64).
+        depth: number of blocks (default preset: 2).
+        out: study folder (``results/``, ``runs/``, tables, report).
+    """
+
+    fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    single_tasks: tuple[str, ...] = DEFAULT_TASKS
+    single_fraction: float = 0.8
+    single_seed: int = 0
+    steps: int = 1500
+    width: int = 32
+    depth: int = 2
+    out: str = "docs/studies/nuclear"
+
+    def __post_init__(self):
+        if self.single_fraction not in self.fractions or self.single_seed not in self.seeds:
+            raise PhyslensError(f"single_fraction {self.single_fraction} and single_seed {self.single_seed} must be "
+                                f"among fractions {list(self.fractions)} and seeds {list(self.seeds)}")
+        if self.steps < 250:
+            raise PhyslensError(f"steps must be >= 250 (one logging interval); got {self.steps}")
+
+    def tasks(self) -> list["Task"]:
+        """The fraction grid of ``single_seed``, the single-task models, then the other seeds' grids
+        (an interrupted study has both comparisons for one seed first)."""
+        first = [Task(f, self.single_seed, DEFAULT_TASKS, self) for f in self.fractions]
+        single = [Task(self.single_fraction, self.single_seed, (t,), self) for t in self.single_tasks]
+        rest = [Task(f, s, DEFAULT_TASKS, self) for s in self.seeds if s != self.single_seed for f in self.fractions]
+        return first + single + rest
+
+
+@dataclass(frozen=True)
+class Task:
+    """One model: training fraction, seed and its tasks."""
+
+    fraction: float
+    seed: int
+    tasks: tuple[str, ...]
+    study: StudyConfig
+
+    @property
+    def name(self) -> str:
+        kind = "multi" if len(self.tasks) > 1 else f"single-{self.tasks[0]}"
+        return f"{kind}-f{round(100 * self.fraction):02d}-s{self.seed}"
+
+    def train_config(self) -> NuclearTrainConfig:
+        weights = {"B": 3.0} if "B" in self.tasks else {}
+        return NuclearTrainConfig(tasks=self.tasks, task_weights=weights, train_fraction=self.fraction,
+                                  split_seed=self.seed, seed=self.seed, steps=self.study.steps,
+                                  width=self.study.width, depth=self.study.depth)
+
+
+def run_task(task: Task) -> str:
+    """Train (or resume) one model, measure it, store its row; returns the result path."""
+    out = Path(task.study.out)
+    result = out / "results" / f"{task.name}.json"
+    if result.exists():
+        return str(result)
+    run_dir = out / "runs" / task.name
+    row = {"name": task.name, "kind": "multi" if len(task.tasks) > 1 else "single", "fraction": task.fraction,
+           "seed": task.seed, "tasks": ",".join(task.tasks)}
+    start = time.perf_counter()
+    try:
+        cfg = task.train_config()
+        run = resume(run_dir, progress=False) if (run_dir / "config.toml").exists() else train(cfg, run_dir, progress=False)
+        run = run if run.model is not None else Run.load(run.path)
+        status = run.status
+        row |= {"state": status["state"], "steps": status["step"],
+                "semf_val_rms_B": run.reference["semf"]["val_rms"]}
+        row |= {k: v for k, v in status.items() if k.startswith(("val_rms_", "train_rms_"))}
+        if status["state"] == "finished":
+            row |= index_structure_row(run.variables, run.system.nuclei)
+    except Exception as exc:  # a failing model is data, not the end of the study
+        row |= {"state": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+        traceback.print_exc()
+    row["seconds"] = time.perf_counter() - start
+    atomic_write_text(result, json.dumps(row, indent=1))
+    return str(result)
+
+
+def _record_config(study: StudyConfig) -> None:
+    """Write ``study.json`` once; refuse to mix settings in one folder."""
+    path = Path(study.out) / "study.json"
+    config = json.loads(json.dumps(dataclasses.asdict(study)))
+    config.pop("out")
+    if path.exists():
+        recorded = json.loads(path.read_text())["config"]
+        if recorded != config:
+            changed = sorted(k for k in config if recorded.get(k) != config[k])
+            raise PhyslensError(f"{study.out} holds a study with other settings ({', '.join(changed)}); "
+                                "use a new --out or the same settings")
+        return
+    atomic_write_text(path, json.dumps({"config": config, "versions": library_versions()}, indent=2))
+
+
+def pending(study: StudyConfig) -> list[Task]:
+    """Tasks whose result is not stored yet."""
+    return [t for t in study.tasks() if not (Path(study.out) / "results" / f"{t.name}.json").exists()]
+
+
+def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Run every pending task through ``executor`` (inside its context), then ``collect``."""
+    from tqdm.auto import tqdm
+
+    _record_config(study)
+    todo, total = pending(study), len(study.tasks())
+    with executor as ex, tqdm(total=total, initial=total - len(todo), disable=not progress,
+                              desc="nuclear study", unit="model") as bar:
+        for _ in ex.map(run_task, todo):
+            bar.update(1)
+    return collect(study)
+
+
+def collect(study: StudyConfig) -> dict[str, pd.DataFrame]:
+    """``models`` (every stored row), ``fractions`` (the fraction grid) and ``tasks`` (held-out
+    RMS per task, MeV, single- against multi-task at the comparison's fraction and seed)."""
+    files = sorted((Path(study.out) / "results").glob("*.json"))
+    models = pd.DataFrame([json.loads(p.read_text()) for p in files])
+    if models.empty:
+        return {"models": models, "fractions": models, "tasks": models}
+    fractions = models[models.kind == "multi"].sort_values(["fraction", "seed"]).reset_index(drop=True)
+    rows = []
+    multi = fractions[(fractions.fraction == study.single_fraction) & (fractions.seed == study.single_seed)]
+    for task in study.single_tasks:
+        single = models[(models.kind == "single") & (models.tasks == task)]
+        column = f"val_rms_{task}"
+        rows.append({"task": task,
+                     "single_val_rms_MeV": float(single[column].iloc[0]) if len(single) and column in single else None,
+                     "multi_val_rms_MeV": float(multi[column].iloc[0]) if len(multi) and column in multi else None})
+    return {"models": models, "fractions": fractions, "tasks": pd.DataFrame(rows)}

@@ -1,0 +1,362 @@
+"""The SAE-steering study: sparse autoencoders on a trained NQS, matched to observables and steered.
+
+Reproduces "Mechanistic Interpretability and Causal Feature Steering of Neural Quantum
+States via Sparse Autoencoders" on one trained run: the activation dataset of a hook
+(exact Born weights over the basis where it can be enumerated, Monte Carlo samples of
+|ψ|² elsewhere) → an SAE → its quality (MSE, explained variance, L0, dead and dense
+fractions, shrinkage, energy recovered (E_zero − E_sae)/(E_zero − E_clean) and the
+fidelity |⟨ψ|ψ_sae⟩|² with the reconstruction spliced in) → feature ↔ observable matching
+→ the steering curve of the feature best matched to the target observable. Everything
+is computed here by composing ``lens`` and ``quantum``; ``sae_steering_report`` draws it::
+
+    study = analyse_run(Run.load("runs/sae-study/heisenberg-4x4"), SAEStudyConfig(k=8, d_sae=64))
+    study.summary_row(), study.curve.to_frame()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from physlens.errors import PhyslensError
+from physlens.lens.evaluate import ExactEvaluator
+from physlens.lens.hooks import Lens
+from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
+from physlens.lens.matching import FeatureMatch, match_features
+from physlens.lens.sae import SAE, JumpReLUConfig, ReLUConfig, SAEMetrics, TopKConfig, TrainConfig, TrainLog, encode
+from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, save_sae, train_sae
+from physlens.lens.sampled import SampledEvaluator, weighted_mean
+from physlens.lens.steering import (IDENTITY_STRENGTH, SAELogPsi, SteeringCurve, admissible_range, steering_curve,
+                                   steering_edits)
+from physlens.report.dashboards import FeatureView, write_dashboards
+from physlens.report.sae_steering import run_report
+from physlens.quantum.activations import ActivationDataset, collect_activations
+from physlens.quantum.config_observables import observable_table
+from physlens.runs import Run, atomic_write_text
+from physlens.studies.sae_data import local_energy_fn, sampler_for
+
+ARCHITECTURES = ("topk", "relu", "jumprelu")
+DEFAULT_TARGETS = {"tfim": "abs_m_z", "heisenberg": "abs_m_s"}
+"""The observable each family's feature is matched to and steered by default (signed ones average to zero)."""
+SAMPLED_MAX_BYTES = 2**27
+"""Working-memory bound handed to the sampled evaluators: their estimate counts the hook's width, not a
+transformer's hidden states, so a tighter bound keeps one batch of connected configurations in memory."""
+QUIET = 2e-4
+"""Relative energy deviation (0.02 %) below which the published study keeps its steering."""
+N_DASHBOARDS = 8
+"""Feature pages written per run."""
+
+
+@dataclass(frozen=True)
+class SAEStudyConfig:
+    """How the SAE is trained, what it is matched to, and how its feature is steered.
+
+    Attributes:
+        hook: the hook point the SAE reads (``resid.final``: per token; ``pooled``: per configuration).
+        arch: ``topk``, ``relu`` or ``jumprelu``.
+        d_sae: number of latents F.
+        k: active latents per token (TopK).
+        sparsity: L1 (ReLU) or L0 (JumpReLU) coefficient.
+        n_steps: SAE training steps.
+        batch_size: tokens per training step (capped at the dataset's size).
+        learning_rate: Adam step size.
+        method: ``exact`` (enumerate the basis), ``sampled`` (Monte Carlo) or ``auto``
+            (exact when the basis is small enough, see ``physlens.quantum.activations``).
+        n_samples: configurations drawn from |ψ|² (sampled) and SAE training configurations (exact).
+        target: observable whose best feature is steered (None: abs_m_z = |m_z| for TFIM, abs_m_s = |m_s|
+            for Heisenberg).
+        strengths: steering strengths (scale factors of the feature by default).
+        mode: ``scale``, ``clamp`` or ``add``.
+        ess_threshold: smallest ESS/S of an admissible reweighted point.
+        seed: seeds the sampling and the SAE.
+    """
+
+    hook: str = "resid.final"
+    arch: str = "topk"
+    d_sae: int = 64
+    k: int = 4
+    sparsity: float = 1e-3
+    n_steps: int = 2000
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    method: str = "auto"
+    n_samples: int = 4096
+    target: str | None = None
+    strengths: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 3.0, 31), 6))
+    mode: str = "scale"
+    ess_threshold: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.arch not in ARCHITECTURES:
+            raise PhyslensError(f"unknown SAE architecture {self.arch!r}; allowed: {', '.join(ARCHITECTURES)}")
+        if self.method not in ("auto", "exact", "sampled"):
+            raise PhyslensError(f"method must be auto, exact or sampled; got {self.method!r}")
+        if self.n_samples < 2 or not self.strengths:
+            raise PhyslensError("n_samples must be >= 2 and strengths must hold at least one value")
+
+    def sae_config(self, d_in: int):
+        """The SAE architecture for inputs of width ``d_in``."""
+        if self.arch == "topk":
+            return TopKConfig(d_in=d_in, d_sae=self.d_sae, k=self.k)
+        if self.arch == "relu":
+            return ReLUConfig(d_in=d_in, d_sae=self.d_sae, l1_coefficient=self.sparsity)
+        return JumpReLUConfig(d_in=d_in, d_sae=self.d_sae, l0_coefficient=self.sparsity)
+
+
+@dataclass(frozen=True)
+class SAEStudy:
+    """Everything the study measures on one run.
+
+    Attributes:
+        system: the system's parameters (``system`` = its kind).
+        config: the study configuration.
+        sae: the trained SAE.
+        train_log: its training record.
+        metrics: reconstruction and sparsity on the (Born-distributed) tokens.
+        energies: ``clean``, ``sae`` (reconstruction spliced in, no error term) and ``zero``
+            (hook zero-ablated) energies, in ``unit``.
+        energy_ess: ESS/S of the ``sae`` and ``zero`` estimates (1 when exact).
+        fidelity: |⟨ψ|ψ_sae⟩|² / (⟨ψ|ψ⟩⟨ψ_sae|ψ_sae⟩).
+        match: feature ↔ observable correlations.
+        target: the steered observable; feature: its best feature.
+        curve: the steering curve of that feature.
+        latents_SF: each configuration's token-mean latents, ``(S, F)``.
+        data: the activation dataset (configurations, weights, activations, observables).
+        coords_ND: site coordinates, ``(N, d)``.
+        exact: True for full sums over the basis, False for Monte Carlo.
+        unit: energy unit.
+    """
+
+    system: dict
+    config: SAEStudyConfig
+    sae: SAE
+    train_log: TrainLog
+    metrics: SAEMetrics
+    energies: dict[str, float]
+    energy_ess: dict[str, float]
+    fidelity: float
+    match: FeatureMatch
+    target: str
+    feature: int
+    curve: SteeringCurve
+    latents_SF: np.ndarray
+    data: ActivationDataset
+    coords_ND: np.ndarray
+    exact: bool
+    unit: str
+
+    @property
+    def energy_recovered(self) -> float:
+        """(E_zero − E_sae) / (E_zero − E_clean)."""
+        e = self.energies
+        return float(fraction_recovered(e["zero"], e["sae"], e["clean"]))
+
+    def summary_row(self) -> dict:
+        """The study's headline numbers for this run (energies in ``unit``)."""
+        best = self.match.observable_frame().set_index("observable")
+        row = {"system": self.system["system"], "n_sites": int(self.data.sigma_SN.shape[1]), "hook": self.config.hook,
+               "arch": self.config.arch, "d_sae": self.config.d_sae, "method": "exact" if self.exact else "sampled",
+               "n_configurations": int(self.data.sigma_SN.shape[0]), **asdict(self.metrics),
+               "e_clean": self.energies["clean"], "e_sae": self.energies["sae"], "e_zero": self.energies["zero"],
+               "ess_sae": self.energy_ess["sae"], "ess_zero": self.energy_ess["zero"],
+               "energy_recovered": self.energy_recovered, "fidelity": self.fidelity, "target": self.target,
+               "feature": self.feature, "feature_r": float(best.loc[self.target, "r"]), "unit": self.unit,
+               "admissible_points": int(self.curve.admissible_K.sum()), "n_points": int(self.curve.strengths_K.size),
+               "max_rel_energy_dev": self.curve.max_relative_deviation}
+        for name in self.match.observables:
+            row[f"best_abs_r[{name}]"] = float(best.loc[name, "abs_r"])
+        for name in self.curve.observables:
+            row[f"spearman[{name}]"] = self.curve.spearman(name)
+        return row
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary as a one-row frame."""
+        return pd.DataFrame([self.summary_row()])
+
+
+def _train_tokens(data: ActivationDataset, cfg: SAEStudyConfig, rng: np.random.Generator) -> np.ndarray:
+    """Tokens distributed as |ψ|²: the samples (sampled), or configurations drawn with the Born weights (exact)."""
+    acts = data.acts
+    if data.exact:
+        acts = acts[rng.choice(len(acts), size=cfg.n_samples, p=data.weights_S / data.weights_S.sum())]
+    return acts.reshape(-1, acts.shape[-1])
+
+
+def diagonal_observables(system, data: ActivationDataset) -> list[str]:
+    """The dataset's observables that are functions of the configuration alone (not of ψ, as the local
+    energy is): the ones a steered state's Born average can be taken of."""
+    return [n for n in observable_table(system, data.sigma_SN[:1]).values if n in data.observables]
+
+
+def _diagonal(system, name: str):
+    return lambda sigma_SN: observable_table(system, sigma_SN).values[name]
+
+
+def _evaluators(system, lens: Lens, sae: SAE, data: ActivationDataset, cfg: SAEStudyConfig, names: list[str],
+                resample: bool = False):
+    """Two evaluators of one kind (exact or sampled): the plain lens and the SAE with its error term kept
+    (both reproduce the sampled model under the identity edit, as reweighting needs). ``resample``: sampled
+    evaluators draw fresh samples for every intervention but the identity."""
+    models = [LensLogPsi(lens), SAELogPsi(lens, sae, cfg.hook)]
+    if data.exact:
+        tables = {n: data.observables[n] for n in names}
+        return [ExactEvaluator(m, data.sigma_SN, system.sparse_hamiltonian(), tables, unit=system.energy_unit)
+                for m in models]
+    functions = {n: _diagonal(system, n) for n in names}
+    fresh = {"sampler": sampler_for(system), "ess_threshold": 1.0} if resample else {"ess_threshold": cfg.ess_threshold}
+    return [SampledEvaluator(m, data.sigma_SN, local_energy_fn(system), functions, unit=system.energy_unit,
+                             seed=cfg.seed + 1 if resample else cfg.seed, max_bytes=SAMPLED_MAX_BYTES, **fresh) for m in models]
+
+
+def _spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.ndarray,
+                    log_psi_sae_S: np.ndarray) -> tuple[float, float]:
+    """Energy of the spliced model (unit of the system) and its ESS/S: exact with Born weights, else
+    reweighted from the samples with w ∝ |ψ_sae/ψ|²."""
+    if data.exact:
+        return system.energy_of(log_psi_sae_S), 1.0
+    log_w_S = 2 * np.real(log_psi_sae_S - log_psi_S)
+    w_S = np.exp(log_w_S - log_w_S.max())
+    e_loc_S = np.real(np.asarray(local_energy_fn(system)(spliced_fn, data.sigma_SN)))
+    energy, _ = weighted_mean(e_loc_S[None], w_S[None])
+    return float(energy[0]), float(w_S.sum() ** 2 / (w_S**2).sum() / len(w_S))
+
+
+def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
+    """Train an SAE at ``cfg.hook`` of a trained model, match, measure and steer its features."""
+    rng = np.random.default_rng(cfg.seed)
+    lens = Lens(model, variables)
+    data = collect_activations(model, variables, system, cfg.hook, method=cfg.method, pool=False,
+                               n_samples=cfg.n_samples, seed=cfg.seed)
+    tokens_ND = _train_tokens(data, cfg, rng)
+    train = TrainConfig(n_steps=cfg.n_steps, batch_size=min(cfg.batch_size, len(tokens_ND)),
+                        learning_rate=cfg.learning_rate, seed=cfg.seed)
+    sae, log = train_sae(cfg.sae_config(tokens_ND.shape[-1]), tokens_ND, train)
+    metrics = sae_metrics(sae, tokens_ND)
+    latents = np.asarray(jax.jit(encode)(sae, data.acts))
+    latents_SF = latents.mean(axis=1) if latents.ndim == 3 else latents
+    match = match_features(latents_SF, data.observables, data.weights_S, exact=data.exact)
+    family = system.kind.split("-")[0]
+    target = cfg.target or DEFAULT_TARGETS.get(family, match.observables[0])
+    feature = match.best_feature(target)
+    plain, steered = _evaluators(system, lens, sae, data, cfg, diagonal_observables(system, data))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ESS/S below.*")
+        base = plain.evaluate([Identity(cfg.hook), KeepOnly(cfg.hook, ())])
+    identity = jax.tree.map(lambda a: a[0], steering_edits(cfg.hook, feature, np.ones(1), cfg.d_sae))
+    spliced_fn = jax.jit(SAELogPsi(lens, sae, cfg.hook, keep_error=False).bind(identity))
+    log_psi_S = data.log_psi_S
+    log_psi_sae_S = np.asarray(spliced_fn(data.sigma_SN))
+    e_sae, ess_sae = _spliced_energy(system, spliced_fn, data, log_psi_S, log_psi_sae_S)
+    energies = {"clean": float(base.energies_K[0]), "sae": e_sae, "zero": float(base.energies_K[1])}
+    energy_ess = {"sae": ess_sae, "zero": float(min(base.ess_K[1] / base.n_samples, 1.0))}
+    fid = fidelity(log_psi_S, log_psi_sae_S, data.weights_S)
+    curve = steering_curve(steered, cfg.hook, feature, np.asarray(cfg.strengths), mode=cfg.mode,
+                           ess_threshold=cfg.ess_threshold)
+    return SAEStudy(system.params(), cfg, sae, log, metrics, energies, energy_ess, fid, match, target, feature, curve,
+                    latents_SF, data, np.asarray(system.coords), data.exact, system.energy_unit)
+
+
+def analyse_run(run: Run, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
+    """``analyse`` on a loaded run."""
+    return analyse(run.system, run.model, run.variables, cfg)
+
+
+def resampled_check(study: SAEStudy, system, model, variables, strengths: np.ndarray) -> SteeringCurve:
+    """The steering curve at ``strengths`` from fresh Monte Carlo samples of every steered state
+    (the check of reweighted numbers); needs a sampled study."""
+    if study.exact:
+        raise PhyslensError("the resampling check is for sampled studies; exact curves need none")
+    cfg = study.config
+    _, evaluator = _evaluators(system, Lens(model, variables), study.sae, study.data, cfg,
+                               diagonal_observables(system, study.data), resample=True)
+    return steering_curve(evaluator, cfg.hook, study.feature, strengths, mode=cfg.mode, ess_threshold=cfg.ess_threshold)
+
+
+def dashboard_features(study: SAEStudy, n_features: int = N_DASHBOARDS) -> list[int]:
+    """The steered feature, each observable's best feature, then the features with the largest |r|."""
+    ranked = np.argsort(-study.match.best_abs_r_F, kind="stable")
+    picks = [study.feature, *study.match.best_feature_O.tolist(), *ranked.tolist()]
+    return list(dict.fromkeys(int(f) for f in picks))[:max(n_features, 1)]
+
+
+def _md(name: str) -> str:
+    """An observable's name safe inside a Markdown table cell."""
+    return f"`{name}`".replace("|", "\\|")
+
+
+def results_markdown(study: SAEStudy, title: str) -> str:
+    """RESULTS.md of one run: the headline numbers, measured, with how they were measured."""
+    row = study.summary_row()
+    signed = {"abs_m_z": "m_z", "abs_m_s": "m_s"}.get(study.target)
+    lines = [f"# {title}", "", f"Method: {row['method']} ({row['n_configurations']} configurations; "
+             f"{'full sums over the basis' if study.exact else 'Monte Carlo samples of |ψ|², reweighted for steering'}).",
+             f"SAE: {row['arch']}, {row['d_sae']} latents on `{row['hook']}`, trained on {row['n_inputs']} tokens.", "",
+             "| quantity | value |", "|---|---|",
+             f"| explained variance | {row['explained_variance']:.4f} |", f"| L0 | {row['l0']:.2f} |",
+             f"| dead / dense fraction | {row['dead_fraction']:.3f} / {row['dense_fraction']:.3f} |",
+             f"| shrinkage | {row['shrinkage']:.3f} |",
+             f"| E_clean, E_sae, E_zero [{row['unit']}] | {row['e_clean']:.6f}, {row['e_sae']:.6f}, {row['e_zero']:.6f} |",
+             f"| energy recovered | {row['energy_recovered']:.4f} (ESS/S of E_zero: {row['ess_zero']:.3g}) |",
+             f"| fidelity with SAE spliced in | {row['fidelity']:.5f} |",
+             f"| target observable, best feature, r | {_md(study.target)}, {study.feature}, {row['feature_r']:+.4f} |"]
+    for name in study.match.observables:
+        lines.append(f"| best \\|r\\| for {_md(name)} | {row[f'best_abs_r[{name}]']:.4f} |")
+    lines += [f"| steering points admissible | {row['admissible_points']} of {row['n_points']} "
+              f"(strengths {study.curve.strengths_K.min():g}..{study.curve.strengths_K.max():g}, {study.curve.mode}) |",
+              f"| Spearman ρ({_md(study.target)}, strength) | {row[f'spearman[{study.target}]']:+.4f} |"]
+    if signed:
+        lines.append(f"| Spearman ρ({_md(signed)}, strength) | {row[f'spearman[{signed}]']:+.4f} |")
+    lines.append(f"| max relative energy deviation on the admissible range | {row['max_rel_energy_dev']:.3e} |")
+    curve = study.curve
+    quiet_K = admissible_range(curve.strengths_K, curve.admissible_K & (np.abs(curve.relative_deviation_K) <= QUIET),
+                               IDENTITY_STRENGTH.get(curve.mode))
+    if quiet_K.any():
+        quiet = dataclasses.replace(curve, admissible_K=quiet_K)
+        lines.append(f"| strengths with \\|ΔE\\|/\\|E\\| ≤ {QUIET:g} around the identity | "
+                     f"{curve.strengths_K[quiet_K].min():g}..{curve.strengths_K[quiet_K].max():g} "
+                     f"({int(quiet_K.sum())} points); Spearman ρ there {quiet.spearman(study.target):+.4f} |")
+    return "\n".join(lines + [""])
+
+
+def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_features: int = N_DASHBOARDS) -> Path:
+    """Write the SAE, tables, ``n_features`` feature pages, ``report.html`` and ``RESULTS.md`` into ``out``;
+    returns the report path."""
+    out = Path(out)
+    save_sae(study.sae, out / "sae")
+    data, match = study.data, study.match
+    weights_S = data.weights_S if data.exact else None
+    views = [FeatureView(f, study.latents_SF[:, f], weights_S, data.sigma_SN, study.coords_ND, match.r_FO[f],
+                         match.observables, match.label(f), study.curve if f == study.feature else None)
+             for f in dashboard_features(study, n_features)]
+    links = write_dashboards(views, out / "features", title, meta)
+    atomic_write_text(out / "summary.json", json.dumps(study.summary_row(), indent=2, default=float))
+    atomic_write_text(out / "steering.csv", study.curve.to_frame().to_csv(index=False))
+    atomic_write_text(out / "matching.csv", match.to_frame().to_csv(index=False))
+    atomic_write_text(out / "RESULTS.md", results_markdown(study, title))
+    return run_report(title, meta, study, links).write(out / "report.html")
+
+
+def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths: np.ndarray, *, mode: str = "scale",
+          method: str = "auto", n_samples: int = 4096, ess_threshold: float = 0.1, seed: int = 0,
+          resample: bool = False) -> SteeringCurve:
+    """The steering curve of one feature of a saved SAE at ``hook`` of a trained model (exact or sampled;
+    ``resample``: every steered point from fresh samples, the check of reweighted numbers)."""
+    cfg = SAEStudyConfig(hook=hook, d_sae=sae.cfg.d_sae, method=method, n_samples=n_samples, mode=mode,
+                         ess_threshold=ess_threshold, seed=seed, strengths=tuple(float(s) for s in np.ravel(strengths)))
+    lens = Lens(model, variables)
+    data = collect_activations(model, variables, system, hook, method=method, pool=False, n_samples=n_samples,
+                               seed=seed, with_observables=False)
+    if data.acts.shape[-1] != sae.cfg.d_in:
+        raise PhyslensError(f"the SAE reads width {sae.cfg.d_in}; hook {hook} has width {data.acts.shape[-1]}")
+    names = list(observable_table(system, data.sigma_SN[:1]).values)
+    data = dataclasses.replace(data, observables=observable_table(system, data.sigma_SN).values)
+    _, steered = _evaluators(system, lens, sae, data, cfg, names, resample)
+    return steering_curve(steered, hook, feature, np.asarray(cfg.strengths), mode=mode, ess_threshold=ess_threshold)

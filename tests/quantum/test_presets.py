@@ -1,0 +1,33 @@
+"""Presets: the closed-form TFIM energy against ED and the DESIGN formula; the presets build."""
+
+import numpy as np
+import pytest
+
+from physlens.errors import PhyslensError
+from physlens.quantum.presets import HEISENBERG_6X6_E0_PER_SITE, PRESETS, preset, tfim_chain_energy
+from physlens.quantum.systems import TFIMChain
+
+
+@pytest.mark.parametrize("n,h", [(6, 0.3), (8, 1.0), (9, 0.7), (10, 1.6)])
+def test_tfim_closed_form_equals_exact_diagonalisation(n, h):
+    assert tfim_chain_energy(n, h) == pytest.approx(TFIMChain(n, h=h).exact().energy, abs=1e-9)
+
+
+def test_tfim_closed_form_at_the_critical_point():
+    for n in (20, 40):
+        assert tfim_chain_energy(n) == pytest.approx(-2 / np.sin(np.pi / (2 * n)), rel=1e-13)
+
+
+def test_presets_describe_the_study_systems():
+    assert set(PRESETS) == {"tfim-chain-20", "tfim-chain-40", "heisenberg-4x4", "heisenberg-6x6"}
+    assert preset("heisenberg-6x6").reference_energy == pytest.approx(36 * HEISENBERG_6X6_E0_PER_SITE)
+    assert preset("heisenberg-4x4").reference_energy is None
+    for cfg in PRESETS.values():
+        system = cfg.build_system()
+        model = cfg.build_model(system)
+        assert model.d_model == cfg.d_model and len(model.lattice_shape) == (2 if "square" in cfg.system else 1)
+        assert cfg.mode == "sampled" and cfg.model == "transformer"
+        if cfg.reference_energy is not None:
+            assert cfg.reference(system)["energy"] == cfg.reference_energy
+    with pytest.raises(PhyslensError, match="unknown preset"):
+        preset("heisenberg-8x8")

@@ -1,0 +1,96 @@
+"""The lottery-ticket study end to end on a 6-site TFIM chain: levels, energies, resume, summary, report."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import physlens.studies.lottery as study_module
+from physlens.errors import PhyslensError
+from physlens.lens.mask import Mask
+from physlens.quantum.systems import TFIMChain
+from physlens.report.lottery import write_report
+from physlens.studies.lottery import StudyConfig, run_study
+from physlens.studies.lottery_summary import summarize
+
+CONFIG = StudyConfig.preset("tiny", steps=25, rounds=3)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lottery") / "tiny"
+    return out, run_study(CONFIG, out)
+
+
+def test_tiny_imp_run_end_to_end(finished):
+    out, result = finished
+    frame = pd.read_csv(out / "levels.csv")
+    assert len(frame) == 2 + 3 * 2 * 4
+    system = TFIMChain(6, h=1.0)
+    e0 = np.linalg.eigvalsh(system.sparse_hamiltonian().toarray())[0]
+    basis = system.hilbert.all_states()
+    model = CONFIG.build_model()
+    for _, row in frame.iterrows():
+        params = result.params[(row.level, row.arm, row.seed)]
+        energy = system.energy_of(model.apply({"params": params}, basis))
+        assert row.energy == pytest.approx(energy, abs=1e-9)
+        assert row.energy >= e0 - 1e-9
+        assert row.rel_error == pytest.approx(abs(energy - e0) / abs(e0), abs=1e-9)
+        kept = result.masks[(row.level, row.arm, row.seed)].leaves()["layers.0/kernel"]
+        assert np.all(np.asarray(params["layers.0"]["kernel"])[~kept] == 0)
+    kept = [36]
+    for _ in range(3):
+        kept.append(kept[-1] - int(0.3 * kept[-1]))
+    imp = frame[frame.arm == "imp"].groupby("level").density.first()
+    np.testing.assert_allclose(imp.to_numpy(), np.array(kept) / 36)
+
+
+def test_resume_after_interruption_gives_the_same_masks(finished, tmp_path, monkeypatch):
+    out, result = finished
+    real = study_module.train_masked
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_module, "train_masked", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(CONFIG, tmp_path / "cut")
+    monkeypatch.setattr(study_module, "train_masked", real)
+    resumed = run_study(CONFIG, tmp_path / "cut")
+    for key, mask in result.masks.items():
+        assert resumed.masks[key] == mask
+        for a, b in zip(jax.tree_util.tree_leaves(resumed.params[key]), jax.tree_util.tree_leaves(result.params[key])):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+    saved = Mask.load(tmp_path / "cut" / "levels" / "level_03" / "imp_seed1.mask.npz")
+    assert saved == result.masks[(3, "imp", 1)]
+
+
+def test_summary_and_report(finished):
+    out, _ = finished
+    summary = summarize(out)
+    imp = summary.curve[summary.curve.arm == "imp"].sort_values("level")
+    frame = pd.read_csv(out / "levels.csv")
+    np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median().to_numpy())
+    assert summary.dense_error == pytest.approx(frame[frame.level == 0].rel_error.median())
+    assert len(summary.claims) == 3
+    assert summary.extent.interaction_range == pytest.approx(1.0)
+    assert summary.extent.n_kept_M.sum() == summary.keep_NM.sum()
+    html = write_report(summary, out / "report.html").read_text()
+    assert "Claims, as measured" in html and "exact full sum" in html
+
+
+def test_config_validation_and_toml(tmp_path):
+    with pytest.raises(PhyslensError):
+        StudyConfig.preset("nope")
+    with pytest.raises(PhyslensError):
+        dataclasses.replace(CONFIG, rewind_step=CONFIG.steps + 1)
+    path = tmp_path / "study.toml"
+    path.write_text('preset = "tiny"\nrounds = 2\nseeds = [4]\n')
+    config = StudyConfig.from_toml(path)
+    assert config.rounds == 2 and tuple(config.seeds) == (4,) and config.system == "tfim-chain"

@@ -1,0 +1,34 @@
+"""``physlens nuclear``: train, analyse and their one-line errors, through the Typer app."""
+
+import json
+
+from typer.testing import CliRunner
+
+from physlens.cli import app
+
+runner = CliRunner()
+
+
+def test_train_then_analyse_writes_report_and_summary(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["nuclear", "train", "--tasks", "B,S_n", "--width", "6", "--depth", "1", "--steps",
+                                 "250", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "held-out B RMS: model / SEMF" in result.output
+    result = runner.invoke(app, ["nuclear", "analyse", str(out), "--n-pcs", "3", "--sr-pcs", "1", "--generations", "3",
+                                 "--population", "30", "--figures", str(tmp_path / "figs")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "analysis.json").read_text())
+    assert summary["n_nuclei"] > 2000 and summary["rms_semf_val"] > 0
+    assert (out / "report.html").stat().st_size > 10000
+    assert (tmp_path / "figs" / "helix_Z.png").exists() and (tmp_path / "figs" / "pc_maps.png").exists()
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    result = runner.invoke(app, ["nuclear", "train", "--train-fraction", "1.5", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "train_fraction" in result.output
+    assert not (tmp_path / "r").exists()
+    result = runner.invoke(app, ["nuclear", "analyse", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    result = runner.invoke(app, ["nuclear", "study", "--fractions", "0.2,x", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "fractions" in result.output

@@ -1,0 +1,25 @@
+"""``physlens prune`` through typer's CliRunner."""
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from physlens.cli import app
+
+runner = CliRunner()
+
+
+def test_prune_writes_levels_and_report(tmp_path):
+    out = tmp_path / "lottery"
+    result = runner.invoke(app, ["prune", "tiny", "--rounds", "1", "--steps", "5", "--seeds", "0",
+                                 "--controls", "random_mask", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "levels.csv")
+    assert sorted(frame.arm.unique()) == ["imp", "random_mask"]
+    assert (out / "report.html").is_file()
+
+
+def test_prune_rejects_bad_input_with_exit_code_2(tmp_path):
+    assert runner.invoke(app, ["prune", "no-such-preset", "--out", str(tmp_path / "a")]).exit_code == 2
+    bad = runner.invoke(app, ["prune", "tiny", "--controls", "bogus", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "control" in bad.output
+    assert runner.invoke(app, ["prune", "tiny", "--fraction", "1.5", "--out", str(tmp_path / "c")]).exit_code == 2

@@ -1,0 +1,51 @@
+"""Tests of ``physlens sae`` and ``physlens steer`` through the CLI runner, on a tiny RBM run."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from physlens.cli import app
+from physlens.quantum import train as training
+from physlens.runs import Run
+
+runner = CliRunner()
+HOOK = "hidden.pre"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli-sae") / "ring6"
+    cfg = training.TrainConfig(system="heisenberg-ring", size=6, model="rbm", alpha=2.0, mode="exact", steps=10, tol=0.0)
+    training.train(cfg, path, progress=False)
+    return path
+
+
+def test_sae_then_steer(run_dir, tmp_path):
+    out = tmp_path / "sae-out"
+    result = runner.invoke(app, ["sae", str(run_dir), "--hook", HOOK, "--latents", "16", "--k", "2", "--steps", "100",
+                                 "--samples", "256", "--scales", "0:2:5", "--dashboards", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Spearman" in result.output and (out / "report.html").is_file() and (out / "RESULTS.md").is_file()
+    curve_csv = tmp_path / "curve.csv"
+    result = runner.invoke(app, ["steer", str(run_dir), "--sae", str(out / "sae"), "--feature", "3", "--hook", HOOK,
+                                 "--scales", "0.5,1,1.5", "--out", str(curve_csv)])
+    assert result.exit_code == 0, result.output
+    curve = pd.read_csv(curve_csv)
+    run = Run.load(run_dir)
+    e_model = run.system.energy_of(np.asarray(run.model.apply(run.variables, np.asarray(run.system.hilbert.all_states()))))
+    assert list(curve["strength"]) == [0.5, 1.0, 1.5]
+    assert curve["energy"][1] == pytest.approx(e_model, rel=1e-10)
+    assert set(curve["method"]) == {"exact"}
+
+
+@pytest.mark.parametrize("args", [["--scales", "a,b"], ["--arch", "gated"], ["--hook", "nowhere"]])
+def test_bad_sae_input_exits_2(run_dir, tmp_path, args):
+    result = runner.invoke(app, ["sae", str(run_dir), "--hook", HOOK, "--steps", "10", "--out", str(tmp_path / "x"), *args])
+    assert result.exit_code == 2
+    assert "physlens: error:" in result.output and args[0].removeprefix("--") in result.output
+
+
+def test_steer_missing_sae_exits_2(run_dir, tmp_path):
+    result = runner.invoke(app, ["steer", str(run_dir), "--sae", str(tmp_path / "none"), "--feature", "0", "--hook", HOOK])
+    assert result.exit_code == 2
