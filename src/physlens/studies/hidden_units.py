@@ -18,9 +18,7 @@ them into ``models.parquet`` and ``units.parquet``.
 
 from __future__ import annotations
 
-import dataclasses
 import io
-import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -38,7 +36,8 @@ from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, sp
 from physlens.quantum.observables import czz_per_config
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
-from physlens.runs import Run, atomic_write_bytes, atomic_write_text, library_versions
+from physlens.studies.bookkeeping import record_config, run_tasks
+from physlens.runs import Run, atomic_write_bytes
 
 HOOK = "hidden.post"
 EXACT_MAX_SITES = 16
@@ -227,21 +226,6 @@ def run_task(task: Task) -> str:
     return str(result)
 
 
-def _record_config(study: StudyConfig) -> None:
-    """Write ``study.json`` (config and library versions) once; refuse to mix configurations in one folder."""
-    path = Path(study.out) / "study.json"
-    config = json.loads(json.dumps(dataclasses.asdict(study)))
-    config.pop("out")
-    if path.exists():
-        recorded = json.loads(path.read_text())["config"]
-        if recorded != config:
-            changed = sorted(k for k in config if recorded.get(k) != config[k])
-            raise PhyslensError(f"{study.out} holds a study with other settings ({', '.join(changed)}); "
-                                f"use a new --out or the same settings")
-        return
-    atomic_write_text(path, json.dumps({"config": config, "versions": library_versions()}, indent=2))
-
-
 def pending(study: StudyConfig) -> list[Task]:
     """Tasks whose result is not stored yet."""
     return [t for t in study.tasks() if not (Path(study.out) / "results" / f"{t.name}.parquet").exists()]
@@ -249,14 +233,8 @@ def pending(study: StudyConfig) -> list[Task]:
 
 def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
-    from tqdm.auto import tqdm
-
-    _record_config(study)
-    todo = pending(study)
-    with executor as ex, tqdm(total=len(study.tasks()), initial=len(study.tasks()) - len(todo), disable=not progress,
-                              desc="hidden-unit study", unit="model") as bar:
-        for _ in ex.map(run_task, todo):
-            bar.update(1)
+    record_config(study)
+    run_tasks(executor, run_task, pending(study), len(study.tasks()), "hidden-unit study", progress)
     return collect(study.out)
 
 

@@ -20,7 +20,6 @@ missing ones, resuming interrupted runs from their checkpoints::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import traceback
@@ -33,7 +32,8 @@ from physlens.errors import PhyslensError
 from physlens.nuclear.analysis import index_structure_row
 from physlens.nuclear.targets import DEFAULT_TASKS
 from physlens.nuclear.train import NuclearTrainConfig, resume, train
-from physlens.runs import Run, atomic_write_text, library_versions
+from physlens.studies.bookkeeping import record_config, run_tasks
+from physlens.runs import Run, atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -128,21 +128,6 @@ def run_task(task: Task) -> str:
     return str(result)
 
 
-def _record_config(study: StudyConfig) -> None:
-    """Write ``study.json`` once; refuse to mix settings in one folder."""
-    path = Path(study.out) / "study.json"
-    config = json.loads(json.dumps(dataclasses.asdict(study)))
-    config.pop("out")
-    if path.exists():
-        recorded = json.loads(path.read_text())["config"]
-        if recorded != config:
-            changed = sorted(k for k in config if recorded.get(k) != config[k])
-            raise PhyslensError(f"{study.out} holds a study with other settings ({', '.join(changed)}); "
-                                "use a new --out or the same settings")
-        return
-    atomic_write_text(path, json.dumps({"config": config, "versions": library_versions()}, indent=2))
-
-
 def pending(study: StudyConfig) -> list[Task]:
     """Tasks whose result is not stored yet."""
     return [t for t in study.tasks() if not (Path(study.out) / "results" / f"{t.name}.json").exists()]
@@ -150,14 +135,8 @@ def pending(study: StudyConfig) -> list[Task]:
 
 def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
-    from tqdm.auto import tqdm
-
-    _record_config(study)
-    todo, total = pending(study), len(study.tasks())
-    with executor as ex, tqdm(total=total, initial=total - len(todo), disable=not progress,
-                              desc="nuclear study", unit="model") as bar:
-        for _ in ex.map(run_task, todo):
-            bar.update(1)
+    record_config(study)
+    run_tasks(executor, run_task, pending(study), len(study.tasks()), "nuclear study", progress)
     return collect(study)
 
 

@@ -1,0 +1,44 @@
+"""What every resumable study does around its tasks: pin its settings to its folder, run what is pending.
+
+A study folder holds ``study.json`` (the settings and library versions, written once) and one
+stored result per finished task; rerunning the same command redoes only the tasks without one.
+
+    record_config(study)                                  # refuses a folder made with other settings
+    run_tasks(executor, run_task, pending(study), len(study.tasks()), "nuclear study", progress=True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from physlens.errors import PhyslensError
+from physlens.runs import atomic_write_text, library_versions
+
+
+def record_config(study) -> None:
+    """Write ``study.out/study.json`` (every field of the dataclass ``study`` but ``out``, and the library
+    versions) once; raise ``PhyslensError`` if the folder already holds a study with other settings."""
+    path = Path(study.out) / "study.json"
+    config = json.loads(json.dumps(dataclasses.asdict(study)))
+    config.pop("out")
+    if path.exists():
+        recorded = json.loads(path.read_text())["config"]
+        if recorded != config:
+            changed = sorted(k for k in config if recorded.get(k) != config[k])
+            raise PhyslensError(f"{study.out} holds a study with other settings ({', '.join(changed)}); "
+                                "use a new --out or the same settings")
+        return
+    atomic_write_text(path, json.dumps({"config": config, "versions": library_versions()}, indent=2))
+
+
+def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True) -> None:
+    """Map ``run_task`` over the pending tasks ``todo`` inside ``executor``'s context, with a progress bar
+    that counts the ``total - len(todo)`` tasks already stored as done."""
+    from tqdm.auto import tqdm
+
+    with executor as ex, tqdm(total=total, initial=total - len(todo), disable=not progress, desc=desc, unit="model") as bar:
+        for _ in ex.map(run_task, todo):
+            bar.update(1)

@@ -1,0 +1,40 @@
+"""A study folder keeps the settings it was made with; pending tasks run once each, counted from what is stored."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from physlens.errors import PhyslensError
+from physlens.studies.bookkeeping import record_config, run_tasks
+from physlens.studies.executors import LocalExecutor
+
+
+@dataclass(frozen=True)
+class Study:
+    out: str
+    seeds: int = 3
+    steps: int = 100
+
+
+def test_settings_are_written_once_and_other_settings_are_refused(tmp_path):
+    record_config(Study(str(tmp_path)))
+    stored = json.loads((tmp_path / "study.json").read_text())
+    assert stored["config"] == {"seeds": 3, "steps": 100}
+    assert "jax" in stored["versions"]
+    record_config(Study(str(tmp_path)))
+    with pytest.raises(PhyslensError, match="steps"):
+        record_config(Study(str(tmp_path), steps=200))
+    assert json.loads((tmp_path / "study.json").read_text()) == stored
+
+
+def test_every_pending_task_runs_exactly_once(tmp_path):
+    done = tmp_path / "done"
+    done.mkdir()
+
+    def run_task(name):
+        (done / name).write_text("x")
+        return name
+
+    run_tasks(LocalExecutor(workers=1), run_task, ["a", "b"], total=3, desc="test", progress=False)
+    assert sorted(p.name for p in done.iterdir()) == ["a", "b"]
