@@ -6,7 +6,7 @@ import os
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.runs import Run, atomic_write_bytes, library_versions
+from physlens.runs import Run, atomic_write_bytes, library_versions, read_toml
 
 CONFIG = {"kind": "nqs", "system": "heisenberg-ring", "size": 8, "unused": None}
 REFERENCE = {"energy": -3.65, "unit": "J"}
@@ -91,3 +91,15 @@ def test_create_is_all_or_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         Run.create(tmp_path / "r", CONFIG, REFERENCE)
     assert os.listdir(tmp_path) == []
+
+
+def test_read_toml_reads_a_table_and_names_what_is_wrong(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('system = "tfim-chain"\nsize = 12\n')
+    assert read_toml(good) == {"system": "tfim-chain", "size": 12}
+    with pytest.raises(PhyslensError, match="does not exist; allowed: a preset"):
+        read_toml(tmp_path / "missing.toml", allowed="a preset")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("size = = 12\n")
+    with pytest.raises(PhyslensError, match="not valid TOML"):
+        read_toml(bad)

@@ -85,6 +85,19 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def read_toml(path: Path | str, allowed: str = "") -> dict:
+    """The table of a TOML config file; ``PhyslensError`` (one line, ending in ``allowed`` when given)
+    if the file is missing or is not valid TOML."""
+    path = Path(path)
+    hint = f"; allowed: {allowed}" if allowed else ""
+    if not path.is_file():
+        raise PhyslensError(f"config file {path} does not exist{hint}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PhyslensError(f"config file {path} is not valid TOML: {exc}") from None
+
+
 def dataclass_from_dict(cls, values: dict):
     """Build the config dataclass ``cls`` from a plain dict (a TOML table): unknown keys are a
     one-line error, and lists (TOML arrays) become tuples."""

@@ -13,7 +13,6 @@ exits with code 2; nothing is left half-written on disk.
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -75,12 +74,9 @@ def train(
 
 
 def _read_config(path: Path) -> dict:
-    if not path.is_file():
-        raise PhyslensError(f"config file {path} does not exist")
-    try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise PhyslensError(f"config file {path} is not valid TOML: {exc}") from None
+    from physlens.runs import read_toml
+
+    values = read_toml(path)
     values.pop("kind", None)
     return values
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.masked_training import BATCHINGS, ExactProblem, init_params, make_energy_and_grad, train_masked
 from physlens.quantum.models import FFNN
 from physlens.quantum.systems import SpinSystem, make_system
-from physlens.runs import atomic_write_text, dataclass_from_dict
+from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml
 
 REINIT_OFFSET = 1000
 """The fresh initialisation T(θ_rand, ·) of seed s uses PRNGKey(s + REINIT_OFFSET)."""
@@ -92,13 +91,7 @@ class StudyConfig:
     @classmethod
     def from_toml(cls, path: Path | str, **overrides) -> "StudyConfig":
         """Read a config from a TOML file (a ``preset = "name"`` key starts from that preset)."""
-        path = Path(path)
-        if not path.is_file():
-            raise PhyslensError(f"config file {path} does not exist; allowed: a preset name ({', '.join(PRESETS)}) or a TOML file")
-        try:
-            values = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise PhyslensError(f"{path} is not valid TOML: {exc}") from None
+        values = read_toml(path, allowed=f"a preset name ({', '.join(PRESETS)}) or a TOML file")
         base = values.pop("preset", None)
         config = cls.preset(base) if base else cls()
         merged = {**dataclasses.asdict(config), **values}
