@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 
 CAPTURE_THRESHOLD = 0.5
 """Default |r| below which an observable counts as captured by no feature."""
@@ -103,8 +103,7 @@ class FeatureMatch:
 
     def index(self, observable: str) -> int:
         """Column of ``observable`` in ``r_FO``."""
-        if observable not in self.observables:
-            raise PhyslensError(f"unknown observable {observable!r}; allowed: {', '.join(self.observables)}")
+        check_choice("observable", observable, self.observables)
         return self.observables.index(observable)
 
     def best_feature(self, observable: str) -> int:

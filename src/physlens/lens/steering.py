@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 from physlens.lens.evaluate import EvaluationResult
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import HookEdit
@@ -95,8 +95,7 @@ def steering_edits(hook: str, feature: int, strengths: np.ndarray, d_sae: int, m
 
     ``scale``: z_f ↦ s·z_f; ``clamp``: z_f ↦ s; ``add``: z_f ↦ z_f + s (s in the latent's units).
     """
-    if mode not in MODES:
-        raise PhyslensError(f"unknown steering mode {mode!r}; allowed: {', '.join(MODES)}")
+    check_choice("steering mode", mode, MODES)
     if not 0 <= feature < d_sae:
         raise PhyslensError(f"feature {feature} out of range; the SAE has features 0..{d_sae - 1}")
     strengths_K = np.asarray(strengths, dtype=float).reshape(-1)
@@ -170,8 +169,7 @@ class SteeringCurve:
 
     def spearman(self, observable: str) -> float:
         """Spearman ρ of ``observable`` against strength over the admissible range (nan with < 3 points)."""
-        if observable not in self.observables:
-            raise PhyslensError(f"unknown observable {observable!r}; allowed: {', '.join(self.observables)}")
+        check_choice("observable", observable, self.observables)
         keep = self.admissible_K
         values = self.observables[observable][keep]
         if keep.sum() < 3 or np.ptp(values) == 0:

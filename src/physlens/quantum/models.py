@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import normal
 
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 from physlens.lens.hooks import HookPoint
 
 ACTIVATIONS = ("relu", "log_cosh")
@@ -140,8 +140,7 @@ def build_model(name: str, *, alpha: float = 2.0, widths: tuple[int, ...] = (16,
     if name == "transformer":
         from physlens.quantum.transformer import POS_ENCODINGS, Transformer, patch_indices
 
-        if pos_encoding not in POS_ENCODINGS:
-            raise PhyslensError(f"unknown pos_encoding {pos_encoding!r}; allowed: {', '.join(POS_ENCODINGS)}")
+        check_choice("pos_encoding", pos_encoding, POS_ENCODINGS)
         if min(d_model, n_layers, n_heads) < 1 or d_model % n_heads:
             raise PhyslensError(f"transformer needs d_model, n_layers, n_heads >= 1 and d_model a multiple of "
                                 f"n_heads; got d_model={d_model}, n_layers={n_layers}, n_heads={n_heads}")

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.nn.initializers import normal
 
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 from physlens.lens.hooks import HookPoint
 from physlens.quantum.models import log_cosh
 
@@ -149,8 +149,7 @@ class Transformer(nn.Module):
     init_std: float = 0.1
 
     def _check(self, n_sites: int) -> tuple[int, ...]:
-        if self.pos_encoding not in POS_ENCODINGS:
-            raise PhyslensError(f"unknown pos_encoding {self.pos_encoding!r}; allowed: {', '.join(POS_ENCODINGS)}")
+        check_choice("pos_encoding", self.pos_encoding, POS_ENCODINGS)
         if min(self.d_model, self.n_layers, self.n_heads, self.mlp_ratio, self.readout_ratio) < 1 \
                 or self.d_model % self.n_heads:
             raise PhyslensError(f"transformer needs positive sizes and d_model a multiple of n_heads; got "

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
@@ -95,10 +95,8 @@ class SAEStudyConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.arch not in ARCHITECTURES:
-            raise PhyslensError(f"unknown SAE architecture {self.arch!r}; allowed: {', '.join(ARCHITECTURES)}")
-        if self.method not in ("auto", "exact", "sampled"):
-            raise PhyslensError(f"method must be auto, exact or sampled; got {self.method!r}")
+        check_choice("SAE architecture", self.arch, ARCHITECTURES)
+        check_choice("method", self.method, ("auto", "exact", "sampled"))
         if self.n_samples < 2 or not self.strengths:
             raise PhyslensError("n_samples must be >= 2 and strengths must hold at least one value")
 
