@@ -103,3 +103,14 @@ def test_bad_systems_are_one_line_errors(kind, size, params, match):
 def test_params_round_trip():
     tfim = TFIMChain(12, h=0.7, pbc=False)
     assert system_from_params(tfim.params()) == tfim
+
+
+def test_metropolis_sampler_keeps_conserving_systems_in_their_sector():
+    import netket as nk
+
+    for system, rule in ((HeisenbergRing(8), nk.sampler.rules.ExchangeRule), (TFIMChain(6), nk.sampler.rules.LocalRule)):
+        sampler = system.metropolis_sampler(4)
+        assert isinstance(sampler.rule, rule) and sampler.n_chains == 4
+    state = nk.vqs.MCState(HeisenbergRing(8).metropolis_sampler(4), apply_fun=lambda _, x: 0.0 * x.sum(-1),
+                           variables={"params": {}}, n_samples=64, seed=0, sampler_seed=0)
+    assert np.all(np.asarray(state.sample()).sum(-1) == 0)

@@ -167,11 +167,7 @@ def sample_configurations(system: SpinSystem, model, variables: Any, n_samples: 
     """``n_samples`` configurations ``(S, N)`` from |ψ|² by Metropolis (exchange moves when S^z is conserved)."""
     if n_samples < chains or n_samples % chains:
         raise PhyslensError(f"n_samples ({n_samples}) must be a positive multiple of chains ({chains})")
-    if system.conserves_sz:
-        sampler = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=chains)
-    else:
-        sampler = nk.sampler.MetropolisLocal(system.hilbert, n_chains=chains)
-    vstate = nk.vqs.MCState(sampler, model, n_samples=n_samples, n_discard_per_chain=n_discard_per_chain,
+    vstate = nk.vqs.MCState(system.metropolis_sampler(chains), model, n_samples=n_samples, n_discard_per_chain=n_discard_per_chain,
                             seed=seed, sampler_seed=seed + 1)
     vstate.variables = variables
     return np.asarray(vstate.sample()).reshape(-1, system.n_sites)

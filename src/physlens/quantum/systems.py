@@ -91,6 +91,13 @@ class SpinSystem:
     def hilbert(self) -> nk.hilbert.Spin:
         return nk.hilbert.Spin(s=0.5, N=self.graph.n_nodes, total_sz=0 if self.conserves_sz else None)
 
+    def metropolis_sampler(self, n_chains: int) -> nk.sampler.MetropolisSampler:
+        """NetKet Metropolis sampler of this Hilbert space: spin exchanges along the bonds where S^z is
+        conserved (the moves stay in the sector), single spin flips elsewhere."""
+        if self.conserves_sz:
+            return nk.sampler.MetropolisExchange(self.hilbert, graph=self.graph, n_chains=n_chains)
+        return nk.sampler.MetropolisLocal(self.hilbert, n_chains=n_chains)
+
     @cached_property
     def hamiltonian(self) -> nk.operator.DiscreteOperator:
         return self._hamiltonian()

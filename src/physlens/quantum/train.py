@@ -172,11 +172,7 @@ def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.Variat
     """A ``FullSumState`` (exact mode) or ``MCState`` (sampled mode) seeded from the config."""
     if config.mode == "exact":
         return nk.vqs.FullSumState(system.hilbert, model, seed=config.seed)
-    if system.conserves_sz:
-        sampler = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=config.chains)
-    else:
-        sampler = nk.sampler.MetropolisLocal(system.hilbert, n_chains=config.chains)
-    return nk.vqs.MCState(sampler, model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
+    return nk.vqs.MCState(system.metropolis_sampler(config.chains), model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
 
 
 def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VMC:

@@ -27,12 +27,8 @@ def sampler_for(system, n_chains: int = 16, n_discard: int = 64):
     """``sampler(log_psi_fn, n, seed) -> (n, N)``: Metropolis samples of |exp(log_psi_fn)|² (NetKet;
     spin exchanges along the bonds when S^z is conserved, single flips otherwise; one sweep per sample)."""
     def sample(log_psi_fn, n: int, seed: int) -> np.ndarray:
-        if system.conserves_sz:
-            rule = nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=n_chains)
-        else:
-            rule = nk.sampler.MetropolisLocal(system.hilbert, n_chains=n_chains)
         n_total = -(-n // n_chains) * n_chains
-        state = nk.vqs.MCState(rule, apply_fun=lambda _, x: log_psi_fn(x), variables={"params": {}}, n_samples=n_total,
+        state = nk.vqs.MCState(system.metropolis_sampler(n_chains), apply_fun=lambda _, x: log_psi_fn(x), variables={"params": {}}, n_samples=n_total,
                                n_discard_per_chain=n_discard, seed=seed, sampler_seed=seed)
         return np.asarray(state.sample()).reshape(-1, system.n_sites)[:n]
 
