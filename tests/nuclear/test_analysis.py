@@ -1,5 +1,7 @@
 """The one-run analysis: truncation, helix perturbations, PC-term matches and the formula, on a tiny run."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
@@ -15,9 +17,10 @@ TINY = training.NuclearTrainConfig(tasks=("B", "S_n"), zmin=20, nmin=20, width=6
                                    checkpoint_every=10)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return training.train(TINY, tmp_path_factory.mktemp("nuclear") / "tiny", progress=False)
+@pytest.fixture(scope="module", params=["per_nucleon", "total"])
+def run(request, tmp_path_factory):
+    config = dataclasses.replace(TINY, binding_target=request.param)
+    return training.train(config, tmp_path_factory.mktemp("nuclear") / request.param, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +63,14 @@ def test_pc_term_similarity_is_pearson_r_with_the_physics_terms(result):
     assert abs(best.loc["pairing", "cos"]) == pytest.approx(sim["pairing"].abs().max())
 
 
-def test_formula_is_least_squares_of_the_symbolic_pc_formulas(result):
+def test_formula_is_least_squares_of_the_symbolic_pc_formulas(run, result):
     nuclei = result.nuclei
     X = nuclei[["Z", "N"]].to_numpy(float)
     A, B, train = nuclei.A.to_numpy(float), nuclei.B.to_numpy(), nuclei.train.to_numpy()
-    design = np.column_stack([np.ones(len(A)), A] + [A * f.predict(X) for f in result.symbolic])
+    if run.model.binding_per_nucleon:
+        design = np.column_stack([np.ones(len(A)), A] + [A * f.predict(X) for f in result.symbolic])
+    else:
+        design = np.column_stack([np.ones(len(A))] + [f.predict(X) for f in result.symbolic])
     coef, *_ = np.linalg.lstsq(design[train], B[train], rcond=None)
     resid = design @ coef - B
     assert result.formula.rms_train == pytest.approx(np.sqrt(np.mean(resid[train] ** 2)), rel=1e-6)
@@ -88,3 +94,20 @@ def test_bad_requests_are_one_line_errors(run):
         nuclear_analysis.analyse(run, n_pcs=4, sr_pcs=2, topography_N=7)
     with pytest.raises(PhyslensError, match="sr_pcs"):
         nuclear_analysis.analyse(run, n_pcs=9)
+
+
+def test_slow_helix_sees_past_the_parity_zigzag():
+    t_T = np.arange(8, 121)
+    angle_T = 2 * np.pi * t_T / 40.0
+    emb_TD = np.zeros((t_T.size, 5))
+    emb_TD[:, 0] = np.cos(angle_T) + 1.5 * (-1.0) ** t_T
+    emb_TD[:, 1] = np.sin(angle_T)
+    emb_TD[:, 2] = 0.03 * t_T
+    emb_TD += 1e-3 * np.random.default_rng(0).normal(size=emb_TD.shape)
+    geometry = nuclear_analysis.embedding_geometry(emb_TD, t_T, "N")
+    assert 1.0 / geometry.helix.frequency == pytest.approx(2.0, rel=1e-3)
+    assert 1.0 / geometry.slow_helix.frequency == pytest.approx(40.0, rel=1e-2)
+    assert geometry.slow_helix.radius == pytest.approx(1.0, rel=0.05)
+    row = geometry.row()
+    assert row["slow_helix_turns_N"] == pytest.approx(112 / 40.0, rel=1e-2)
+    assert row["helix_period_N"] == pytest.approx(2.0, rel=1e-3)

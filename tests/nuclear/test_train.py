@@ -15,14 +15,15 @@ from physlens.nuclear.model import NuclearModel
 from physlens.nuclear.terms import semf_terms
 from physlens.runs import Run
 
-TINY = training.NuclearTrainConfig(tasks=("B", "S_n", "Q_alpha"), zmin=20, nmin=20, width=6, depth=1, mlp_ratio=2,
+TINY = training.NuclearTrainConfig(tasks=("B", "S_n", "Q_alpha"), binding_target="per_nucleon", zmin=20, nmin=20,
+                                   width=6, depth=1, mlp_ratio=2,
                                    steps=30, batch_size=512, learning_rate=3e-2, warmup_steps=2, log_every=5,
                                    checkpoint_every=10)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return targets.load_data(training.NuclearTrainConfig(train_fraction=0.7, split_seed=3))
+    return targets.load_data(training.NuclearTrainConfig(binding_target="per_nucleon", train_fraction=0.7, split_seed=3))
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,21 @@ def test_targets_are_the_ame_values_in_mev(data):
         assert data.y_R[rows][0] == pytest.approx(expected, rel=1e-15)
         assert data.unit_R[rows][0] == (208 if task == "B" else 1)
     assert data.y_R[(data.nucleus_R == pb) & (data.x_R3[:, 2] == 0)][0] == pytest.approx(7.867453, abs=1e-6)
+
+
+def test_total_binding_target_trains_and_predicts_b_in_mev(tmp_path):
+    config = dataclasses.replace(TINY, binding_target="total")
+    data = targets.load_data(config)
+    table = load_ame2020(experimental_only=True, zmin=20, nmin=20)
+    pb = int(np.flatnonzero((table.Z == 82) & (table.N == 126))[0])
+    rows = (data.nucleus_R == pb) & (data.x_R3[:, 2] == 0)
+    assert data.y_R[rows][0] == pytest.approx(table.B[pb] / 1000.0, rel=1e-15) and data.unit_R[rows][0] == 1
+    assert data.y_R[rows][0] == pytest.approx(208 * 7.867453, abs=208e-6)
+    run = training.train(config, tmp_path / "total", progress=False)
+    assert not run.model.binding_per_nucleon
+    raw = run.model.apply(run.variables, np.array([[82, 126, 0]]))
+    assert evaluation.predict(run, [82], [126], "B")[0] == pytest.approx(float(raw[0]), rel=1e-14)
+    assert evaluation.evaluate(run).rms_model == pytest.approx(run.metrics()["val_rms_B"].iloc[-1], rel=1e-10)
 
 
 def test_nan_and_estimated_targets_are_dropped_per_task(data):
@@ -166,6 +182,7 @@ def test_resume_of_finished_run_changes_nothing(straight):
     ({"task_weights": {"B": -1.0}}, "task_weights must be >= 0"),
     ({"task_weights": {"B": 0.0}, "tasks": ["B"]}, "one trained task's > 0"),
     ({"train_fraction": 1.0}, "train_fraction must lie in"),
+    ({"binding_target": "per_A"}, "unknown binding_target 'per_A'; allowed: per_nucleon, total"),
     ({"steps": 0}, "steps must be > 0"),
     ({"batch_size": -1}, "batch_size must be >= 0"),
     ({"log_every": 7, "checkpoint_every": 10}, "multiple of log_every"),

@@ -85,6 +85,27 @@ def test_summary_and_report(finished):
     assert "Claims, as measured" in html and "exact full sum" in html
 
 
+def test_late_rewinding_to_a_longer_dense_run(tmp_path, monkeypatch):
+    config = dataclasses.replace(CONFIG, dense_steps=40, steps=10, rewind_step=40, rounds=1, controls=())
+    real, steps = study_module.train_masked, []
+
+    def counting(*args, **kwargs):
+        steps.append((kwargs["steps"], kwargs["snapshot_step"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_module, "train_masked", counting)
+    result = run_study(config, tmp_path / "late")
+    assert steps == [(40, 40), (10, None)]
+    level0 = tmp_path / "late" / "levels" / "level_00"
+    for seed in config.seeds:
+        with np.load(level0 / f"rewind_seed{seed}.params.npz") as rewound, np.load(level0 / f"imp_seed{seed}.params.npz") as trained:
+            for key in trained.files:
+                np.testing.assert_array_equal(rewound[key], trained[key])
+    assert (1, "imp", 0) in result.masks
+    with pytest.raises(PhyslensError, match="exceeds the dense level's 40 steps"):
+        dataclasses.replace(config, rewind_step=41)
+
+
 def test_config_validation_and_toml(tmp_path):
     with pytest.raises(PhyslensError):
         StudyConfig.preset("nope")

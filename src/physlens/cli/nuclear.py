@@ -1,6 +1,6 @@
 """``physlens nuclear``: train the nuclear regressor, analyse a run, run the study.
 
-    physlens nuclear train --out runs/nuclear              # default preset, about 4-7 min on 2 cores
+    physlens nuclear train --out runs/nuclear              # default preset, about 7 min on 2 cores
     physlens nuclear train --resume runs/nuclear
     physlens nuclear analyse runs/nuclear                  # RUN/report.html and RUN/analysis.json
     physlens nuclear study --out docs/studies/nuclear      # fractions x seeds, single vs multi task
@@ -29,10 +29,12 @@ def train_command(
     train_fraction: Annotated[float, typer.Option(help="fraction of nuclei in training")] = 0.8,
     split_seed: Annotated[int, typer.Option(help="seed of the train/validation split")] = 0,
     seed: Annotated[int, typer.Option(help="seed of initialisation and minibatch order")] = 0,
-    width: int = 64,
-    depth: int = 2,
-    steps: Annotated[int, typer.Option(help="AdamW steps")] = 20000,
-    learning_rate: float = 3e-3,
+    binding_target: Annotated[Optional[str], typer.Option(help="what the B readout predicts: per_nucleon (B/A) or total (B); default: the preset's")] = None,
+    b_weight: Annotated[Optional[float], typer.Option(help="loss weight of B (other tasks weigh 1); default: the preset's")] = None,
+    width: Annotated[Optional[int], typer.Option(help="model width; default: the preset's")] = None,
+    depth: Annotated[Optional[int], typer.Option(help="number of blocks; default: the preset's")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="AdamW steps; default: the preset's")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="peak AdamW rate; default: the preset's")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/nuclear-s<seed>)")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
@@ -44,11 +46,15 @@ def train_command(
     if resume is not None:
         run = training.resume(resume, progress=progress)
     else:
+        preset = training.NuclearTrainConfig()
         task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
-        weights = {"B": 3.0} if "B" in task_list else {}
-        cfg = training.NuclearTrainConfig(tasks=task_list, task_weights=weights, train_fraction=train_fraction,
-                                          split_seed=split_seed, seed=seed, width=width, depth=depth, steps=steps,
-                                          learning_rate=learning_rate)
+        weight = preset.task_weights.get("B", 1.0) if b_weight is None else b_weight
+        given = {"binding_target": binding_target, "width": width, "depth": depth, "steps": steps,
+                 "learning_rate": learning_rate}
+        cfg = training.NuclearTrainConfig.from_dict(
+            {**preset.to_dict(), **{k: v for k, v in given.items() if v is not None}, "tasks": task_list,
+             "task_weights": {"B": weight} if "B" in task_list else {}, "train_fraction": train_fraction,
+             "split_seed": split_seed, "seed": seed})
         run = training.train(cfg, out or Path("runs") / f"nuclear-s{seed}", progress=progress)
     _print_run(run, evaluate(run) if "B" in run.model.tasks else None)
 
@@ -133,7 +139,7 @@ def study_command(
                                 steps=steps, width=width, out=str(out))
     tables = nuclear.run_study(study, make_executor(executor, workers, scheduler), progress=progress)
     meta = [f"study: {study}", f"executor: {executor} ({workers} workers)",
-            f"preset: default NuclearTrainConfig with width={width}, steps={steps} (the default model: 64, 20000)"]
+            f"preset: default NuclearTrainConfig with width={width}, steps={steps} (the default model: 64, 40000)"]
     path = write_study_outputs(out, study, tables, meta)
     console.print(tables["tasks"].to_string(index=False))
     console.print(f"report: {path}")

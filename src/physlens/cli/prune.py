@@ -82,14 +82,16 @@ def prune_command(
     fraction: Annotated[Optional[float], typer.Option(help="share of surviving weights pruned per round")] = None,
     controls: Annotated[Optional[str], typer.Option(help="all, none, or a list of reinit,random_mask,random_prune (default: the config's)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="initialisation seeds, e.g. 0,1,2 or 0-4")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Adam steps per level")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Adam steps per pruning level")] = None,
+    dense_steps: Annotated[Optional[int], typer.Option(help="Adam steps of the dense level 0 (default: --steps)")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam step size")] = None,
     rewind_step: Annotated[Optional[int], typer.Option(help="rewind survivors to this training step (0: θ_0)")] = None,
     scope: Annotated[Optional[str], typer.Option(help="global or layerwise magnitude pruning")] = None,
     out: Annotated[Path, typer.Option(help="study folder (an existing one is resumed)")] = Path("runs/lottery"),
 ) -> None:
     """Find lottery tickets: IMP with rewinding and its controls, exact training; writes levels, tables and report.html."""
-    overrides = {"rounds": rounds, "fraction": fraction, "steps": steps, "learning_rate": learning_rate,
+    overrides = {"rounds": rounds, "fraction": fraction, "steps": steps, "dense_steps": dense_steps,
+                 "learning_rate": learning_rate,
                  "rewind_step": rewind_step, "scope": scope, "seeds": int_list(seeds) if seeds else None}
     config = _base_config(target)
     overrides["controls"] = _controls(controls) if controls is not None else None

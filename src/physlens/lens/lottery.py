@@ -169,7 +169,8 @@ def _check_inputs(init_params: Sequence, reinit_params: Sequence, seeds: Sequenc
 
 
 def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,
-                config: LotteryConfig, seeds: Sequence[int] | None = None, prunable=None) -> LotteryResult:
+                config: LotteryConfig, seeds: Sequence[int] | None = None, prunable=None,
+                train_dense: TrainFn | None = None) -> LotteryResult:
     """Run (or resume) IMP with rewinding and its controls, saving every level under ``out``.
 
     Args:
@@ -177,6 +178,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         init_params: θ_0 of each seed (parameter pytrees of one model).
         reinit_params: a second, independent initialisation of each seed (for ``reinit``).
         train: trains K (parameters, mask) pairs; see ``TrainedBatch``.
+        train_dense: trains the dense level 0 (default ``train``), e.g. for longer.
         config: rounds, fraction, scope, controls, rewind step.
         seeds: labels of the seeds (default 0..S−1); they also seed the random controls.
         prunable: which leaves may be pruned (``Mask.ones_like``'s argument; default kernels).
@@ -200,7 +202,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
     level0 = _load_level(out, 0)
     if level0 is None:
         entries = [("imp", s, template) for s in seeds]
-        batch = train([template.apply(p) for p in init_params], [template] * len(seeds))
+        batch = (train_dense or train)([template.apply(p) for p in init_params], [template] * len(seeds))
         rewind_to = batch.rewind_params if config.rewind_step else None
         extra = {f"rewind_seed{s}": p for s, p in zip(seeds, rewind_to)} if rewind_to else {}
         level0 = _save_level(out, 0, entries, batch, extra)

@@ -7,12 +7,13 @@ Reproduces the analyses of Kitouni et al. 2024, "From Neurons to Neutrons"
 - the Z and N embedding tables: PCA, orderedness along PC0, parity split R_P, and a helix
   fitted in their leading PCs, with the binding-energy RMS when R, f or P is perturbed;
 - PC truncation per layer (residual stream after every block, penultimate layer);
-- the latent topography: B/A over a plane of two Z-embedding PCs, at a chosen N;
+- the latent topography: the B readout (B/A or B) over a plane of two Z-embedding PCs, at a chosen N;
 - the penultimate layer's PCs as maps over the nuclei, matched (cosine similarity,
   centred) to every physics term of ``physlens.nuclear.terms``;
 - symbolic regression of the leading penultimate PCs as functions of (Z, N), and their
   combination by least squares into a binding-energy formula B = A·(c0 + Σ c_k f_k(Z, N))
-  (the readout is linear in the penultimate layer and predicts B/A).
+  when the readout (linear in the penultimate layer) predicts B/A, B = c0 + Σ c_k f_k(Z, N)
+  when it predicts B (``binding_target = "total"``).
 
 Every number is computed exactly over all experimental nuclei of the run (no sampling);
 energies are in MeV. Fits (symbolic formulas, their combination) use the run's
@@ -38,7 +39,7 @@ from physlens.lens.helix import HelixFit, fit_helix
 from physlens.lens.hooks import Lens
 from physlens.lens.index_structure import Orderedness, ParitySplit, orderedness, parity_split
 from physlens.lens.symbolic import FormulaCombination, SymbolicFit, combine_formulas, fit_symbolic
-from physlens.nuclear.evaluate import semf_baseline
+from physlens.nuclear.evaluate import binding_factor, semf_baseline
 from physlens.nuclear.terms import SEMF_TERMS, term_vectors
 from physlens.runs import Run
 
@@ -48,6 +49,9 @@ PERTURBATIONS: tuple[tuple[str, float], ...] = (("none", 1.0), ("radius", 0.5), 
                                                 ("frequency", 0.9), ("frequency", 1.1), ("pitch", 0.5), ("pitch", 1.5))
 """Helix perturbations: (parameter, factor applied to its fitted value)."""
 _COLUMNS = {"Z": 0, "N": 1}
+SLOW_HELIX_MAX_FREQUENCY = 0.25
+"""Highest frequency (turns per unit of Z or N) of the slow-helix fit: periods of 4 or more,
+so that the even/odd zig-zag (period 2, the parity split) cannot pass for a helix."""
 
 
 def embedding_table(variables: dict, which: str, index_T: np.ndarray) -> np.ndarray:
@@ -80,6 +84,7 @@ class EmbeddingGeometry:
         order: orderedness along PC0.
         parity: parity split R_P (full embedding space).
         helix: helix fitted to the rows' coordinates on the first ``helix_pcs`` PCs, t = index.
+        slow_helix: the same fit restricted to periods ≥ 1/``SLOW_HELIX_MAX_FREQUENCY``.
         helix_pcs: number of leading PCs the helix is fitted in.
     """
 
@@ -89,22 +94,29 @@ class EmbeddingGeometry:
     order: Orderedness
     parity: ParitySplit
     helix: HelixFit
+    slow_helix: HelixFit
     helix_pcs: int
 
     def row(self) -> dict:
-        """Headline numbers: orderedness, R_P, helix R², radius, period and pitch."""
-        h, n = self.helix, self.name
-        return {f"orderedness_{n}": self.order.spearman, f"R_P_{n}": self.parity.ratio, f"helix_r2_{n}": h.r2,
-                f"helix_radius_{n}": h.radius, f"helix_period_{n}": 1.0 / h.frequency, f"helix_pitch_{n}": h.pitch,
-                f"helix_variance_{n}": float(self.basis.explained_variance_ratio_K[: self.helix_pcs].sum())}
+        """Headline numbers: orderedness, R_P, helix R², radius, period, pitch and turns over the index range
+        (``slow_helix_*``: the same for the fit with period ≥ 4)."""
+        n, span = self.name, float(np.ptp(self.index_T))
+        row = {f"orderedness_{n}": self.order.spearman, f"R_P_{n}": self.parity.ratio,
+               f"helix_variance_{n}": float(self.basis.explained_variance_ratio_K[: self.helix_pcs].sum())}
+        for label, h in (("helix", self.helix), ("slow_helix", self.slow_helix)):
+            row |= {f"{label}_r2_{n}": h.r2, f"{label}_radius_{n}": h.radius, f"{label}_period_{n}": 1.0 / h.frequency,
+                    f"{label}_pitch_{n}": h.pitch, f"{label}_turns_{n}": h.frequency * span}
+        return row
 
 
 def embedding_geometry(emb_TD: np.ndarray, index_T: np.ndarray, name: str, helix_pcs: int = 3) -> EmbeddingGeometry:
     """PCA, orderedness, parity split and helix of an embedding table ``emb_TD`` with row indices ``index_T``."""
     basis = pca(emb_TD)
-    helix = fit_helix(basis.projections_BK[:, :helix_pcs], index_T.astype(np.float64))
+    coords_TP, t_T = basis.projections_BK[:, :helix_pcs], index_T.astype(np.float64)
+    span = float(np.ptp(t_T))
+    slow_G = np.linspace(0.5 / span, SLOW_HELIX_MAX_FREQUENCY, max(64, int(8 * span * SLOW_HELIX_MAX_FREQUENCY)))
     return EmbeddingGeometry(name, index_T, basis, orderedness(emb_TD, index_T), parity_split(emb_TD, index_T),
-                             helix, helix_pcs)
+                             fit_helix(coords_TP, t_T), fit_helix(coords_TP, t_T, freqs_G=slow_G), helix_pcs)
 
 
 @dataclass(frozen=True)
@@ -115,13 +127,13 @@ class NuclearAnalysis:
         nuclei: per nucleus ``Z``, ``N``, ``A``, measured ``B`` and ``train`` (bool).
         embeddings: ``{"Z": ..., "N": ...}`` embedding geometry.
         truncation: per hook point, B RMS (MeV) against the number of PCs kept.
-        topography: B/A (MeV) over a plane of Z-embedding PCs 0 and 1 at ``topography_N``.
+        topography: the B readout (B/A or B, MeV) over a plane of Z-embedding PCs 0 and 1 at ``topography_N``.
         topography_N: the neutron number of the topography.
         helix_perturbation: B RMS over all and held-out nuclei per (embedding, parameter, factor).
         penultimate: PCA of the penultimate activations for the B task.
         match: cosine similarity of the leading penultimate PCs with the terms of ``TERMS``.
         symbolic: one formula per leading PC, fitted on the training nuclei.
-        formula: B fitted as A·(c0 + Σ c_k f_k) on the training nuclei.
+        formula: B fitted as A·(c0 + Σ c_k f_k) (readout B/A) or c0 + Σ c_k f_k (readout B) on the training nuclei.
         rms_model_val: the model's held-out B RMS.
         rms_semf_train: the SEMF's (fitted on the training nuclei) training B RMS.
         rms_semf_val: its held-out B RMS.
@@ -167,30 +179,33 @@ class NuclearAnalysis:
         return out
 
 
-def _readout_B(lens: Lens, x_K3: np.ndarray, A_K: np.ndarray, hook: str, shape: tuple[int, ...]):
-    """Row-wise readout for ``truncation_curve``: activations (n·K, prod(shape)) at ``hook`` → B (MeV)."""
+def _readout_B(lens: Lens, x_K3: np.ndarray, factor_K: np.ndarray, hook: str, shape: tuple[int, ...]):
+    """Row-wise readout for ``truncation_curve``: activations (n·K, prod(shape)) at ``hook`` → B (MeV).
+
+    ``factor_K`` turns the model's value into B (``evaluate.binding_factor``)."""
     def readout(acts_ND):
         n = acts_ND.shape[0] // len(x_K3)
         replaced = jnp.asarray(acts_ND.reshape(-1, *shape))
         out = lens.run_with_hooks(jnp.asarray(np.tile(x_K3, (n, 1))), {hook: lambda _: replaced})
-        return np.asarray(out) * np.tile(A_K, n)
+        return np.asarray(out) * np.tile(factor_K, n)
     return readout
 
 
-def _truncation(lens: Lens, x_K3, A_K, binding_K, cache: dict) -> dict[str, TruncationCurve]:
+def _truncation(lens: Lens, x_K3, factor_K, binding_K, cache: dict) -> dict[str, TruncationCurve]:
     curves = {}
     for hook, acts in cache.items():
         acts = np.asarray(acts)
         acts_KD = acts.reshape(len(x_K3), -1)
         top = min(acts_KD.shape)
         ks = sorted({k for k in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128) if k < top} | {top})
-        curves[hook] = truncation_curve(acts_KD, _readout_B(lens, x_K3, A_K, hook, acts.shape[1:]), binding_K, ks=ks)
+        curves[hook] = truncation_curve(acts_KD, _readout_B(lens, x_K3, factor_K, hook, acts.shape[1:]), binding_K, ks=ks)
     return curves
 
 
-def _helix_perturbation(lens: Lens, x_K3, nuclei, geometries: dict[str, EmbeddingGeometry], variables) -> pd.DataFrame:
+def _helix_perturbation(lens: Lens, x_K3, nuclei, factor_K, geometries: dict[str, EmbeddingGeometry],
+                        variables) -> pd.DataFrame:
     """B RMS with each embedding's helix component replaced by a perturbed helix (one batched pass per table)."""
-    A_K, binding_K, val_K = nuclei.A.to_numpy(), nuclei.B.to_numpy(), ~nuclei.train.to_numpy()
+    binding_K, val_K = nuclei.B.to_numpy(), ~nuclei.train.to_numpy()
     rows, P, K = [], len(PERTURBATIONS), len(x_K3)
     for name, g in geometries.items():
         table = np.asarray(variables["params"][f"embed_{name}"]["embedding"])
@@ -204,7 +219,7 @@ def _helix_perturbation(lens: Lens, x_K3, nuclei, geometries: dict[str, Embeddin
         x_PK3 = np.tile(x_K3, (P, 1))
         rows_PKD = jnp.asarray(tables_PTD[np.repeat(np.arange(P), K), x_PK3[:, _COLUMNS[name]]])
         out_PK = np.asarray(lens.run_with_hooks(jnp.asarray(x_PK3), {f"embed.{name}": lambda _: rows_PKD})).reshape(P, K)
-        err_PK = out_PK * A_K - binding_K
+        err_PK = out_PK * factor_K - binding_K
         for p, (param, factor) in enumerate(PERTURBATIONS):
             rows.append({"embedding": name, "parameter": param, "factor": factor,
                          "rms_all_MeV": float(np.sqrt(np.mean(err_PK[p] ** 2))),
@@ -229,7 +244,7 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 4, topography_N: int = 82
     nuclei = data.nuclei[["Z", "N", "A", "B", "train"]].reset_index(drop=True)
     if not ((nuclei.N == topography_N).any()):
         raise PhyslensError(f"no nucleus has N = {topography_N}; allowed: N in {nuclei.N.min()}..{nuclei.N.max()}")
-    Z_K, N_K, A_K, binding_K = (nuclei[c].to_numpy() for c in ("Z", "N", "A", "B"))
+    Z_K, N_K, binding_K = (nuclei[c].to_numpy() for c in ("Z", "N", "B"))
     train_K = nuclei.train.to_numpy()
     x_K3 = np.stack([Z_K, N_K, np.full(len(Z_K), model.tasks.index("B"))], axis=1)
     lens = Lens(model, variables)
@@ -248,21 +263,25 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 4, topography_N: int = 82
     X_K2 = np.stack([Z_K, N_K], axis=1).astype(np.float64)
     fits = tuple(fit_symbolic(X_K2[train_K], pen.projections_BK[train_K, k], ("Z", "N"), generations=generations,
                               population_size=population_size, max_length=max_length, seed=seed) for k in range(sr_pcs))
-    features_KF = A_K[:, None] * np.column_stack([np.ones(len(A_K))] + [f.predict(X_K2) for f in fits])
+    factor_K = binding_factor(model, Z_K, N_K)
+    pc_formulas_KF = np.column_stack([f.predict(X_K2) for f in fits])
+    names = [f"f_PC{k}(Z,N)" for k in range(sr_pcs)]
+    if model.binding_per_nucleon:
+        pc_formulas_KF = np.column_stack([np.ones(len(Z_K)), pc_formulas_KF]) * factor_K[:, None]
+        names = ["A", *(f"A*{name}" for name in names)]
     semf = semf_baseline(data)
-    model_B_K = np.asarray(out_K) * A_K
+    model_B_K = np.asarray(out_K) * factor_K
     return NuclearAnalysis(
         nuclei=nuclei,
         embeddings=geometries,
-        truncation=_truncation(lens, x_K3, A_K, binding_K, cache),
+        truncation=_truncation(lens, x_K3, factor_K, binding_K, cache),
         topography=latent_topography(geometries["Z"].basis, predict_plane, batched=True),
         topography_N=topography_N,
-        helix_perturbation=_helix_perturbation(lens, x_K3, nuclei, geometries, variables),
+        helix_perturbation=_helix_perturbation(lens, x_K3, nuclei, factor_K, geometries, variables),
         penultimate=pen,
         match=match,
         symbolic=fits,
-        formula=combine_formulas(features_KF, binding_K, train_K,
-                                 ["A", *(f"A*f_PC{k}(Z,N)" for k in range(sr_pcs))]),
+        formula=combine_formulas(pc_formulas_KF, binding_K, train_K, names),
         rms_model_val=float(np.sqrt(np.mean((model_B_K - binding_K)[~train_K] ** 2))),
         rms_semf_train=semf["train_rms"],
         rms_semf_val=semf["val_rms"],

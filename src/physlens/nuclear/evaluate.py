@@ -19,6 +19,15 @@ from physlens.nuclear.targets import NuclearData
 from physlens.nuclear.terms import SEMF_COEFFICIENTS, fit_semf, semf_design
 from physlens.runs import Run
 
+def binding_factor(model: NuclearModel, Z: npt.ArrayLike, N: npt.ArrayLike) -> np.ndarray:
+    """Factor turning the model's value of the task ``B`` for nuclei (Z_K, N_K) into B in MeV, shape (K,).
+
+    A = Z + N when the model predicts B/A (``binding_per_nucleon``), else 1.
+    """
+    A_K = np.asarray(Z, dtype=np.float64) + np.asarray(N, dtype=np.float64)
+    return A_K if model.binding_per_nucleon else np.ones_like(A_K)
+
+
 def predict(source: Run | NuclearModel, Z: npt.ArrayLike, N: npt.ArrayLike, task: str,
             variables: dict | None = None) -> np.ndarray:
     """Predictions for nuclei (Z_K, N_K), shape (K,), in MeV (``B``: total binding energy).
@@ -40,7 +49,7 @@ def predict(source: Run | NuclearModel, Z: npt.ArrayLike, N: npt.ArrayLike, task
                             "the model's embedding tables")
     x_K3 = np.stack([Z_K, N_K, np.full(Z_K.size, source.tasks.index(task))], axis=1)
     out_K = np.asarray(source.apply(variables, jnp.asarray(x_K3)))
-    return out_K * (Z_K + N_K) if task == "B" else out_K
+    return out_K * binding_factor(source, Z_K, N_K) if task == "B" else out_K
 
 
 def semf_baseline(data: NuclearData) -> dict:

@@ -86,6 +86,8 @@ class NuclearModel(nn.Module):
         mlp_ratio: MLP hidden width as a multiple of D.
         target_shift: per-task value added after scaling (physical units); None gives 0.
         target_scale: per-task scale of the standardised readout (physical units); None gives 1.
+        binding_per_nucleon: how to read the value of a task ``B``: B/A in MeV per nucleon
+            (True) or the total B in MeV (False); ``evaluate.binding_factor`` turns it into B.
         param_dtype: dtype of the parameters (float64 by default).
     """
 
@@ -97,6 +99,7 @@ class NuclearModel(nn.Module):
     mlp_ratio: int = 4
     target_shift: tuple[float, ...] | None = None
     target_scale: tuple[float, ...] | None = None
+    binding_per_nucleon: bool = True
     param_dtype: Any = jnp.float64
 
     def _check(self) -> None:

@@ -1,6 +1,7 @@
 """Targets of the nuclear regressor: one row per (nucleus, task) from AME2020, and the split over nuclei.
 
-For the task ``B`` the model predicts B/A (MeV per nucleon); every other task is in MeV.
+For the task ``B`` the readout predicts B/A (MeV per nucleon, ``binding_target =
+"per_nucleon"``) or the total B (MeV, ``"total"``); every other task is in MeV.
 A nucleus is in the same split for every task, and every Z and N occurs in training.
 
     data = load_data(NuclearTrainConfig())
@@ -19,7 +20,7 @@ from physlens.errors import PhyslensError
 from physlens.nuclear.data import load_ame2020
 
 TASKS: dict[str, str] = {
-    "B": "binding energy; the readout predicts B/A (MeV/nucleon), metrics and predict give B (MeV)",
+    "B": "binding energy; the readout predicts B/A or B (binding_target), metrics and predict give B (MeV)",
     "S_n": "one-neutron separation energy (MeV)",
     "S_p": "one-proton separation energy (MeV)",
     "S_2n": "two-neutron separation energy (MeV)",
@@ -30,6 +31,8 @@ TASKS: dict[str, str] = {
 }
 """Trainable tasks: name (a column of ``load_ame2020``) → what the model predicts."""
 DEFAULT_TASKS = tuple(TASKS)
+BINDING_TARGETS = ("per_nucleon", "total")
+"""What the readout of the task ``B`` predicts: B/A (MeV per nucleon) or B (MeV)."""
 
 
 
@@ -43,8 +46,9 @@ class NuclearData:
             binding energy), NaN where dropped.
         tasks: task names; a row's task index points into this tuple.
         x_R3: integers (Z, N, task index) per row.
-        y_R: model-space target per row (B/A in MeV/nucleon for ``B``, else MeV).
-        unit_R: factor turning a model-space error into MeV (A for ``B``, else 1).
+        y_R: model-space target per row (for ``B``: B/A in MeV/nucleon or B in MeV, per
+            ``binding_target``; else MeV).
+        unit_R: factor turning a model-space error into MeV (A for ``B`` per nucleon, else 1).
         nucleus_R: row of ``nuclei`` per row.
         train_R: whether the row's nucleus is in the training split.
         shift_K: per-task mean of ``y_R`` over training rows.
@@ -89,6 +93,7 @@ def load_data(config) -> NuclearData:
                             "at least 10 are needed")
     nuclei = table[["Z", "N", "A"]].assign(B=table.B / 1000.0)
     nuclei["train"] = split_nuclei(table.Z, table.N, config.train_fraction, config.split_seed)
+    per_nucleon = config.binding_target == "per_nucleon"
     parts = []
     for k, task in enumerate(config.tasks):
         target_K = table[task].to_numpy(float) / 1000.0
@@ -97,7 +102,7 @@ def load_data(config) -> NuclearData:
             keep_K &= ~table[f"{task}_estimated"].to_numpy(bool)
         nuclei[task] = np.where(keep_K, target_K, np.nan)
         i = np.flatnonzero(keep_K)
-        unit = table.A.to_numpy(float)[i] if task == "B" else np.ones(i.size)
+        unit = table.A.to_numpy(float)[i] if task == "B" and per_nucleon else np.ones(i.size)
         parts.append((np.stack([table.Z.to_numpy()[i], table.N.to_numpy()[i], np.full(i.size, k)], 1),
                       target_K[i] / unit, unit, i))
     x_R3, y_R, unit_R, nucleus_R = (np.concatenate(p) for p in zip(*parts))

@@ -118,7 +118,7 @@ def write_report(summary: LotterySummary, path: Path | str, notes: str = "") -> 
     meta = [f"system {study['system']} size {study['size']} {study['system_params']}; FFNN widths {study['widths']} "
             f"(ReLU, summed output); E0 = {study['e0']:.10g} {study['unit']}",
             f"energies: {study['energy_method']} (never sampled); Adam lr {study['learning_rate']}, "
-            f"{study['steps']} steps per level; prune {study['fraction']} per round ({study['scope']}), "
+            f"{study['steps']} steps per level ({study.get('dense_steps') or study['steps']} for the dense level); prune {study['fraction']} per round ({study['scope']}), "
             f"{study['rounds']} rounds, rewind to step {study['rewind_step']}; seeds {study['seeds']}"]
     sections = [
         Section("Claims, as measured", notes, tables=[summary.claims]),

@@ -30,6 +30,15 @@ def _saved(figures: dict[str, plt.Figure], folder: Path | None) -> list[plt.Figu
     return list(figures.values())
 
 
+def _helix_table(analysis: NuclearAnalysis) -> pd.DataFrame:
+    rows = []
+    for name, g in analysis.embeddings.items():
+        for label, h in (("all periods", g.helix), ("period ≥ 4", g.slow_helix)):
+            rows.append({"embedding": name, "fit": label, "R²": h.r2, "period": 1.0 / h.frequency,
+                         "turns": h.frequency * float(np.ptp(g.index_T)), "radius": h.radius, "pitch": h.pitch})
+    return pd.DataFrame(rows)
+
+
 def _summary_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame({"quantity": list(summary), "value": [f"{v:.4g}" if isinstance(v, float) else str(v)
                                                                for v in summary.values()]})
@@ -43,7 +52,10 @@ def run_report(run: Run, analysis: NuclearAnalysis, path: Path | str, figures_di
     terms = term_vectors(nuclei.Z, nuclei.N)
     emb = {f"embedding_{w}": figs.embedding_pcs(g) for w, g in a.embeddings.items()}
     hel = {f"helix_{w}": figs.helix(g) for w, g in a.embeddings.items()}
-    topo = {"topography": figs.topography(a.topography, a.topography_N, a.embeddings["Z"].index_T)}
+    per_nucleon = run.model.binding_per_nucleon
+    readout = "B/A" if per_nucleon else "B"
+    combination = "B = A·(c0 + Σ c_k f_k(Z, N))" if per_nucleon else "B = c0 + Σ c_k f_k(Z, N)"
+    topo = {"topography": figs.topography(a.topography, a.topography_N, a.embeddings["Z"].index_T, readout)}
     maps = {"pc_maps": figs.pc_maps(nuclei, a.penultimate.projections_BK, terms, a.match.best_frame())}
     trunc = {"truncation": figs.truncation(a.truncation, a.rms_semf_val)}
     metrics = run.metrics()
@@ -64,11 +76,13 @@ def run_report(run: Run, analysis: NuclearAnalysis, path: Path | str, figures_di
                 figures=_saved(emb, folder)),
         Section("Helix",
                 "A helix r(t) = R[cos(2πft+φ)u + sin(2πft+φ)v] + P·t·a + r₀ fitted to each table's coordinates on "
-                "its first three PCs, t = Z or N. The table below gives the binding-energy RMS when the helix part "
+                "its first three PCs, t = Z or N: the best fit over all periods, and the best with period ≥ 4 (which "
+                "the even/odd zig-zag of period 2 cannot imitate); turns = f × the range of t. The second table "
+                "gives the binding-energy RMS when the helix part "
                 "of every row is redrawn with R, f or P scaled ('none' reproduces the model).",
-                figures=_saved(hel, folder), tables=[a.helix_perturbation]),
+                figures=_saved(hel, folder), tables=[_helix_table(a), a.helix_perturbation]),
         Section("Latent topography",
-                f"Predicted B/A with the Z embedding replaced by points of the plane of its PCs 0 and 1 (other PCs at "
+                f"Predicted {readout} with the Z embedding replaced by points of the plane of its PCs 0 and 1 (other PCs at "
                 f"their mean), N = {a.topography_N}; dots are the real Z rows.",
                 figures=_saved(topo, folder)),
         Section("Penultimate PCs and the mass formula",
@@ -83,8 +97,8 @@ def run_report(run: Run, analysis: NuclearAnalysis, path: Path | str, figures_di
                 tables=[c.to_frame().reset_index().assign(hook=h) for h, c in a.truncation.items()]),
         Section("Symbolic regression",
                 "Formulas for the leading penultimate PCs as functions of (Z, N), found by Operon on the training "
-                "nuclei, then combined by least squares into B = A·(c0 + Σ c_k f_k(Z, N)) (the readout predicts "
-                f"B/A). Formula RMS: train {a.formula.rms_train:.3f} MeV, held-out {a.formula.rms_test:.3f} MeV; "
+                f"nuclei, then combined by least squares into {combination} (the readout predicts "
+                f"{readout}). Formula RMS: train {a.formula.rms_train:.3f} MeV, held-out {a.formula.rms_test:.3f} MeV; "
                 f"SEMF: train {a.rms_semf_train:.3f}, held-out {a.rms_semf_val:.3f} MeV.",
                 tables=[symbolic, a.formula.to_frame()]),
     ]

@@ -58,12 +58,12 @@ def helix(geometry) -> plt.Figure:
     return fig
 
 
-def topography(topo: Topography, n_value: int, index_T: np.ndarray) -> plt.Figure:
-    """B/A over the plane of two Z-embedding PCs at fixed N, with the Z rows overlaid."""
+def topography(topo: Topography, n_value: int, index_T: np.ndarray, readout: str = "B/A") -> plt.Figure:
+    """The B readout (``readout``: B/A or B, MeV) over the plane of two Z-embedding PCs at fixed N, with the Z rows overlaid."""
     i, j = topo.pcs
     fig, ax = plt.subplots(figsize=(6, 4.6))
     mesh = ax.pcolormesh(topo.coords_i_G, topo.coords_j_H, topo.values_GH.T, cmap="magma", shading="auto")
-    fig.colorbar(mesh, ax=ax, label="predicted B/A [MeV]")
+    fig.colorbar(mesh, ax=ax, label=f"predicted {readout} [MeV]")
     ax.scatter(topo.data_coords_B2[:, 0], topo.data_coords_B2[:, 1], c=index_T, cmap="viridis", s=10,
                edgecolors="w", linewidths=0.3)
     ax.set(xlabel=f"Z-embedding PC{i}", ylabel=f"Z-embedding PC{j}", title=f"Latent topography at N = {n_value}")

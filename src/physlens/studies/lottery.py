@@ -46,7 +46,10 @@ class StudyConfig:
         system: system kind; size: N (chains) or L (2D); system_params: its parameters.
         widths: FFNN hidden widths (ReLU, summed output).
         seeds: initialisation seeds (PRNGKey(seed)).
-        steps: Adam steps per level (every level, dense included).
+        steps: Adam steps per pruning level.
+        dense_steps: Adam steps of the dense level 0 (None: ``steps``); a long dense run
+            with ``rewind_step = dense_steps`` rewinds every ticket to the trained dense
+            network (the protocol of Barton et al. 2025: 10,000 dense steps, 1,000 per level).
         learning_rate: Adam step size.
         rounds, fraction, scope, controls, rewind_step: see ``LotteryConfig``.
         chunk: basis states per chunk of the exact full sum.
@@ -63,6 +66,7 @@ class StudyConfig:
     widths: tuple[int, ...] = (16,)
     seeds: tuple[int, ...] = (0, 1, 2)
     steps: int = 300
+    dense_steps: int | None = None
     learning_rate: float = 0.02
     rounds: int = 10
     fraction: float = 0.3
@@ -74,11 +78,11 @@ class StudyConfig:
     batching: str = "map"
 
     def __post_init__(self):
-        if not self.seeds or self.steps < 1 or self.learning_rate <= 0 or self.init_scale <= 0:
-            raise PhyslensError(f"need seeds, steps >= 1, learning_rate > 0 and init_scale > 0; got {self.seeds}, "
-                                f"{self.steps}, {self.learning_rate}, {self.init_scale}")
-        if self.rewind_step > self.steps:
-            raise PhyslensError(f"rewind_step {self.rewind_step} exceeds steps {self.steps}")
+        if not self.seeds or min(self.steps, self.level0_steps) < 1 or self.learning_rate <= 0 or self.init_scale <= 0:
+            raise PhyslensError(f"need seeds, steps and dense_steps >= 1, learning_rate > 0 and init_scale > 0; got "
+                                f"{self.seeds}, {self.steps}, {self.dense_steps}, {self.learning_rate}, {self.init_scale}")
+        if self.rewind_step > self.level0_steps:
+            raise PhyslensError(f"rewind_step {self.rewind_step} exceeds the dense level's {self.level0_steps} steps")
         check_choice("batching", self.batching, BATCHINGS)
         self.lottery()
 
@@ -96,6 +100,11 @@ class StudyConfig:
         config = cls.preset(base) if base else cls()
         merged = {**dataclasses.asdict(config), **values}
         return dataclasses.replace(dataclass_from_dict(cls, merged), **overrides)
+
+    @property
+    def level0_steps(self) -> int:
+        """Adam steps of the dense level 0."""
+        return self.steps if self.dense_steps is None else self.dense_steps
 
     def lottery(self) -> LotteryConfig:
         return LotteryConfig(rounds=self.rounds, fraction=self.fraction, scope=self.scope,
@@ -120,16 +129,18 @@ PRESETS: dict[str, StudyConfig] = {
 }
 
 
-def batch_trainer(config: StudyConfig, problem: ExactProblem):
-    """The ``TrainFn`` of the study: K (parameters, mask) pairs trained in one compiled exact run."""
+def batch_trainer(config: StudyConfig, problem: ExactProblem, steps: int, snapshot_step: int | None = None,
+                  energy_and_grad=None):
+    """The ``TrainFn`` of the study: K (parameters, mask) pairs trained ``steps`` Adam steps in one compiled exact run,
+    keeping the parameters after ``snapshot_step`` steps when given (the rewind point)."""
     model = config.build_model()
-    energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
+    energy_and_grad = energy_and_grad or make_energy_and_grad(model, problem, config.chunk, config.batching)
 
     def train(params: list, masks: list[Mask]) -> TrainedBatch:
         params_K = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *params)
-        result = train_masked(model, problem, params_K, stack_masks(masks), steps=config.steps,
+        result = train_masked(model, problem, params_K, stack_masks(masks), steps=steps,
                               learning_rate=config.learning_rate, chunk=config.chunk,
-                              snapshot_step=config.rewind_step or None, energy_and_grad=energy_and_grad)
+                              snapshot_step=snapshot_step, energy_and_grad=energy_and_grad)
 
         def split(tree):
             return [jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[k]), tree) for k in range(len(params))]
@@ -158,7 +169,11 @@ def run_study(config: StudyConfig, out: Path | str) -> LotteryResult:
     study = {**dataclasses.asdict(config), "e0": problem.e0, "unit": problem.unit,
              "energy_method": "exact full sum over the basis"}
     atomic_write_text(out / "study.json", json.dumps(study, indent=1, default=list))
-    result = run_lottery(out / "levels", init_params=init, reinit_params=reinit, train=batch_trainer(config, problem),
+    energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
+    result = run_lottery(out / "levels", init_params=init, reinit_params=reinit,
+                         train=batch_trainer(config, problem, config.steps, energy_and_grad=energy_and_grad),
+                         train_dense=batch_trainer(config, problem, config.level0_steps, config.rewind_step or None,
+                                                   energy_and_grad),
                          config=config.lottery(), seeds=config.seeds)
     frame = result.to_frame().rename(columns={"objective": "energy", "error": "rel_error"})
     atomic_write_text(out / "levels.csv", frame.to_csv(index=False))

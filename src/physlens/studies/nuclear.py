@@ -9,7 +9,8 @@ Two families of independent models of ``physlens.nuclear.train``:
   ``single_seed``, compared with the multi-task model of the same fraction and seed.
 
 Every model uses the study preset: width 32 and 1,500 optimiser steps (``StudyConfig.width``,
-``.steps``), otherwise the default ``NuclearTrainConfig`` (width 64, 20,000 steps), so
+``.steps``), a B/A readout with B weighted 3 (``.binding_target``, ``.b_weight``; the default
+``NuclearTrainConfig`` predicts B, weight 100, width 64, 40,000 steps), so
 that the whole grid of 35 models fits in about half an hour on a shared 2-core CPU. Each task stores its row in
 ``<out>/results/<name>.json`` as soon as it finishes; a restarted study redoes only the
 missing ones, resuming interrupted runs from their checkpoints::
@@ -47,9 +48,12 @@ class StudyConfig:
         single_fraction: training fraction of the single- vs multi-task comparison
             (must be one of ``fractions``).
         single_seed: seed of that comparison (must be one of ``seeds``).
-        steps: optimiser steps per model (the study preset; default training uses 20,000).
+        steps: optimiser steps per model (the study preset; default training uses 40,000).
         width: model width D (study preset 32; the default preset uses 64).
         depth: number of blocks (default preset: 2).
+        binding_target: what the B readout predicts (``per_nucleon`` or ``total``); the
+            committed study used ``per_nucleon``.
+        b_weight: loss weight of the task B (the other tasks weigh 1); the committed study used 3.
         out: study folder (``results/``, ``runs/``, tables, report).
     """
 
@@ -61,6 +65,8 @@ class StudyConfig:
     steps: int = 1500
     width: int = 32
     depth: int = 2
+    binding_target: str = "per_nucleon"
+    b_weight: float = 3.0
     out: str = "docs/studies/nuclear"
 
     def __post_init__(self):
@@ -94,8 +100,9 @@ class Task:
         return f"{kind}-f{round(100 * self.fraction):02d}-s{self.seed}"
 
     def train_config(self) -> NuclearTrainConfig:
-        weights = {"B": 3.0} if "B" in self.tasks else {}
-        return NuclearTrainConfig(tasks=self.tasks, task_weights=weights, train_fraction=self.fraction,
+        weights = {"B": self.study.b_weight} if "B" in self.tasks else {}
+        return NuclearTrainConfig(tasks=self.tasks, task_weights=weights, binding_target=self.study.binding_target,
+                                  train_fraction=self.fraction,
                                   split_seed=self.seed, seed=self.seed, steps=self.study.steps,
                                   width=self.study.width, depth=self.study.depth)
 
