@@ -1,5 +1,6 @@
 """``physlens prune`` through typer's CliRunner."""
 
+import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -16,6 +17,10 @@ def test_prune_writes_levels_and_report(tmp_path):
     frame = pd.read_csv(out / "levels.csv")
     assert sorted(frame.arm.unique()) == ["imp", "random_mask"]
     assert (out / "report.html").is_file()
+    curve = pd.read_csv(out / "curve.csv")
+    imp = curve[curve.arm == "imp"].sort_values("level")
+    np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median())
+    assert len(pd.read_csv(out / "claims.csv")) == 2 and (out / "filters_extent.csv").is_file()
 
 
 def test_prune_rejects_bad_input_with_exit_code_2(tmp_path):

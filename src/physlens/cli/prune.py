@@ -63,13 +63,14 @@ def _summary_table(summary) -> Table:
 
 
 def run_prune(config, out: Path) -> Path:
-    """Run (or resume) the study, summarise it and write ``out/report.html``; returns the report path."""
+    """Run (or resume) the study, summarise it, write its CSV tables and ``out/report.html``; returns the report path."""
     from physlens.report.lottery import write_report
     from physlens.studies.lottery import run_study
     from physlens.studies.lottery_summary import summarize
 
     run_study(config, out)
     summary = summarize(out)
+    summary.write_tables(out)
     console.print(_summary_table(summary))
     for _, row in summary.claims.iterrows():
         console.print(f"{row.question}: {row.answer} ({row.detail})", markup=False, highlight=False)

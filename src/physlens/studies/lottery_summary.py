@@ -31,6 +31,7 @@ from physlens.lens.mask import Mask
 from physlens.lens.piecewise import PiecewiseFit, Transition, detect_transition, piecewise_power_law
 from physlens.quantum.filters import FilterExtent, StabiliserOverlap, stabiliser_overlap, unit_filters
 from physlens.quantum.systems import SpinSystem, ToricCode, make_system
+from physlens.runs import atomic_write_text
 
 AGREE_FACTOR = 2.0
 """Two arms agree at a level when their median errors are within this factor."""
@@ -71,6 +72,19 @@ class LotterySummary:
 
     def to_frame(self) -> pd.DataFrame:
         return self.curve
+
+    def write_tables(self, folder: Path | str) -> None:
+        """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
+        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``."""
+        tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
+        if self.fit is not None:
+            tables["fit"] = self.fit.to_frame()
+        if self.transition is not None:
+            tables["transition"] = self.transition.to_frame()
+        if self.overlap is not None:
+            tables["filters_stabilisers"] = self.overlap.to_frame()
+        for name, table in tables.items():
+            atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False))
 
 
 def _curve(levels: pd.DataFrame) -> pd.DataFrame:
