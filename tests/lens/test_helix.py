@@ -32,6 +32,7 @@ def test_fit_recovers_noisy_helix_in_16_dimensions(t_T, R, f, P, phi, sigma):
 
     assert fit.radius == pytest.approx(R, rel=0.01)
     assert fit.frequency == pytest.approx(f, rel=1e-3)
+    assert fit.turns == pytest.approx(f * (np.max(t_T) - np.min(t_T)), rel=1e-3)
     assert fit.pitch == pytest.approx(P, rel=0.02)
     plane_true_DD = np.outer(u_D, u_D) + np.outer(v_D, v_D)
     plane_fit_DD = np.outer(fit.u_D, fit.u_D) + np.outer(fit.v_D, fit.v_D)

@@ -71,6 +71,11 @@ class HelixFit:
     scan_frequencies_G: np.ndarray
     scan_r2_G: np.ndarray
 
+    @property
+    def turns(self) -> float:
+        """Turns of the helix over the fitted range of t: f · (max t − min t)."""
+        return self.frequency * float(np.ptp(self.t_T))
+
     def points(
         self,
         t_T: ArrayLike | None = None,

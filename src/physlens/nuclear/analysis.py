@@ -100,12 +100,12 @@ class EmbeddingGeometry:
     def row(self) -> dict:
         """Headline numbers: orderedness, R_P, helix R², radius, period, pitch and turns over the index range
         (``slow_helix_*``: the same for the fit with period ≥ 4)."""
-        n, span = self.name, float(np.ptp(self.index_T))
+        n = self.name
         row = {f"orderedness_{n}": self.order.spearman, f"R_P_{n}": self.parity.ratio,
                f"helix_variance_{n}": float(self.basis.explained_variance_ratio_K[: self.helix_pcs].sum())}
         for label, h in (("helix", self.helix), ("slow_helix", self.slow_helix)):
             row |= {f"{label}_r2_{n}": h.r2, f"{label}_radius_{n}": h.radius, f"{label}_period_{n}": 1.0 / h.frequency,
-                    f"{label}_pitch_{n}": h.pitch, f"{label}_turns_{n}": h.frequency * span}
+                    f"{label}_pitch_{n}": h.pitch, f"{label}_turns_{n}": h.turns}
         return row
 
 

@@ -35,7 +35,7 @@ def _helix_table(analysis: NuclearAnalysis) -> pd.DataFrame:
     for name, g in analysis.embeddings.items():
         for label, h in (("all periods", g.helix), ("period ≥ 4", g.slow_helix)):
             rows.append({"embedding": name, "fit": label, "R²": h.r2, "period": 1.0 / h.frequency,
-                         "turns": h.frequency * float(np.ptp(g.index_T)), "radius": h.radius, "pitch": h.pitch})
+                         "turns": h.turns, "radius": h.radius, "pitch": h.pitch})
     return pd.DataFrame(rows)
 
 

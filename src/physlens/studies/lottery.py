@@ -29,7 +29,8 @@ import numpy as np
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.lottery import CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
 from physlens.lens.mask import Mask, stack_masks
-from physlens.quantum.masked_training import BATCHINGS, ExactProblem, init_params, make_energy_and_grad, train_masked
+from physlens.quantum.masked_training import (BATCHINGS, EnergyAndGrad, ExactProblem, init_params, make_energy_and_grad,
+                                              train_masked)
 from physlens.quantum.models import FFNN
 from physlens.quantum.systems import SpinSystem, make_system
 from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml
@@ -129,12 +130,11 @@ PRESETS: dict[str, StudyConfig] = {
 }
 
 
-def batch_trainer(config: StudyConfig, problem: ExactProblem, steps: int, snapshot_step: int | None = None,
-                  energy_and_grad=None):
-    """The ``TrainFn`` of the study: K (parameters, mask) pairs trained ``steps`` Adam steps in one compiled exact run,
-    keeping the parameters after ``snapshot_step`` steps when given (the rewind point)."""
+def batch_trainer(config: StudyConfig, problem: ExactProblem, energy_and_grad: EnergyAndGrad, steps: int,
+                  snapshot_step: int | None = None):
+    """The ``TrainFn`` of the study: K (parameters, mask) pairs trained ``steps`` Adam steps in one compiled exact run
+    of ``energy_and_grad`` (shared by every level), keeping the parameters after ``snapshot_step`` steps when given."""
     model = config.build_model()
-    energy_and_grad = energy_and_grad or make_energy_and_grad(model, problem, config.chunk, config.batching)
 
     def train(params: list, masks: list[Mask]) -> TrainedBatch:
         params_K = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *params)
@@ -171,9 +171,9 @@ def run_study(config: StudyConfig, out: Path | str) -> LotteryResult:
     atomic_write_text(out / "study.json", json.dumps(study, indent=1, default=list))
     energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
     result = run_lottery(out / "levels", init_params=init, reinit_params=reinit,
-                         train=batch_trainer(config, problem, config.steps, energy_and_grad=energy_and_grad),
-                         train_dense=batch_trainer(config, problem, config.level0_steps, config.rewind_step or None,
-                                                   energy_and_grad),
+                         train=batch_trainer(config, problem, energy_and_grad, config.steps),
+                         train_dense=batch_trainer(config, problem, energy_and_grad, config.level0_steps,
+                                                   config.rewind_step or None),
                          config=config.lottery(), seeds=config.seeds)
     frame = result.to_frame().rename(columns={"objective": "energy", "error": "rel_error"})
     atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
