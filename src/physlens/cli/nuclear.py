@@ -78,7 +78,7 @@ def _print_run(run, evaluation) -> None:
 def analyse_command(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a nuclear run directory")],
     n_pcs: Annotated[int, typer.Option(help="penultimate PCs matched to the physics terms")] = 8,
-    sr_pcs: Annotated[int, typer.Option(help="leading PCs given a symbolic formula")] = 4,
+    sr_pcs: Annotated[int, typer.Option(help="leading PCs given a symbolic formula")] = 6,
     topography_n: Annotated[int, typer.Option("--topography-n", help="N of the latent topography")] = 82,
     generations: Annotated[int, typer.Option(help="symbolic-regression generations per PC")] = 200,
     population: Annotated[int, typer.Option(help="symbolic-regression population size")] = 1000,
