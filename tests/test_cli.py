@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from physlens.cli import app
 from physlens.quantum import train as training
+from physlens.quantum.train import load as load_run
 from physlens.runs import Run
 
 runner = CliRunner()
@@ -64,7 +65,8 @@ def test_info_on_run_with_corrupt_parameters(tmp_path):
     cfg = training.TrainConfig(size=8, alpha=1.0, steps=3, tol=0.0)
     training.train(cfg, tmp_path / "run", progress=False)
     (tmp_path / "run" / "params.msgpack").write_bytes(b"\x00garbage")
-    assert_one_line_error(runner.invoke(app, ["info", str(tmp_path / "run")]), "params.msgpack is corrupt")
+    assert_one_line_error(runner.invoke(app, ["info", str(tmp_path / "run")]),
+                          "params.msgpack does not match the sha256 recorded in status.json")
 
 
 def test_train_and_info(tmp_path):
@@ -97,12 +99,42 @@ def test_killed_cli_run_resumes_to_the_uninterrupted_result(tmp_path):
     finally:
         proc.wait()
     killed_at = Run.open(out).status
-    assert killed_at["state"] == "running" and killed_at["step"] < 400
+    assert killed_at["state"] == "interrupted" and killed_at["step"] < 400, "a killed run reads as interrupted"
+    info = runner.invoke(app, ["info", str(out)])
+    assert info.exit_code == 0 and "interrupted after" in info.stdout
     result = runner.invoke(app, ["train", "--resume", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     cfg = training.TrainConfig(size=8, alpha=1.0, steps=400, tol=0.0, checkpoint_every=20)
     straight = training.train(cfg, tmp_path / "straight", progress=False)
-    resumed = Run.load(out)
+    resumed = load_run(out)
     for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert resumed.status["step"] == 400
+
+
+def test_hidden_unit_study_trains_only_the_grid_asked_for_into_runs(tmp_path, monkeypatch):
+    """No (N = 10, α = 1) models nobody asked for; the default folder is under runs/, never docs/."""
+    import pandas as pd
+
+    from physlens.studies import hidden_units, hidden_units_summary
+
+    seen = {}
+
+    def fake_run_study(study, executor, progress=True):
+        seen["study"] = study
+        return {"models": pd.DataFrame({"converged": [True]})}
+
+    def fake_outputs(out, tables, *details):
+        return {"fits": pd.DataFrame({"alpha": [2], "a": [0.5], "k": [0.9], "a_se": [float("nan")],
+                                      "k_se": [float("nan")], "r2": [float("nan")], "n_points": [1]})}
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(hidden_units, "run_study", fake_run_study)
+    monkeypatch.setattr(hidden_units_summary, "write_study_outputs", fake_outputs)
+    result = runner.invoke(app, ["study", "hidden-units", "--sizes", "8-12", "--alphas", "2", "--seeds", "1"])
+    assert result.exit_code == 0, result.output + result.stderr
+    study = seen["study"]
+    assert study.extra == () and {(t.n, t.alpha) for t in study.tasks()} == {(8, 2), (10, 2), (12, 2)}
+    assert Path(study.out) == Path("runs/hidden-units") and not (tmp_path / "docs").exists()
+    assert os.listdir(tmp_path / "runs" / "hidden-units") == [], "the study's lock is gone when it ends"
+    assert "σ(a)" not in result.stdout, "all-NaN columns are dropped from the printed fits"

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from physlens.cli import app
 from physlens.quantum import train as training
-from physlens.runs import Run
+from physlens.quantum.train import load as load_run
 
 runner = CliRunner()
 HOOK = "hidden.pre"
@@ -31,8 +31,10 @@ def test_sae_then_steer(run_dir, tmp_path):
     result = runner.invoke(app, ["steer", str(run_dir), "--sae", str(out / "sae"), "--feature", "3", "--hook", HOOK,
                                  "--scales", "0.5,1,1.5", "--out", str(curve_csv)])
     assert result.exit_code == 0, result.output
+    for junk in ("inf", "± 0", "nan", "ESS/S"):
+        assert junk not in result.stdout, f"an exact steering table shows {junk!r}"
     curve = pd.read_csv(curve_csv)
-    run = Run.load(run_dir)
+    run = load_run(run_dir)
     e_model = run.system.energy_of(np.asarray(run.model.apply(run.variables, np.asarray(run.system.hilbert.all_states()))))
     assert list(curve["strength"]) == [0.5, 1.0, 1.5]
     assert curve["energy"][1] == pytest.approx(e_model, rel=1e-10)

@@ -8,29 +8,37 @@ A run directory holds
     metrics.jsonl      one JSON object per logged step
     checkpoint.msgpack everything needed to resume (parameters, optimiser and sampler state)
     params.msgpack     the final variables
-    status.json        state (running, interrupted, converged, finished, failed), step, message
+    status.json        state (running, interrupted, converged, finished, failed), step, message,
+                       summary fields, and the sha256 of each msgpack file (``checksums``)
+    .physlens.lock     while a process writes the run (``physlens.folders.FolderLock``)
 
 Every file is written atomically (temporary file in the same folder, then rename),
-so a killed process leaves each file either old or new, never half-written.
-``Run.load(path)`` also rebuilds what the run was trained on, by asking the
-domain module named in its config (``kind``) to restore it.
+so a killed process leaves each file either old or new, never half-written. An ended
+run's msgpack files are checked against their checksums when read (``Run.verify``); a
+``running`` run whose lock names a dead process reads as ``interrupted``.
+``Run.open(path)`` reads a run's files; rebuilding what it was trained on belongs to
+its domain (``physlens.quantum.train.load``, ``physlens.nuclear.train.load``), and
+``physlens.open(path)`` opens a run of either kind.
 
 Usage::
 
-    run = Run.load("runs/ring8")
-    run.system, run.model, run.variables, run.metrics()
+    run = Run.open("runs/ring8")
+    run.config, run.status, run.reference, run.metrics()
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import errno
+import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -40,11 +48,18 @@ import flax.serialization
 import pandas as pd
 import tomli_w
 
-from physlens.errors import PhyslensError
+from physlens.errors import EnvironmentProblem, PhyslensError
+from physlens.folders import lock_holder, lock_is_stale
 
 STATES = ("running", "interrupted", "converged", "finished", "failed")
-KIND_MODULES = {"nqs": "physlens.quantum.train", "nuclear": "physlens.nuclear.train"}
-"""Which module restores a run of each kind: it defines ``restore(run) -> (system, model, variables)``."""
+TERMINAL_STATES = ("converged", "finished", "failed")
+METRIC_COLUMNS = {"nqs": ["step", "energy", "energy_error", "variance", "eps"], "nuclear": ["step", "loss"]}
+"""Columns every metrics row of a run kind has."""
+BLOBS = ("params.msgpack", "checkpoint.msgpack")
+"""Binary files whose sha256 every ``status.json`` records (``checksums``), checked once a run has ended."""
+KINDS = ("nqs", "nuclear")
+"""Run kinds: ``nqs`` restored by ``physlens.quantum.train.load``, ``nuclear`` by ``physlens.nuclear.train.load``;
+``physlens.open`` opens either."""
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -98,14 +113,77 @@ def read_toml(path: Path | str, allowed: str = "") -> dict:
         raise PhyslensError(f"config file {path} is not valid TOML: {exc}") from None
 
 
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a table"}
+
+
+def _conform(value: Any, expected: Any) -> tuple[bool, Any]:
+    """Whether ``value`` (from TOML or the command line) fits the annotation ``expected``, and the value
+    converted to it (lists become tuples, integers become floats where a float is expected)."""
+    origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if expected is Any or expected is None:
+        return True, value
+    if expected is type(None):
+        return value is None, value
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            ok, converted = _conform(value, arg)
+            if ok:
+                return True, converted
+        return False, value
+    if origin is tuple or expected is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args) or [Any] * len(value)
+        if len(kinds) != len(value):
+            return False, value
+        items = [_conform(v, k) for v, k in zip(value, kinds)]
+        return all(ok for ok, _ in items), tuple(v for _, v in items)
+    if origin is dict or expected is dict:
+        return isinstance(value, dict), value
+    if expected is bool:
+        return isinstance(value, bool), value
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if isinstance(expected, type):
+        return isinstance(value, expected), value
+    return True, value
+
+
+def describe_type(expected: Any) -> str:
+    """Words for a type annotation in an error message ("an integer", "a list of integers", ...)."""
+    origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("nothing" if a is type(None) else describe_type(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {describe_type(args[0]).removeprefix('an ').removeprefix('a ')}s"
+        return f"a list of {len(args)} values"
+    return _TYPE_NAMES.get(origin or expected, getattr(expected, "__name__", str(expected)))
+
+
+def check_types(cls, values: dict, what: str = "config key") -> dict:
+    """``values`` converted to the field types of the dataclass ``cls``; a value of the wrong type is a
+    one-line ``PhyslensError`` naming the field (``what name``) and the type it needs."""
+    hints = typing.get_type_hints(cls)
+    checked = {}
+    for name, value in values.items():
+        ok, checked[name] = _conform(value, hints.get(name, Any))
+        if not ok:
+            raise PhyslensError(f"{what} {name} must be {describe_type(hints[name])}; got {value!r}")
+    return checked
+
+
 def dataclass_from_dict(cls, values: dict):
-    """Build the config dataclass ``cls`` from a plain dict (a TOML table): unknown keys are a
-    one-line error, and lists (TOML arrays) become tuples."""
+    """Build the config dataclass ``cls`` from a plain dict (a TOML table): unknown keys and values of the
+    wrong type are one-line errors, and lists (TOML arrays) become tuples."""
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise PhyslensError(f"unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return cls(**check_types(cls, values))
 
 
 def _drop_none(d: dict) -> dict:
@@ -120,9 +198,9 @@ class Run:
     Attributes:
         path: the run directory.
         config: the parsed ``config.toml``.
-        system: the physical system (set by ``Run.load``).
-        model: the Flax module (set by ``Run.load``).
-        variables: the trained (or last checkpointed) variables (set by ``Run.load``).
+        system: the physical system (set by the domain's ``load``).
+        model: the Flax module (set by the domain's ``load``).
+        variables: the trained (or last checkpointed) variables (set by the domain's ``load``).
     """
 
     path: Path
@@ -149,7 +227,13 @@ class Run:
             atomic_write_text(staging / "metrics.jsonl", "")
             staged.write_status("running", step=0)
             os.chmod(staging, 0o777 & ~_UMASK)
-            os.replace(staging, path)
+            try:
+                os.replace(staging, path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                raise EnvironmentProblem(f"run directory {path} was created by another process meanwhile; "
+                                         f"allowed: a new --out, or --resume {path} once that process has ended") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -168,17 +252,9 @@ class Run:
             config = tomllib.loads(config_file.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise PhyslensError(f"{config_file} is corrupt: {exc}") from None
-        if config.get("kind") not in KIND_MODULES:
-            raise PhyslensError(f"{config_file} has kind {config.get('kind')!r}; allowed: {', '.join(KIND_MODULES)}")
+        if config.get("kind") not in KINDS:
+            raise PhyslensError(f"{config_file} has kind {config.get('kind')!r}; allowed: {', '.join(KINDS)}")
         return cls(path, config)
-
-    @classmethod
-    def load(cls, path: Path | str) -> "Run":
-        """Open a run and restore its system, model and variables."""
-        run = cls.open(path)
-        module = importlib.import_module(KIND_MODULES[run.config["kind"]])
-        run.system, run.model, run.variables = module.restore(run)
-        return run
 
     def _read_json(self, name: str) -> Any:
         file = self.path / name
@@ -191,8 +267,19 @@ class Run:
 
     @property
     def status(self) -> dict:
-        """The run's status: ``state``, ``step`` and optional ``message`` and summary fields."""
-        return self._read_json("status.json")
+        """The run's status: ``state``, ``step`` and optional ``message`` and summary fields.
+
+        A run recorded as ``running`` whose lock names a process that has ended was killed: it reads
+        as ``interrupted`` (``--resume`` continues it from its last checkpoint).
+        """
+        status = self._read_json("status.json")
+        if status.get("state") == "running":
+            holder = lock_holder(self.path)
+            if holder is not None and lock_is_stale(holder):
+                status = {**status, "state": "interrupted",
+                          "message": f"process {holder['pid']} ended without finishing; --resume continues from "
+                                     f"step {status.get('step', 0)}"}
+        return status
 
     @property
     def reference(self) -> dict:
@@ -205,10 +292,54 @@ class Run:
         return self._read_json("versions.json")
 
     def write_status(self, state: str, step: int, **info: Any) -> None:
-        """Record the run's state (one of ``STATES``) at ``step``, with any summary fields."""
+        """Record the run's state (one of ``STATES``) at ``step``, with any summary fields, and the sha256
+        of each of ``BLOBS`` present (``checksums``)."""
         if state not in STATES:
             raise PhyslensError(f"unknown run state {state!r}; allowed: {', '.join(STATES)}")
-        atomic_write_text(self.path / "status.json", json.dumps({"state": state, "step": step, **info}, indent=2))
+        checksums = {name: hashlib.sha256(blob).hexdigest() for name in BLOBS
+                     if (blob := self.read_blob(name)) is not None}
+        status = {"state": state, "step": step, **info}
+        if checksums:
+            status["checksums"] = checksums
+        atomic_write_text(self.path / "status.json", json.dumps(status, indent=2))
+
+    def mark_interrupted(self, exc: BaseException) -> None:
+        """Record the run as ``interrupted`` at its last checkpoint after Ctrl-C or an error ``exc`` (best
+        effort: a full disk may refuse even that, and the status then stays ``running``)."""
+        try:
+            status = self.status
+            last = status["step"]
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped by {type(exc).__name__}: {exc}"
+            kept = {"seconds": status["seconds"]} if "seconds" in status else {}
+            self.write_status("interrupted", step=last, message=f"{' '.join(why.split())}; --resume continues from step {last}",
+                              **kept)
+        except (OSError, PhyslensError):
+            pass
+
+    def verify(self, names: tuple[str, ...] = BLOBS) -> None:
+        """Check ``names`` against the checksums in ``status.json`` once the run has ended; a missing,
+        truncated or modified file is a one-line ``PhyslensError``. Running and interrupted runs are
+        not checked (a kill between writing a checkpoint and its status is allowed)."""
+        status = self.status
+        if status.get("state") not in TERMINAL_STATES:
+            return
+        for name, expected in status.get("checksums", {}).items():
+            if name not in names:
+                continue
+            blob = self.read_blob(name)
+            if blob is None or hashlib.sha256(blob).hexdigest() != expected:
+                what = "is missing" if blob is None else "does not match the sha256 recorded in status.json"
+                raise PhyslensError(f"{self.path / name} {what} (truncated or modified after training); "
+                                    "allowed: the file as training wrote it — restore it or train again")
+
+    def require_usable(self) -> None:
+        """Refuse (one-line ``PhyslensError``) a run that failed, or whose saved files fail ``verify``."""
+        status = self.status
+        if status.get("state") == "failed":
+            reason = (status.get("message") or "no reason recorded").split("; allowed:")[0]
+            raise PhyslensError(f"{self.path} is a failed run, which analyses refuse ({reason}); allowed: a finished, "
+                                "converged or interrupted run")
+        self.verify()
 
     def metrics_rows(self) -> list[dict]:
         """The logged metrics, one dict per logged step."""
@@ -221,8 +352,10 @@ class Run:
             raise PhyslensError(f"{file} is corrupt: {exc}") from None
 
     def metrics(self) -> pd.DataFrame:
-        """The logged metrics as a DataFrame, one row per logged step."""
-        return pd.DataFrame(self.metrics_rows())
+        """The logged metrics as a DataFrame, one row per logged step; with no rows, an empty frame that
+        still has the columns every row of its kind has (``METRIC_COLUMNS``)."""
+        rows = self.metrics_rows()
+        return pd.DataFrame(rows) if rows else pd.DataFrame(columns=METRIC_COLUMNS.get(self.config.get("kind"), ["step"]))
 
     def write_metrics(self, rows: list[dict]) -> None:
         """Replace the metrics log with ``rows`` (atomically)."""
@@ -238,10 +371,12 @@ class Run:
         return file.read_bytes() if file.is_file() else None
 
     def read_state(self, name: str) -> dict | None:
-        """A msgpack state dict (``checkpoint.msgpack``, ``params.msgpack``), or None when absent."""
+        """A msgpack state dict (``checkpoint.msgpack``, ``params.msgpack``), or None when absent;
+        checked against its recorded checksum once the run has ended (``verify``)."""
         blob = self.read_blob(name)
         if blob is None:
             return None
+        self.verify((name,))
         try:
             return flax.serialization.msgpack_restore(blob)
         except Exception as exc:  # msgpack raises several unrelated types on garbage

@@ -4,10 +4,9 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
-import scipy.sparse
 
 from physlens.errors import PhyslensError
-from physlens.lens.evaluate import ExactEvaluator, padded_rows
+from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.hooks import HookPoint, Lens
 from physlens.lens.interventions import Identity, LensLogPsi, Scale, single_unit_ablations, stack
 from physlens.quantum.models import RBM
@@ -110,13 +109,6 @@ def test_complex_amplitudes_match_a_dense_reference(ring):
         assert np.abs(psi_S.imag).max() > 0.1
         reference = np.real(np.conj(psi_S) @ h_sparse.toarray() @ psi_S) / np.vdot(psi_S, psi_S).real
         np.testing.assert_allclose(energies[k], reference, atol=1e-12)
-
-
-def test_padded_rows_reproduce_the_matrix():
-    matrix = scipy.sparse.random(30, 30, density=0.2, random_state=0, format="coo")
-    cols_SL, vals_SL = padded_rows(matrix)
-    x = np.random.default_rng(0).normal(size=30)
-    np.testing.assert_allclose((vals_SL * x[cols_SL]).sum(axis=1), matrix @ x, atol=1e-14)
 
 
 def test_bad_inputs_raise(ring):

@@ -28,8 +28,15 @@ def test_standard_error_matches_the_ols_formula():
     assert fit.r2 == pytest.approx(1 - np.sum(resid**2) / np.sum((ly - ly.mean()) ** 2), rel=1e-10)
 
 
-def test_non_positive_points_are_dropped_and_too_few_rejected():
-    fit = power_law_fit([1, 2, 4, 8], [0, 2, 4, 8])
-    assert fit.n == 3 and fit.k == pytest.approx(1.0)
+def test_non_positive_points_are_counted_and_too_few_rejected():
+    fit = power_law_fit([1, 2, 4, 8, 16], [0, 2, 4, 8, 16])
+    assert fit.n == 4 and fit.n_excluded == 1 and fit.k == pytest.approx(1.0) and not fit.degenerate
     with pytest.raises(PhyslensError, match="at least two points"):
         power_law_fit([2, 2], [1, 3])
+
+
+@pytest.mark.parametrize("x, y", [([8, 12], [1, 3]), ([8, 8, 12, 12], [1, 2, 3, 5]), ([8, 10, 12], [2, 2, 2])])
+def test_degenerate_fits_are_flagged_not_perfect(x, y):
+    """Two distinct sizes, or no variance in y: R² and SE are undefined, never 1 and 0."""
+    fit = power_law_fit(x, y)
+    assert fit.degenerate and np.isnan(fit.r2) and np.isnan(fit.k_se) and np.isnan(fit.a_se)

@@ -13,7 +13,7 @@ from physlens.lens.interventions import HookEdit, LensLogPsi
 from physlens.lens.sae import TopKConfig, decode, encode, init_sae
 from physlens.lens.sampled import SampledEvaluator
 from physlens.lens.steering import SAELogPsi, SteeringCurve, admissible_range, steering_curve, steering_edits
-from physlens.quantum.models import build_model
+from physlens.quantum.registry import build_model
 from physlens.quantum.observables import staggered_magnetisation_per_config
 from physlens.quantum.systems import HeisenbergRing
 

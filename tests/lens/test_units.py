@@ -60,7 +60,7 @@ def study():
                             "visible_bias": jnp.zeros(N_SITES)}}
     evaluator = ExactEvaluator(LensLogPsi(Lens(RBM(alpha=0.75), variables)), basis_SN,
                                scipy.sparse.csr_array(h_SS), {"czz": czz_table(basis_SN)}, unit="J")
-    scan = scan_units(evaluator)
+    scan = scan_units(evaluator, "hidden.post")
     full = numpy_full_sum(np.ones(3), basis_SN, h_SS)
     ablated = [numpy_full_sum(1.0 - np.eye(3)[j], basis_SN, h_SS) for j in range(3)]
     retained = [numpy_full_sum(np.eye(3)[j], basis_SN, h_SS) for j in range(3)]
@@ -133,4 +133,28 @@ def test_frames_and_errors(study):
     assert list(frame["unit"]) == [0, 1, 2]
     assert {"delta_energy", "energy_impact", "czz_impact", "delta_czz[2]", "energy_retained"} <= set(frame.columns)
     with pytest.raises(PhyslensError, match="no observable 'szsz'"):
-        scan_units(evaluator, observable="szsz")
+        scan_units(evaluator, "hidden.post", observable="szsz")
+
+
+def test_correlation_impact_over_a_range_of_r_is_the_hand_sum(study):
+    """C_zz impact summed over r ∈ {1, 2} only, against the NumPy full sums by hand."""
+    import dataclasses
+
+    _, scan, full, ablated, _, _, _ = study
+    ranged = dataclasses.replace(scan, components=(1, 2))
+    by_hand = np.array([np.abs(c[1:3] - full[1][1:3]).sum() / np.abs(full[1][1:3]).sum() for _, c in ablated])
+    np.testing.assert_allclose(ranged.observable_impact_M, by_hand, atol=1e-12)
+    assert not np.allclose(ranged.observable_impact_M, scan.observable_impact_M)
+    np.testing.assert_array_equal(ranged.energy_impact_M, scan.energy_impact_M)
+    with pytest.raises(PhyslensError, match="non-empty subset"):
+        dataclasses.replace(scan, components=(0, 9))
+
+
+def test_which_test_made_each_unit_important(study):
+    _, scan, _, _, _, _, _ = study
+    energy, correlation = scan.energy_impact_M, scan.observable_impact_M
+    for tau in np.unique(np.concatenate([energy, correlation, [0.0]])) - 1e-12:
+        by = scan.important_by(tau)
+        np.testing.assert_array_equal(by != "", scan.important(tau))
+        np.testing.assert_array_equal(np.isin(by, ["energy", "both"]), energy > tau)
+        np.testing.assert_array_equal(np.isin(by, ["correlation", "both"]), correlation > tau)

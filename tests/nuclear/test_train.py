@@ -110,7 +110,7 @@ def test_tiny_run_reduces_the_loss_and_loads(straight):
     assert metrics["train_rms_B"].iloc[-1] < metrics["train_rms_B"].iloc[0]
     assert {"val_rms_B", "val_rms_S_n", "val_rms_Q_alpha"} <= set(metrics.columns)
     assert straight.status["state"] == "finished" and straight.status["step"] == 30
-    loaded = Run.load(straight.path)
+    loaded = training.load(straight.path)
     assert isinstance(loaded.model, NuclearModel) and loaded.model.tasks == TINY.tasks
     assert isinstance(loaded.system, targets.NuclearData)
     assert training.NuclearTrainConfig.from_dict({k: v for k, v in loaded.config.items() if k != "kind"}) == TINY
@@ -158,7 +158,7 @@ def test_interrupt_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, straig
     mp.undo()
     status = Run.open(tmp_path / "killed").status
     assert status["state"] == "interrupted" and status["step"] == 20
-    partial = Run.load(tmp_path / "killed")
+    partial = training.load(tmp_path / "killed")
     assert not (tmp_path / "killed" / "params.msgpack").exists() and partial.variables is not None
     resumed = training.resume(tmp_path / "killed", progress=False)
     for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):

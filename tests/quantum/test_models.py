@@ -8,7 +8,7 @@ import pytest
 
 from physlens.errors import PhyslensError
 from physlens.lens.hooks import Lens
-from physlens.quantum.models import FFNN, RBM, build_model, log_cosh
+from physlens.quantum.models import FFNN, RBM, log_cosh
 from physlens.quantum.systems import HeisenbergRing
 
 
@@ -73,15 +73,3 @@ def test_models_work_inside_netket_states():
         mc = nk.vqs.MCState(sa, model, n_samples=64, seed=0)
         assert np.isfinite(fs.expect(ring.hamiltonian).mean.real)
         assert np.isfinite(mc.expect(ring.hamiltonian).mean.real)
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(name="rbm", alpha=0.0), "alpha must be > 0"),
-    (dict(name="rbm", alpha=-1.0), "alpha must be > 0"),
-    (dict(name="cnn"), "unknown model"),
-    (dict(name="ffnn", activation="tanh"), "unknown activation"),
-    (dict(name="ffnn", widths=(0,)), "positive integers"),
-])
-def test_build_model_rejects_bad_input(kwargs, match):
-    with pytest.raises(PhyslensError, match=match):
-        build_model(**kwargs)

@@ -7,8 +7,10 @@ import netket as nk
 import numpy as np
 import pytest
 
+from physlens.errors import PhyslensError
 from physlens.quantum import train as training
 from physlens.quantum.systems import HeisenbergRing
+from physlens.quantum.train import load as load_run
 from physlens.runs import Run
 
 RING8_E0 = -3.6510934089  # DESIGN.md reference table
@@ -119,7 +121,7 @@ def test_transformer_on_the_tfim_chain_converges_to_ed_and_reloads(tmp_path):
     vs = nk.vqs.FullSumState(chain.hilbert, run.model, variables=run.variables)
     energy = float(vs.expect(chain.hamiltonian).mean.real)
     assert run.status["state"] == "converged" and abs(energy - e0) / abs(e0) < 1e-3
-    loaded = Run.load(tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
     sigma = np.asarray(chain.hilbert.all_states())
     np.testing.assert_array_equal(loaded.model.apply(loaded.variables, sigma), run.model.apply(run.variables, sigma))
     assert loaded.model.lattice_shape == (8,)
@@ -141,3 +143,34 @@ def test_given_reference_energy_replaces_diagonalisation():
     assert reference["n_states"] is None and reference["system"]["n"] == 40
     ring = HeisenbergRing(8)
     assert training.TrainConfig().reference(ring)["energy"] == pytest.approx(RING8_E0, abs=1e-9)
+
+
+def test_status_records_the_final_state(tmp_path):
+    """C_zz(r) and the variance of the final parameters (not the last logged step), parameter count, wall time."""
+    cfg = training.TrainConfig(size=6, alpha=1.0, mode="exact", steps=13, tol=0.0, log_every=10)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    status = run.status
+    vs = nk.vqs.FullSumState(run.system.hilbert, run.model, variables=run.variables)
+    probs_S = np.asarray(vs.probability_distribution())
+    sigma_SN = np.asarray(run.system.hilbert.all_states()) / 2
+    czz_R = [float(probs_S @ (sigma_SN * np.roll(sigma_SN, -r, axis=1)).mean(axis=1)) for r in range(4)]
+    np.testing.assert_allclose(status["czz"], czz_R, atol=1e-12)
+    assert status["czz"] != run.metrics_rows()[10]["czz"], "the final state, not the step-10 log"
+    assert status["variance"] == pytest.approx(float(vs.expect(run.system.hamiltonian).variance), rel=1e-10)
+    assert status["n_parameters"] == 6 + 6 + 36 and status["seconds"] > 0 and not status["collapsed"]
+
+
+def test_huge_learning_rate_collapses_and_fails(tmp_path):
+    cfg = training.TrainConfig(size=6, alpha=1.0, mode="exact", steps=60, tol=0.0, learning_rate=5.0)
+    status = training.train(cfg, tmp_path / "run", progress=False).status
+    assert status["state"] == "failed" and status["collapsed"] and status["message"].startswith("collapsed:")
+    assert status["eps"] == pytest.approx(abs(-1.5 - (-2.8027756377)) / 2.8027756377, rel=1e-6), "the Néel energy -N/4"
+
+
+def test_sampled_mode_without_a_reference_on_a_basis_too_large_to_diagonalise(tmp_path):
+    cfg = training.TrainConfig(system="tfim-chain", size=26, alpha=1.0, mode="sampled", samples=32, chains=8, steps=2)
+    with pytest.raises(PhyslensError, match="allowed: --sampled"):
+        training.train(dataclasses.replace(cfg, mode="exact"), tmp_path / "exact", progress=False)
+    run = training.train(cfg, tmp_path / "run", progress=False)
+    assert run.reference["energy"] is None and run.status["eps"] is None and run.status["state"] == "finished"
+    assert [row["eps"] for row in run.metrics_rows()] == [None, None]

@@ -11,7 +11,7 @@ from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Identity, LensLogPsi, Scale
 from physlens.lens.sampled import SampledEvaluator
-from physlens.quantum.models import build_model
+from physlens.quantum.registry import build_model
 from physlens.quantum.observables import local_energy_per_config
 from physlens.quantum.systems import HeisenbergRing
 from physlens.quantum.transformer import Transformer, patch_indices, relative_offsets

@@ -115,3 +115,41 @@ def test_config_validation_and_toml(tmp_path):
     path.write_text('preset = "tiny"\nrounds = 2\nseeds = [4]\n')
     config = StudyConfig.from_toml(path)
     assert config.rounds == 2 and tuple(config.seeds) == (4,) and config.system == "tfim-chain"
+
+
+def test_pruning_a_network_trained_by_netket(tmp_path, monkeypatch):
+    """A NetKet RBM trained by plain NetKet and saved as NetKet users do: level 0 continues from its weights,
+    the tickets rewind to them, only its kernel is pruned, and the re-initialised control starts afresh."""
+    import flax.serialization
+    import netket as nk
+    import optax
+
+    system = TFIMChain(6, h=1.0)
+    vs = nk.vqs.FullSumState(system.hilbert, nk.models.RBM(alpha=1, param_dtype=float), seed=3)
+    nk.driver.VMC(system.hamiltonian, optax.sgd(0.05), variational_state=vs,
+                  preconditioner=nk.optimizer.SR(diag_shift=0.01)).run(20, show_progress=False)
+    path = tmp_path / "rbm.mpack"
+    path.write_bytes(flax.serialization.to_bytes(vs.variables))
+    trained = jax.tree.map(np.asarray, vs.variables["params"])
+    config = dataclasses.replace(CONFIG, model="netket.RBM:alpha=1", start=str(path), steps=5, dense_steps=3,
+                                 rounds=1, controls=("reinit",), seeds=(0, 1))
+    real, starts = study_module.train_masked, []
+
+    def recording(model, problem, params_K, masks_K, **kwargs):
+        starts.append((jax.tree.map(np.asarray, params_K), jax.tree.map(np.asarray, masks_K)))
+        return real(model, problem, params_K, masks_K, **kwargs)
+
+    monkeypatch.setattr(study_module, "train_masked", recording)
+    result = run_study(config, tmp_path / "netket")
+    (dense, _), (level1, masks1) = starts
+    for k in range(2):
+        assert all(np.array_equal(a[k], b) for a, b in zip(jax.tree.leaves(dense), jax.tree.leaves(trained)))
+    imp_mask = result.masks[(1, "imp", 0)].leaves()
+    assert imp_mask["Dense/kernel"].sum() == 36 - int(0.3 * 36)
+    assert imp_mask["Dense/bias"].all() and imp_mask["visible_bias"].all(), "only kernels are pruned"
+    rewound = result.masks[(1, "imp", 0)].apply(trained)
+    imp_start = jax.tree.map(lambda leaf: leaf[0], level1)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(imp_start), jax.tree.leaves(rewound)))
+    reinit_start = jax.tree.map(lambda leaf: leaf[1], level1)["Dense"]["kernel"]
+    assert not np.allclose(reinit_start, trained["Dense"]["kernel"] * masks1["Dense"]["kernel"][1])
+    assert "netket.RBM:alpha=1" in (tmp_path / "netket" / "study.json").read_text()

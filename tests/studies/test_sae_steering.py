@@ -8,7 +8,7 @@ import pytest
 from physlens.errors import PhyslensError
 from physlens.lens.hooks import Lens
 from physlens.lens.sae import encode, reconstruct
-from physlens.quantum.models import build_model
+from physlens.quantum.registry import build_model
 from physlens.quantum.systems import HeisenbergRing, TFIMChain
 from physlens.studies.sae_steering import SAEStudyConfig, analyse, resampled_check, write_outputs
 

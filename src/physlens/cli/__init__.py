@@ -1,8 +1,19 @@
 """The ``physlens`` command: parses, calls the library, prints.
 
-Bad input (an unknown system, an odd N for the ring, alpha <= 0, a missing or
-corrupt run directory, an unknown config key) prints one line to stderr and
-exits with code 2; nothing is left half-written on disk.
+Every error a user can fix prints one line to stderr, ``physlens: error: <what is wrong>;
+allowed: <what is allowed>``, and exits with a documented code:
+
+- 2: bad input (an unknown system, an odd N for the ring, alpha <= 0, a config value of the
+  wrong type, a missing, corrupt or failed run, a folder that holds something else);
+- 3: the environment (a folder in use by another physlens process, a read-only or full
+  disk, a permission denied);
+- 4: the run failed (diverged or NaN energies, or a state collapsed onto a few
+  configurations); the summary is printed first, and the run's status says why.
+
+Nothing is written before the input is checked, and no command deletes or overwrites what
+another command wrote: an ``--out`` holding something else is refused unless ``--force``
+moves it aside to ``<out>.old-<timestamp>``. Flags typed on the command line override a
+``--config`` file, which overrides the defaults. ``-h`` is ``--help``.
 
     physlens train --system heisenberg-ring --size 8 --alpha 2 --out runs/ring8
     physlens train --resume runs/ring8
@@ -12,21 +23,40 @@ exits with code 2; nothing is left half-written on disk.
 
 from __future__ import annotations
 
-import shutil
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from physlens.cli.common import cli_errors, console, int_list, parse_params
+from physlens.cli.common import (SOURCE_HELP, ModelOption, ParamOption, SizeOption, SystemOption, add_row,
+                                 check_output_file, cli_errors, console, frame_table, int_list, note, open_source,
+                                 parse_params, raise_if_failed, train_or_reuse)
 from physlens.errors import PhyslensError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Mechanistic interpretability of neural networks trained on physics.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"physlens {metadata.version('physlens')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="print the version and exit")] = False) -> None:
+    """Mechanistic interpretability of neural networks trained on physics."""
+
+
 @app.command()
 @cli_errors
 def train(
+    ctx: typer.Context,
     system: Annotated[str, typer.Option(help="heisenberg-ring, heisenberg-square, tfim-chain, tfim-square, toric-code")] = "heisenberg-ring",
     size: Annotated[int, typer.Option(help="N for chains and rings, L for 2D lattices")] = 8,
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="system parameter NAME=VALUE, repeatable (J, h, pbc, sign_rule)")] = None,
@@ -46,8 +76,10 @@ def train(
     exact: Annotated[bool, typer.Option("--exact/--sampled", help="full-sum (exact) or Monte Carlo training")] = True,
     tol: Annotated[float, typer.Option(help="stop when |E - E0|/|E0| < tol (0: run all steps)")] = 1e-3,
     learning_rate: float = 0.05,
-    config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; overrides the options")] = None,
+    e0: Annotated[Optional[float], typer.Option("--e0", help="ground-state energy to measure ε against, in the system's unit (default: exact diagonalisation where the basis fits, else none)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; flags typed on the command line override it")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/<system>-<size>-<model>-s<seed>)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -61,16 +93,34 @@ def train(
             width_list = tuple(int(w) for w in widths.split(","))
         except ValueError:
             raise PhyslensError(f"--widths must be comma-separated integers; got {widths!r}") from None
-        values = dict(system=system, size=size, system_params=parse_params(param or []), model=model, alpha=alpha,
-                      widths=width_list, activation=activation, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
-                      patch_size=patch_size, pos_encoding=pos_encoding, seed=seed, steps=steps, samples=samples, chains=chains,
-                      mode="exact" if exact else "sampled", tol=tol, learning_rate=learning_rate)
+        flags = {"system": ("system", system), "size": ("size", size), "model": ("model", model), "alpha": ("alpha", alpha),
+                 "widths": ("widths", width_list), "activation": ("activation", activation), "d_model": ("d_model", d_model),
+                 "n_layers": ("n_layers", n_layers), "n_heads": ("n_heads", n_heads), "patch_size": ("patch_size", patch_size),
+                 "pos_encoding": ("pos_encoding", pos_encoding), "seed": ("seed", seed), "steps": ("steps", steps),
+                 "samples": ("samples", samples), "chains": ("chains", chains),
+                 "mode": ("exact", "exact" if exact else "sampled"), "tol": ("tol", tol),
+                 "learning_rate": ("learning_rate", learning_rate), "reference_energy": ("e0", e0)}
+        values = {key: value for key, (_, value) in flags.items() if value is not None}
+        values["system_params"] = parse_params(param or [])
         if config is not None:
-            values.update(_read_config(config))
+            values |= _read_config(config)
+            typed = {key: value for key, (name, value) in flags.items() if _typed(ctx, name)}
+            values |= typed
+            if param and isinstance(values.get("system_params"), dict):
+                values["system_params"] = {**values["system_params"], **parse_params(param)}
+        if e0 is not None:
+            values["reference_method"] = "given with --e0"
         cfg = training.TrainConfig.from_dict(values)
         out = out or Path("runs") / f"{cfg.system}-{cfg.size}-{cfg.model}-s{cfg.seed}"
-        run = training.train(cfg, out, progress=progress)
+        run = train_or_reuse(cfg, out, "nqs run", training.train, force=force, progress=progress,
+                             check=lambda: cfg.reference(cfg.build_system()))
     _print_summary(run)
+    raise_if_failed(run)
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not a default)."""
+    return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
 
 
 def _read_config(path: Path) -> dict:
@@ -83,59 +133,103 @@ def _read_config(path: Path) -> dict:
 
 @app.command()
 @cli_errors
-def info(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")]) -> None:
-    """Summarise a run: system, model, status, energy against the exact reference."""
+def info(source: Annotated[Path, typer.Argument(metavar="SOURCE", help=SOURCE_HELP)],
+         system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None) -> None:
+    """Summarise a run (system, model, status, energy against the exact reference, final C_zz(r)) or a saved
+    NetKet state (the same numbers, computed now: exact where the basis fits, sampled otherwise)."""
     from physlens.runs import Run
 
-    _print_summary(Run.load(run_dir))
+    if source.is_dir() and system is None and size is None and not param and model is None:
+        run = Run.open(source)
+        run.verify()
+        _print_summary(run)
+        return
+    _print_opened(open_source(source, system, size, param, model))
+
+
+def _print_opened(opened) -> None:
+    """Print the summary of a model opened from a saved state: what it is, its energy, variance and C_zz(r)."""
+    from physlens.quantum.evaluators import fits_exactly
+
+    system = opened.system
+    energy, czz, unit = opened.energy(), opened.czz(), system.energy_unit
+    how = "exact full sum" if energy.exact else "Monte Carlo"
+    table = Table(title=f"{opened.origin} {opened.source}", show_header=False)
+    add_row(table, "system", ", ".join(f"{k}={v}" for k, v in system.params().items()))
+    add_row(table, "model", f"{opened.description}, {opened.n_parameters} parameters")
+    add_row(table, "E", f"{float(energy.value):.10f} {unit}" + ("" if energy.exact else f" ± {float(energy.error):.1e}")
+            + f"  [{how}]")
+    if fits_exactly(system):
+        ref = system.exact()
+        add_row(table, "E0 (exact)", f"{ref.energy:.10f} {unit}  [{ref.method}, {ref.n_states} states]")
+        add_row(table, "ε = |E−E0|/|E0|", f"{abs(float(energy.value) - ref.energy) / abs(ref.energy):.3e}")
+    add_row(table, "energy variance", f"{opened.energy_variance():.3e} {unit}²  [{how}]")
+    add_row(table, f"C_zz(r) [{how}]", " ".join(f"{c:+.4f}" for c in czz.value) + " ħ²")
+    add_row(table, "sites", ", ".join(opened.hook_names()) or "none (the model has no submodules)")
+    for line in opened.notes:
+        add_row(table, "note", line)
+    console.print(table)
 
 
 @app.command()
 @cli_errors
-def demo(out: Annotated[Path, typer.Option(help="run directory (replaced if it holds an earlier run)")] = Path("runs/demo")) -> None:
-    """The tour: an RBM on the 8-site ring and its hidden units, then a small SAE, a pruning curve and a nuclear run."""
+def demo(out: Annotated[Path, typer.Option(help="run directory; the demo's other folders go beside it")] = Path("runs/demo"),
+         force: Annotated[bool, typer.Option("--force", help="move folders of another kind or configuration aside instead of refusing")] = False) -> None:
+    """The tour: an RBM on the 8-site ring and its hidden units, then a small SAE, a pruning curve and a nuclear run.
+
+    A folder that already holds the demo's run is reused (resumed if unfinished); one that holds
+    anything else is refused unless --force moves it aside.
+    """
     from physlens.quantum import train as training
 
-    if (out / "config.toml").is_file():
-        shutil.rmtree(out)
     cfg = training.TrainConfig(system="heisenberg-ring", size=8, model="rbm", alpha=2.0, mode="exact", steps=600, tol=1e-4)
-    run = training.train(cfg, out)
+    run = train_or_reuse(cfg, out, "nqs run", training.train, training.resume, force=force)
     _print_summary(run)
-    _units_report(run, 0.3, None)
+    raise_if_failed(run)
+    _units_report(open_source(out, None, None, None, None), 0.3, None)
     for module in (sae, prune, nuclear):
-        module.demo(out.parent / f"{out.name}-{module.__name__.rsplit('.', 1)[1]}")
+        module.demo(out.parent / f"{out.name}-{module.__name__.rsplit('.', 1)[1]}", force=force)
 
 
 @app.command()
 @cli_errors
-def units(run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory of an RBM")],
+def units(source: Annotated[Path, typer.Argument(metavar="SOURCE", help=SOURCE_HELP)],
           tau: Annotated[float, typer.Option(help="importance threshold on the relative energy or C_zz impact")] = 0.3,
-          report: Annotated[Optional[Path], typer.Option(help="HTML report path (default RUN/report.html)")] = None) -> None:
-    """Hidden-unit analysis of one RBM run: pattern scores, ablation, retention, importance; writes its report."""
-    from physlens.runs import Run
+          report: Annotated[Optional[Path], typer.Option(help="HTML report path (default SOURCE/report.html for a run, "
+                                                                  "SOURCE.units.html beside a saved state)")] = None,
+          system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None) -> None:
+    """Hidden-unit analysis of one model (a run or a saved NetKet state): pattern scores, ablation, retention,
+    importance, by exact sums; writes its report."""
+    from physlens.report.html import PAGE_START
 
     if not 0 < tau:
         raise PhyslensError(f"--tau must be > 0; got {tau}")
-    _units_report(Run.load(run_dir), tau, report)
+    if report is None and not source.is_dir():
+        report = source.with_name(source.name + ".units.html")
+    check_output_file(report, source, header=PAGE_START)
+    _units_report(open_source(source, system, size, param, model), tau, report)
 
 
-def _units_report(run, tau: float, report: Optional[Path]) -> None:
-    from physlens.studies import hidden_units
+def _units_report(opened, tau: float, report: Optional[Path]) -> None:
+    """Analyse the hidden units of an opened model, print the table and write its report."""
+    from physlens import analyses
 
-    analysis = hidden_units.analyse_run(run, tau)
+    analysis = analyses.units(opened, tau)
     row = analysis.model_row()
-    table = Table(title=f"hidden units of {run.path} (exact sums, τ = {tau})")
-    for col in ("unit", "S_AFM", "ΔE", "energy impact", "C_zz impact", "E kept alone", "important"):
-        table.add_column(col, justify="right")
+    unit = row["unit"]
+    table = Table(title=f"hidden units of {opened.source} (exact sums, τ = {tau}; energies in {unit})")
+    for col in ("unit", "S_AFM", f"ΔE [{unit}]", "energy impact", "C_zz impact", f"E kept alone [{unit}]", "important"):
+        table.add_column(escape(col), justify="right")
     frame = analysis.unit_frame()
     for _, r in frame.sort_values("energy_impact", ascending=False).iterrows():
-        table.add_row(str(r["unit_index"]), f"{r['s_afm']:+.3f}", f"{r['delta_energy']:+.5f}", f"{r['energy_impact']:.3f}",
+        add_row(table, str(r["unit_index"]), f"{r['s_afm']:+.3f}", f"{r['delta_energy']:+.5f}", f"{r['energy_impact']:.3f}",
                       f"{r['czz_impact']:.3f}", f"{r['energy_retained']:.5f}", "yes" if r["important"] else "")
     console.print(table)
-    console.print(f"important units m′ = {row['m_important']} of M = {row['M']};  ρ(energy impact, C_zz impact) = {row['rho']:.3f}")
+    rho = "undefined (an impact is constant over the units)" if row["rho"] != row["rho"] else f"{row['rho']:.3f}"
+    console.print(f"important units m′ = {row['m_important']} of M = {row['M']};  ρ(energy impact, C_zz impact) = {rho}")
     console.print(f"E(full) = {row['energy']:.8f}, E(important only) = {row['energy_important']:.8f}, "
-                  f"E(rest only) = {row['energy_rest']:.8f}  [{row['unit']}]")
-    path = hidden_units.write_model_report(run, analysis, report)
+                  f"E(rest only) = {row['energy_rest']:.8f}  [{unit}]")
+    path = analyses.units_report(opened, analysis, report)
     console.print(f"report: {path}")
 
 
@@ -155,10 +249,12 @@ def study_hidden_units(
     executor: Annotated[str, typer.Option(help="local or dask")] = "local",
     workers: Annotated[int, typer.Option(help="processes (local) or Dask workers")] = 1,
     scheduler: Annotated[Optional[str], typer.Option(help="address of an existing Dask scheduler")] = None,
-    out: Annotated[Path, typer.Option(help="study folder")] = Path("docs/studies/hidden-units"),
+    out: Annotated[Path, typer.Option(help="study folder (an existing study with the same settings is resumed)")] = Path("runs/hidden-units"),
+    force: Annotated[bool, typer.Option("--force", help="move an --out holding something else aside instead of refusing")] = False,
     progress: bool = True,
 ) -> None:
     """Train and analyse RBMs over sizes, alphas and seeds; tables, fits and report in OUT."""
+    from physlens.folders import FolderLock, claim
     from physlens.studies import hidden_units, hidden_units_summary
     from physlens.studies.executors import make_executor
 
@@ -167,37 +263,67 @@ def study_hidden_units(
     if bad or seeds < 1 or not alpha_list or min(alpha_list) < 1:
         raise PhyslensError(f"sizes must be even and >= 4, alphas >= 1, seeds >= 1; got sizes={list(size_list)}, "
                             f"alphas={list(alpha_list)}, seeds={seeds}")
-    extra = ((10, 1),) if 10 in size_list and 1 not in alpha_list else ()
-    study = hidden_units.StudyConfig(sizes=size_list, alphas=alpha_list, seeds=seeds, extra=extra, tau=tau, steps=steps,
+    study = hidden_units.StudyConfig(sizes=size_list, alphas=alpha_list, seeds=seeds, extra=(), tau=tau, steps=steps,
                                      stop_at_tol=stop_at_tol, out=str(out))
-    tables = hidden_units.run_study(study, make_executor(executor, workers, scheduler), progress=progress)
-    meta = [f"study: {study}", f"executor: {executor} ({workers} workers)"]
-    summaries = hidden_units_summary.write_study_outputs(out, tables, meta)
+    pool = make_executor(executor, workers, scheduler)
+    _moved(out, claim(out, "hidden-units study", force=force))
+    with FolderLock(out):
+        tables = hidden_units.run_study(study, pool, progress=progress)
+        meta = [f"executor: {executor} ({workers} workers)"]
+        config = {k: v for k, v in vars(study).items() if k != "out"}
+        summaries = hidden_units_summary.write_study_outputs(out, tables, meta, config)
     models = tables["models"]
     console.print(f"{int(models['converged'].sum())} of {len(models)} models converged (ε < {study.tol})")
-    console.print(summaries["fits"].to_string(index=False))
+    fits = summaries["fits"].rename(columns={"alpha": "α", "a_se": "σ(a)", "k_se": "σ(k)", "r2": "R²", "n_points": "models"})
+    console.print(frame_table(fits, "m′ = a·N^k per α (m′ important units of N sites; a, k dimensionless)"))
     console.print(f"report: {out / 'report.html'}")
 
 
+def _moved(path: Path, aside: Optional[Path]) -> None:
+    if aside is not None:
+        note(f"moved the earlier {path} aside to {aside}")
+
+
 def _print_summary(run) -> None:
+    """Print a run's summary table (either kind): the status, energies and final-state numbers it recorded."""
+    from physlens.quantum.registry import describe
+    from physlens.quantum.train import config_of
+
+    if run.config.get("kind") == "nuclear":
+        nuclear.print_run(run, None)
+        return
     status, ref, cfg = run.status, run.reference, run.config
     table = Table(title=f"physlens run {run.path}", show_header=False)
-    table.add_row("system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
-    model = {"rbm": lambda: f"rbm, alpha={cfg['alpha']}",
-             "ffnn": lambda: f"ffnn, widths={cfg['widths']}, {cfg['activation']}",
-             "transformer": lambda: (f"transformer, d_model={cfg.get('d_model')}, layers={cfg.get('n_layers')}, "
-                                     f"heads={cfg.get('n_heads')}, patch={cfg.get('patch_size')}, {cfg.get('pos_encoding')}")}[cfg["model"]]()
-    table.add_row("model", f"{model}, seed={cfg['seed']}")
-    table.add_row("training", f"{cfg['mode']} SR, {cfg['optimizer']} lr={cfg['learning_rate']}, tol={cfg['tol']}")
-    table.add_row("status", f"{status['state']} after {status['step']} steps" + (f" ({status['message']})" if status.get("message") else ""))
+    add_row(table, "system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
+    model = describe(config_of(run).build_model())
+    n_params = f", {status['n_parameters']} parameters" if "n_parameters" in status else ""
+    add_row(table, "model", f"{model}, seed={cfg['seed']}{n_params}")
+    add_row(table, "training", f"{cfg['mode']} SR, {cfg['optimizer']} lr={cfg['learning_rate']}, tol={cfg['tol']}")
+    add_row(table, "status", f"{status['state']} after {status['step']} steps" + (f" ({status['message']})" if status.get("message") else ""))
+    seconds = status.get("seconds", status.get("seconds_last_sitting"))
+    if seconds is not None:
+        add_row(table, "wall time", f"{seconds:.1f} s")
     unit = ref["unit"]
-    table.add_row("E0 (exact)", f"{ref['energy']:.10f} {unit}  [{ref['method']}, {ref['n_states']} states]")
-    if "energy" in status:
-        table.add_row("E (final)", f"{status['energy']:.10f} {unit}  [{status['energy_method']}]")
-        table.add_row("ε = |E−E0|/|E0|", f"{status['eps']:.3e}")
-    rows = [r for r in run.metrics_rows() if "czz" in r]
-    if rows:
-        table.add_row("C_zz(r), last log", " ".join(f"{c:+.4f}" for c in rows[-1]["czz"]))
+    if ref["energy"] is None:
+        add_row(table, "E0", f"unavailable ({ref['method']})")
+    else:
+        states = f", {ref['n_states']} states" if ref.get("n_states") else ""
+        label = "E0 (exact)" if cfg.get("reference_energy") is None else "E0 (given)"
+        add_row(table, label, f"{ref['energy']:.10f} {unit}  [{ref['method']}{states}]")
+    if status.get("energy") is not None:
+        add_row(table, "E (final)", f"{status['energy']:.10f} {unit}  [{status['energy_method']}]")
+        eps = status.get("eps")
+        add_row(table, "ε = |E−E0|/|E0|", "unavailable (no reference energy)" if eps is None else f"{eps:.3e}")
+    if status.get("variance") is not None:
+        add_row(table, "energy variance", f"{status['variance']:.3e} {unit}²")
+    if status.get("collapsed"):
+        add_row(table, "warning", "the state collapsed onto a few configurations; its analyses are refused")
+    if "czz" in status:
+        add_row(table, f"C_zz(r), final state [{status['czz_method']}]", " ".join(f"{c:+.4f}" for c in status["czz"]) + " ħ²")
+    else:
+        rows = [r for r in run.metrics_rows() if "czz" in r]
+        if rows:
+            add_row(table, f"C_zz(r), logged at step {rows[-1]['step']}", " ".join(f"{c:+.4f}" for c in rows[-1]["czz"]) + " ħ²")
     console.print(table)
 
 

@@ -3,20 +3,20 @@
     physlens nuclear train --out runs/nuclear              # default preset, about 7 min on 2 cores
     physlens nuclear train --resume runs/nuclear
     physlens nuclear analyse runs/nuclear                  # RUN/report.html and RUN/analysis.json
-    physlens nuclear study --out docs/studies/nuclear      # fractions x seeds, single vs multi task
+    physlens nuclear study --out runs/nuclear-study        # fractions x seeds, single vs multi task
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from physlens.cli.common import cli_errors, console
+from physlens.cli.common import (add_row, check_output_file, cli_errors, console, frame_table, load_run, note,
+                                 raise_if_failed, stages, train_or_reuse)
 from physlens.errors import PhyslensError
 
 nuclear_app = typer.Typer(help="Nuclear binding from AME2020: train, analyse, study.", no_args_is_help=True)
@@ -36,6 +36,7 @@ def train_command(
     steps: Annotated[Optional[int], typer.Option(help="AdamW steps; default: the preset's")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="peak AdamW rate; default: the preset's")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/nuclear-s<seed>)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -55,20 +56,31 @@ def train_command(
             {**preset.to_dict(), **{k: v for k, v in given.items() if v is not None}, "tasks": task_list,
              "task_weights": {"B": weight} if "B" in task_list else {}, "train_fraction": train_fraction,
              "split_seed": split_seed, "seed": seed})
-        run = training.train(cfg, out or Path("runs") / f"nuclear-s{seed}", progress=progress)
-    _print_run(run, evaluate(run) if "B" in run.model.tasks else None)
+        run = train_or_reuse(cfg, out or Path("runs") / f"nuclear-s{seed}", "nuclear run", training.train,
+                             force=force, progress=progress)
+    usable = run.status["state"] != "failed" and "B" in run.config["tasks"]
+    print_run(run, evaluate(run) if usable else None)
+    raise_if_failed(run)
 
 
-def _print_run(run, evaluation) -> None:
+def print_run(run, evaluation) -> None:
+    """Print a nuclear run's summary from its status (and the held-out comparison with the SEMF when given)."""
     status = run.status
     table = Table(title=f"nuclear run {run.path}", show_header=False)
-    table.add_row("status", f"{status['state']} after {status['step']} steps, "
-                            f"{status.get('seconds_last_sitting', 0):.0f} s in the last sitting")
-    for task in run.model.tasks:
-        table.add_row(f"{task} RMS train / held-out", f"{status.get(f'train_rms_{task}', float('nan')):.3f} / "
-                                                       f"{status.get(f'val_rms_{task}', float('nan')):.3f} MeV")
+    message = f" ({status['message']})" if status.get("message") else ""
+    add_row(table, "status", f"{status['state']} after {status['step']} steps{message}")
+    cfg = run.config
+    parameters = f", {status['n_parameters']} parameters" if "n_parameters" in status else ""
+    add_row(table, "model", f"width {cfg.get('width')}, depth {cfg.get('depth')}, tasks {', '.join(cfg['tasks'])}{parameters}")
+    seconds = status.get("seconds", status.get("seconds_last_sitting"))
+    if seconds is not None:
+        add_row(table, "wall time", f"{seconds:.0f} s")
+    for task in run.config["tasks"]:
+        train_rms, val_rms = status.get(f"train_rms_{task}"), status.get(f"val_rms_{task}")
+        if train_rms is not None and val_rms is not None:
+            add_row(table, f"{task} RMS train / held-out", f"{train_rms:.3f} / {val_rms:.3f} MeV")
     if evaluation is not None:
-        table.add_row("held-out B RMS: model / SEMF", f"{evaluation.rms_model:.3f} / {evaluation.rms_semf:.3f} MeV "
+        add_row(table, "held-out B RMS: model / SEMF", f"{evaluation.rms_model:.3f} / {evaluation.rms_semf:.3f} MeV "
                                                       f"({len(evaluation.Z)} nuclei, SEMF fitted on the training nuclei)")
     console.print(table)
 
@@ -84,26 +96,33 @@ def analyse_command(
     population: Annotated[int, typer.Option(help="symbolic-regression population size")] = 1000,
     report: Annotated[Optional[Path], typer.Option(help="HTML report path (default RUN/report.html)")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="also write each figure as PNG into this folder")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Representation geometry of one run: embeddings, helix, parity, truncation, PC-term matches, formulas."""
     from physlens.nuclear.analysis import analyse
     from physlens.report.nuclear import run_report
     from physlens.runs import Run, atomic_write_text
 
-    run = Run.load(run_dir)
-    if run.config.get("kind") != "nuclear":
-        raise PhyslensError(f"{run_dir} is a {run.config.get('kind')!r} run; allowed: a nuclear run")
-    analysis = analyse(run, n_pcs=n_pcs, sr_pcs=sr_pcs, topography_N=topography_n, generations=generations,
-                       population_size=population)
-    summary = analysis.summary()
-    atomic_write_text(run.path / "analysis.json", json.dumps(summary, indent=1, default=float))
-    console.print(analysis.best_pc_per_term().to_string(index=False))
+    if Run.open(run_dir).config.get("kind") != "nuclear":
+        raise PhyslensError(f"{run_dir} is not a nuclear run; allowed: a nuclear run")
+    check_output_file(report, run_dir)
+    with stages(["loading the run", "geometry and symbolic regression", "writing the report"], "nuclear analyse",
+                progress) as advance:
+        run = load_run(run_dir)
+        advance()
+        analysis = analyse(run, n_pcs=n_pcs, sr_pcs=sr_pcs, topography_N=topography_n, generations=generations,
+                           population_size=population)
+        summary = analysis.summary()
+        advance()
+        atomic_write_text(run.path / "analysis.json", json.dumps(summary, indent=1, default=float))
+        path = run_report(run, analysis, report or run.path / "report.html", figures)
+        advance()
+    console.print(frame_table(analysis.best_pc_per_term(), "penultimate PC most similar to each physics term (cos: cosine similarity)"))
     console.print(f"PC0 best term: {summary['pc0_best_term']} (cos {summary['pc0_best_cos']:+.3f})")
     console.print(f"helix R² (first 3 PCs): Z {summary['helix_r2_Z']:.3f}, N {summary['helix_r2_N']:.3f}; "
                   f"R_P: Z {summary['R_P_Z']:.3f}, N {summary['R_P_N']:.3f}")
     console.print(f"held-out B RMS: model {summary['rms_model_val']:.3f}, symbolic formula "
                   f"{summary['rms_formula_val']:.3f}, SEMF {summary['rms_semf_val']:.3f} MeV")
-    path = run_report(run, analysis, report or run.path / "report.html", figures)
     console.print(f"report: {path}")
 
 
@@ -118,10 +137,12 @@ def study_command(
     executor: Annotated[str, typer.Option(help="local or dask")] = "local",
     workers: Annotated[int, typer.Option(help="processes (local) or Dask workers")] = 1,
     scheduler: Annotated[Optional[str], typer.Option(help="address of an existing Dask scheduler")] = None,
-    out: Annotated[Path, typer.Option(help="study folder")] = Path("docs/studies/nuclear"),
+    out: Annotated[Path, typer.Option(help="study folder (an existing study with the same settings is resumed)")] = Path("runs/nuclear-study"),
+    force: Annotated[bool, typer.Option("--force", help="move an --out holding something else aside instead of refusing")] = False,
     progress: bool = True,
 ) -> None:
     """Train models over training fractions and seeds (and single-task models); tables and report in OUT."""
+    from physlens.folders import FolderLock, claim
     from physlens.nuclear.targets import DEFAULT_TASKS
     from physlens.report.nuclear import write_study_outputs
     from physlens.studies import nuclear
@@ -137,11 +158,20 @@ def study_command(
     study = nuclear.StudyConfig(fractions=fraction_list, seeds=tuple(range(seeds)),
                                 single_tasks=DEFAULT_TASKS if single else (), single_fraction=single_fraction,
                                 steps=steps, width=width, out=str(out))
-    tables = nuclear.run_study(study, make_executor(executor, workers, scheduler), progress=progress)
-    meta = [f"study: {study}", f"executor: {executor} ({workers} workers)",
-            f"preset: default NuclearTrainConfig with width={width}, steps={steps} (the default model: 64, 40000)"]
-    path = write_study_outputs(out, study, tables, meta)
-    console.print(tables["tasks"].to_string(index=False))
+    pool = make_executor(executor, workers, scheduler)
+    aside = claim(out, "nuclear study", force=force)
+    if aside is not None:
+        note(f"moved the earlier {out} aside to {aside}")
+    with FolderLock(out):
+        tables = nuclear.run_study(study, pool, progress=progress)
+        meta = [f"executor: {executor} ({workers} workers)",
+                f"preset: default NuclearTrainConfig with width={width}, steps={steps} (the default model: 64, 40000)"]
+        config = {k: v for k, v in vars(study).items() if k != "out"}
+        path = write_study_outputs(out, study, tables, meta, config)
+    tasks_frame = tables["tasks"].rename(columns={"single_val_rms_MeV": "single-task held-out RMS",
+                                                  "multi_val_rms_MeV": "multi-task held-out RMS"})
+    console.print(frame_table(tasks_frame, "held-out RMS per task", {"single-task held-out RMS": "MeV",
+                                                                     "multi-task held-out RMS": "MeV"}))
     console.print(f"report: {path}")
 
 
@@ -150,18 +180,18 @@ def register(app: typer.Typer) -> None:
     app.add_typer(nuclear_app, name="nuclear")
 
 
-def demo(out: Path) -> None:
-    """The ``nuclear`` part of ``physlens demo``: a short multi-task run and its analysis under ``out``."""
+def demo(out: Path, force: bool = False) -> None:
+    """The ``nuclear`` part of ``physlens demo``: a short multi-task run and its analysis under ``out``
+    (a folder holding this run is reused; anything else is refused unless ``force`` moves it aside)."""
     from physlens.nuclear.analysis import analyse
     from physlens.nuclear.evaluate import evaluate
-    from physlens.nuclear.train import NuclearTrainConfig, train
+    from physlens.nuclear.train import NuclearTrainConfig, resume, train
     from physlens.report.nuclear import run_report
 
-    if (out / "config.toml").is_file():
-        shutil.rmtree(out)
     cfg = NuclearTrainConfig(tasks=("B", "S_n", "S_p"), width=32, steps=1500, log_every=250, checkpoint_every=500)
-    run = train(cfg, out)
-    _print_run(run, evaluate(run))
+    run = train_or_reuse(cfg, out, "nuclear run", train, resume, force=force)
+    raise_if_failed(run)
+    print_run(run, evaluate(run))
     analysis = analyse(run, n_pcs=6, sr_pcs=2, generations=20, population_size=100)
     console.print(analysis.best_pc_per_term().to_string(index=False))
     console.print(f"report: {run_report(run, analysis, out / 'report.html')}")

@@ -3,6 +3,8 @@
     physlens prune tfim-4x4 --rounds 10 --fraction 0.3 --controls all --out runs/lottery-tfim
     physlens prune runs/chain12 --rounds 5 --seeds 0,1,2       # a trained FFNN run: its system and widths
     physlens prune study.toml                                   # a TOML StudyConfig (``preset = "..."`` allowed)
+    physlens prune mlp.mpack --system tfim-chain --size 8 -p h=1 --model netket.MLP:hidden_dims=[16]
+                                                                # a saved NetKet network: tickets rewind to it
 
 Rerunning the same command on the same ``--out`` resumes: finished levels are kept.
 """
@@ -16,19 +18,32 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from physlens.cli.common import cli_errors, console, int_list
+from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOption, cli_errors, console, int_list, note,
+                                 open_source, parse_params)
 from physlens.errors import PhyslensError
 
 
-def _base_config(target: str):
+def _base_config(target: str, system: str | None, size: int | None, params: list[str] | None, model: str | None):
     from physlens.runs import Run
     from physlens.studies.lottery import PRESETS, StudyConfig
 
-    if target in PRESETS:
+    saved = system is not None or size is not None or bool(params) or model is not None
+    if target in PRESETS and not saved:
         return StudyConfig.preset(target)
     path = Path(target)
+    if path.is_file() and path.suffix != ".toml":
+        if model is None:
+            raise PhyslensError(f"pruning {path} needs --model (e.g. netket.MLP:hidden_dims=[16]) to rebuild the network")
+        opened = open_source(path, system, size, params, model)
+        return StudyConfig(system=opened.system.kind, size=size, system_params=parse_params(params or []), model=model,
+                           start=str(path), seeds=(0,))
+    if saved:
+        raise PhyslensError("--system, --size, -p and --model go with a saved network file; a preset, run or TOML "
+                            "config records its own")
     if path.is_dir():
-        config = Run.open(path).config
+        run = Run.open(path)
+        run.require_usable()
+        config = run.config
         if config.get("kind") != "nqs" or config.get("model") != "ffnn":
             raise PhyslensError(f"{path} is not an FFNN run; allowed: an FFNN nqs run, a preset ({', '.join(PRESETS)}) or a TOML file")
         return StudyConfig(system=config["system"], size=config["size"], system_params=config.get("system_params", {}),
@@ -62,13 +77,33 @@ def _summary_table(summary) -> Table:
     return table
 
 
-def run_prune(config, out: Path) -> Path:
-    """Run (or resume) the study, summarise it, write its CSV tables and ``out/report.html``; returns the report path."""
+def _other_settings(config, out: Path) -> bool:
+    from physlens.studies.lottery import check_resumable
+
+    try:
+        check_resumable(config, out)
+    except PhyslensError:
+        return True
+    return False
+
+
+def run_prune(config, out: Path, force: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) the study, summarise it, write its CSV tables and ``out/report.html``; returns the report path.
+
+    ``out`` must be missing, empty or a lottery study with the same settings (checked before anything is
+    written); ``force`` moves a folder holding anything else aside."""
+    from physlens.folders import claim, folder_kind
     from physlens.report.lottery import write_report
-    from physlens.studies.lottery import run_study
+    from physlens.studies.lottery import check_resumable, run_study
     from physlens.studies.lottery_summary import summarize
 
-    run_study(config, out)
+    if folder_kind(out) == "lottery study" and not (force and _other_settings(config, out)):
+        check_resumable(config, out)
+    else:
+        aside = claim(out, "lottery study", force=force, resumable=False)
+        if aside is not None:
+            note(f"moved the earlier {out} aside to {aside}")
+    run_study(config, out, progress=progress)
     summary = summarize(out)
     summary.write_tables(out)
     console.print(_summary_table(summary))
@@ -78,7 +113,9 @@ def run_prune(config, out: Path) -> Path:
 
 
 def prune_command(
-    target: Annotated[str, typer.Argument(metavar="RUN-OR-CONFIG", help="a preset (tfim-4x4, tfim-chain, toric-code, tiny), an FFNN run directory or a TOML config")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="a preset (tfim-4x4, tfim-chain, toric-code, tiny), an FFNN run "
+                                                                   "directory, a TOML config, or a saved NetKet network "
+                                                                   "(.mpack/.msgpack with --system, --size, --model)")],
     rounds: Annotated[Optional[int], typer.Option(help="pruning rounds R")] = None,
     fraction: Annotated[Optional[float], typer.Option(help="share of surviving weights pruned per round")] = None,
     controls: Annotated[Optional[str], typer.Option(help="all, none, or a list of reinit,random_mask,random_prune (default: the config's)")] = None,
@@ -88,16 +125,21 @@ def prune_command(
     learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam step size")] = None,
     rewind_step: Annotated[Optional[int], typer.Option(help="rewind survivors to this training step (0: θ_0)")] = None,
     scope: Annotated[Optional[str], typer.Option(help="global or layerwise magnitude pruning")] = None,
-    out: Annotated[Path, typer.Option(help="study folder (an existing one is resumed)")] = Path("runs/lottery"),
+    out: Annotated[Path, typer.Option(help="study folder (an existing one with the same settings is resumed)")] = Path("runs/lottery"),
+    force: Annotated[bool, typer.Option("--force", help="move an --out holding something else (or other settings) aside instead of refusing")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None,
 ) -> None:
-    """Find lottery tickets: IMP with rewinding and its controls, exact training; writes levels, tables and report.html."""
+    """Find lottery tickets: IMP with rewinding and its controls, exact training; writes levels, tables and report.html.
+
+    From a saved network the dense level continues from its weights and the tickets rewind to them."""
     overrides = {"rounds": rounds, "fraction": fraction, "steps": steps, "dense_steps": dense_steps,
                  "learning_rate": learning_rate,
                  "rewind_step": rewind_step, "scope": scope, "seeds": int_list(seeds) if seeds else None}
-    config = _base_config(target)
+    config = _base_config(target, system, size, param, model)
     overrides["controls"] = _controls(controls) if controls is not None else None
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    path = run_prune(config, out)
+    path = run_prune(config, out, force=force, progress=progress)
     console.print(f"report: {path}", markup=False, highlight=False)
 
 
@@ -106,8 +148,9 @@ def register(app: typer.Typer) -> None:
     app.command("prune")(cli_errors(prune_command))
 
 
-def demo(out: Path) -> None:
-    """The ``prune`` part of ``physlens demo``: a 3-round pruning curve of a 6-site TFIM chain, written to ``out``."""
+def demo(out: Path, force: bool = False) -> None:
+    """The ``prune`` part of ``physlens demo``: a 3-round pruning curve of a 6-site TFIM chain, written to ``out``
+    (the same study there is resumed; anything else is refused unless ``force`` moves it aside)."""
     from physlens.studies.lottery import StudyConfig
 
-    run_prune(StudyConfig.preset("tiny"), out)
+    run_prune(StudyConfig.preset("tiny"), out, force=force)

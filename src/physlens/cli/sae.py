@@ -1,20 +1,23 @@
-"""``physlens sae`` and ``physlens steer``: sparse autoencoders on a trained run, and feature steering.
+"""``physlens sae`` and ``physlens steer``: sparse autoencoders on a trained model, and feature steering.
 
     physlens sae runs/heis4x4 --hook resid.final --arch topk --k 4 --latents 64
     physlens steer runs/heis4x4 --sae runs/heis4x4/sae-resid.final/sae --feature 12 --scales 0,0.5,1,1.5,2
+    physlens sae rbm.mpack --system heisenberg-ring --size 10 --model netket.RBM:alpha=2 --k 2 --latents 16
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from physlens.cli.common import cli_errors, console
+from physlens.cli.common import (SOURCE_HELP, ModelOption, ParamOption, SizeOption, SystemOption, check_output_file,
+                                 cli_errors, console, frame_table, note, open_source, raise_if_failed, stages,
+                                 train_or_reuse)
 from physlens.errors import PhyslensError
 
 
@@ -30,19 +33,33 @@ def _strengths(text: str) -> np.ndarray:
 
 
 def _curve_table(curve, observables: list[str]) -> Table:
-    table = Table(title=f"steering feature {curve.feature} at {curve.hook} ({'exact' if curve.exact else 'sampled'})")
-    for col in ("strength", f"energy [{curve.unit}]", "ΔE/|E|", *observables, "ESS/S", "admissible"):
-        table.add_column(col, justify="right")
-    frame = curve.to_frame()
-    for _, r in frame.iterrows():
-        table.add_row(f"{r['strength']:g}", f"{r['energy']:.6f} ± {r['energy_err']:.1g}", f"{r['rel_energy_dev']:+.2e}",
-                      *(f"{r[o]:.5f}" for o in observables), f"{r['ess_fraction']:.3g}", "yes" if r["admissible"] else "no")
+    """The steering curve: exact curves without error bars or ESS (exact sums have neither)."""
+    table = Table(title=f"steering feature {curve.feature} at {curve.hook} ({'exact sums' if curve.exact else 'sampled'})")
+    sampled = not curve.exact
+    columns = ["strength", f"energy [{curve.unit}]", "ΔE/|E|", *observables]
+    for col in columns + (["ESS/S", "admissible"] if sampled else []):
+        table.add_column(escape(col), justify="right")
+    for _, r in curve.to_frame().iterrows():
+        energy = f"{r['energy']:.6f}" + (f" ± {r['energy_err']:.1g}" if sampled else "")
+        cells = [f"{r['strength']:g}", energy, f"{r['rel_energy_dev']:+.2e}", *(f"{r[o]:.5f}" for o in observables)]
+        if sampled:
+            cells += [f"{r['ess_fraction']:.3g}", "yes" if r["admissible"] else "no"]
+        table.add_row(*cells)
     return table
 
 
+def _spearman_line(curve, name: str) -> str:
+    rho = curve.spearman(name)
+    if rho != rho:
+        return (f"Spearman ρ({name}, strength) undefined: fewer than 3 admissible strengths, or {name} does not "
+                "change with the strength")
+    return f"Spearman ρ({name}, strength) = {rho:+.4f}"
+
+
 def sae_command(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")],
-    hook: Annotated[str, typer.Option(help="hook point the SAE reads")] = "resid.final",
+    source: Annotated[Path, typer.Argument(metavar="SOURCE", help=SOURCE_HELP)],
+    hook: Annotated[Optional[str], typer.Option(help="site the SAE reads (default: the model's units, else its first "
+                                                      "registered site, resid.final for a transformer)")] = None,
     arch: Annotated[str, typer.Option(help="topk, relu or jumprelu")] = "topk",
     k: Annotated[int, typer.Option(help="active latents per token (topk)")] = 4,
     latents: Annotated[int, typer.Option(help="number of SAE latents F")] = 64,
@@ -54,32 +71,47 @@ def sae_command(
     scales: Annotated[str, typer.Option(help="steering strengths: 0,0.5,1 or start:stop:count")] = "0:3:31",
     seed: int = 0,
     dashboards: Annotated[int, typer.Option(help="feature pages to write")] = 8,
-    out: Annotated[Optional[Path], typer.Option(help="output folder (default RUN/sae-<hook>)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="output folder (default SOURCE/sae-<hook> for a run, "
+                                                     "SOURCE.sae-<hook> beside a saved state)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="move an --out holding something else aside instead of refusing")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None,
 ) -> None:
-    """Train an SAE on a run's activations, match features to observables, steer the best one; writes a report."""
-    from physlens.runs import Run
+    """Train an SAE on a model's activations (a run or a saved NetKet state), match features to observables,
+    steer the best one; writes a report."""
+    from physlens.folders import claim
     from physlens.studies import sae_steering
 
-    cfg = sae_steering.SAEStudyConfig(hook=hook, arch=arch, d_sae=latents, k=k, sparsity=sparsity, n_steps=steps,
-                                      method=method, n_samples=samples, target=target,
-                                      strengths=tuple(float(s) for s in _strengths(scales)), seed=seed)
-    run = Run.load(run_dir)
-    study = sae_steering.analyse_run(run, cfg)
-    out = out or run_dir / f"sae-{hook}"
-    meta = [f"run: {run_dir}", f"study config: {cfg}"]
-    path = sae_steering.write_outputs(study, out, f"SAE steering of {run_dir.name}", meta, n_features=dashboards)
+    strengths = tuple(float(s) for s in _strengths(scales))
+    with stages(["loading the model", "SAE, matching and steering", "writing the report"], "sae", progress) as advance:
+        opened = open_source(source, system, size, param, model)
+        hook = hook or _default_hook(opened)
+        cfg = sae_steering.SAEStudyConfig(hook=hook, arch=arch, d_sae=latents, k=k, sparsity=sparsity, n_steps=steps,
+                                          method=method, n_samples=samples, target=target, strengths=strengths, seed=seed)
+        out = out or (source / f"sae-{hook}" if source.is_dir() else source.with_name(f"{source.name}.sae-{hook}"))
+        if not force:
+            claim(out, "sae output")
+        advance()
+        study = sae_steering.analyse(opened.system, opened.model, opened.variables, cfg)
+        advance()
+        aside = claim(out, "sae output", force=force)
+        meta = [f"{opened.origin}: {source.name}, {opened.description}"]
+        path = sae_steering.write_outputs(study, out, f"SAE steering of {source.name}", meta, n_features=dashboards)
+        advance()
+    if aside is not None:
+        note(f"moved the earlier {out} aside to {aside}")
     row = study.summary_row()
     console.print(f"SAE ({row['method']}): explained variance {row['explained_variance']:.4f}, L0 {row['l0']:.2f}, "
                   f"energy recovered {row['energy_recovered']:.4f}, fidelity {row['fidelity']:.5f}")
-    console.print(study.match.observable_frame().to_string(index=False))
+    console.print(frame_table(study.match.observable_frame(), "best feature per observable (r: Born-weighted correlation)"))
     console.print(_curve_table(study.curve, [study.target]))
-    console.print(f"Spearman ρ({study.target}, strength) = {row[f'spearman[{study.target}]']:+.4f} over "
-                  f"{row['admissible_points']} admissible points; max |ΔE|/|E| = {row['max_rel_energy_dev']:.3e}")
+    console.print(f"{_spearman_line(study.curve, study.target)} over {row['admissible_points']} admissible points; "
+                  f"max |ΔE|/|E| = {row['max_rel_energy_dev']:.3e}")
     console.print(f"report: {path}")
 
 
 def steer_command(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="a run directory")],
+    source: Annotated[Path, typer.Argument(metavar="SOURCE", help=SOURCE_HELP)],
     sae: Annotated[Path, typer.Option(help="SAE folder (sae_weights.safetensors + cfg.json)")],
     feature: Annotated[int, typer.Option(help="the feature to steer")],
     scales: Annotated[str, typer.Option(help="steering strengths: 0,0.5,1 or start:stop:count")] = "0:3:31",
@@ -91,22 +123,42 @@ def steer_command(
     seed: int = 0,
     resample: Annotated[bool, typer.Option(help="sampled runs: draw fresh samples for every strength (checks reweighting)")] = False,
     out: Annotated[Optional[Path], typer.Option(help="CSV file for the curve")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None,
 ) -> None:
-    """Steer one SAE feature of a run and print energy and observables at every strength."""
+    """Steer one SAE feature of a model (a run or a saved NetKet state) and print energy and observables at
+    every strength."""
     from physlens.lens.sae import load_sae
-    from physlens.runs import Run, atomic_write_text
+    from physlens.runs import atomic_write_text
     from physlens.studies import sae_steering
 
-    run = Run.load(run_dir)
-    curve = sae_steering.steer(run.system, run.model, run.variables, load_sae(sae), hook, feature, _strengths(scales),
-                               mode=mode, method=method, n_samples=samples, ess_threshold=ess_threshold, seed=seed,
-                               resample=resample)
+    strengths = _strengths(scales)
+    check_output_file(out, source, header="strength,")
+    with stages(["loading the model and the SAE", "steering"], "steer", progress) as advance:
+        opened = open_source(source, system, size, param, model)
+        sae_model = load_sae(sae)
+        advance()
+        curve = sae_steering.steer(opened.system, opened.model, opened.variables, sae_model, hook, feature, strengths,
+                                   mode=mode, method=method, n_samples=samples, ess_threshold=ess_threshold, seed=seed,
+                                   resample=resample)
+        advance()
     console.print(_curve_table(curve, list(curve.observables)))
     for name in curve.observables:
-        console.print(f"Spearman ρ({name}, strength) = {curve.spearman(name):+.4f}")
+        console.print(_spearman_line(curve, name))
     if out is not None:
         atomic_write_text(out, curve.to_frame().to_csv(index=False))
         console.print(f"curve: {out}")
+
+
+def _default_hook(opened) -> str:
+    """The site an SAE reads when none is named: the model's hidden units, else its first registered site."""
+    from physlens.quantum.registry import entry_for
+
+    hooks = [opened.units_hook(), *entry_for(opened.model).hooks]
+    chosen = next((h for h in hooks if h is not None), None)
+    if chosen is None:
+        raise PhyslensError(f"{opened.description} has no default site; give --hook, one of: {', '.join(opened.hook_names())}")
+    return chosen
 
 
 def register(app: typer.Typer) -> None:
@@ -115,23 +167,23 @@ def register(app: typer.Typer) -> None:
     app.command("steer")(cli_errors(steer_command))
 
 
-def demo(out: Path) -> None:
+def demo(out: Path, force: bool = False) -> None:
     """The ``sae`` part of ``physlens demo``: a small transformer on the 8-site ring, an SAE on its
-    final residual stream and one exact steering curve, written to ``out``."""
+    final residual stream and one exact steering curve, written to ``out`` (a folder holding this run is
+    reused; anything else is refused unless ``force`` moves it aside)."""
     from physlens.quantum import train as training
     from physlens.studies import sae_steering
 
-    if (out / "config.toml").is_file():
-        shutil.rmtree(out)
     cfg = training.TrainConfig(system="heisenberg-ring", size=8, model="transformer", d_model=8, n_layers=1, n_heads=2,
                                patch_size=2, mode="exact", steps=150, tol=1e-3, learning_rate=0.02)
-    run = training.train(cfg, out, progress=False)
+    run = train_or_reuse(cfg, out, "nqs run", training.train, training.resume, force=force, progress=False)
+    raise_if_failed(run)
     study_cfg = sae_steering.SAEStudyConfig(hook="resid.final", d_sae=16, k=2, n_steps=200, batch_size=256, n_samples=512,
                                             strengths=tuple(np.linspace(0.0, 2.0, 11)))
     study = sae_steering.analyse_run(run, study_cfg)
-    path = sae_steering.write_outputs(study, out / "sae-resid.final", "SAE steering demo (8-site ring)", [f"run: {out}"],
+    path = sae_steering.write_outputs(study, out / "sae-resid.final", "SAE steering demo (8-site ring)", [f"run: {out.name}"],
                                       n_features=2)
     row = study.summary_row()
-    rho = study.curve.spearman(study.target)
-    console.print(f"SAE demo: feature {row['feature']} ↔ {row['target']} (r = {row['feature_r']:+.3f}), "
-                  f"Spearman ρ = {rho:+.3f}, max |ΔE|/|E| = {row['max_rel_energy_dev']:.2e}; report: {path}")
+    console.print(f"SAE demo: feature {row['feature']} ↔ {row['target']} (r = {row['feature_r']:+.3f}); "
+                  f"{_spearman_line(study.curve, study.target)}; max |ΔE|/|E| = {row['max_rel_energy_dev']:.2e}; "
+                  f"report: {path}")

@@ -2,11 +2,11 @@
 
 An intervened model is still a function σ ↦ log ψ(σ). ``ExactEvaluator`` sums over
 an enumerated basis (S states of a possibly symmetry-constrained Hilbert space)
-with a cached sparse Hamiltonian, and evaluates K interventions of one hook in a
-single jitted pass: ``jax.vmap`` over the intervention axis inside a loop over
-blocks of configurations (so the un-intervened upstream computation runs once per
-block, unbatched, while its activations are still in cache), then the energy
-⟨ψ|H|ψ⟩/⟨ψ|ψ⟩ and the Born averages of diagonal observables. It returns an
+with a sparse Hamiltonian, and evaluates K interventions of one hook in one jitted
+pass: ``jax.vmap`` over the intervention axis inside a loop over blocks of
+configurations (so the un-intervened upstream computation runs once per block,
+unbatched, while its activations are still in cache), the Born averages of diagonal
+observables, then the energies ⟨ψ|H|ψ⟩/⟨ψ|ψ⟩ from one sparse product H Ψ for all K. It returns an
 ``EvaluationResult``, the same type ``SampledEvaluator`` (``sampled.py``) returns::
 
     evaluator = ExactEvaluator(LensLogPsi(lens), sigma_SN, system.hamiltonian.to_sparse(),
@@ -117,21 +117,6 @@ def blocks(x: np.ndarray, size: int) -> np.ndarray:
     return padded.reshape(n_blocks, size, *x.shape[1:])
 
 
-def padded_rows(h_sparse) -> tuple[np.ndarray, np.ndarray]:
-    """A sparse S×S matrix as padded rows: column indices and values, both ``(S, L)``,
-    L the most non-zeros in a row; padding has value 0 and column 0."""
-    h_csr = scipy.sparse.csr_array(h_sparse, copy=True)
-    h_csr.sum_duplicates()
-    row_len_S = np.diff(h_csr.indptr)
-    width = max(int(row_len_S.max(initial=0)), 1)
-    pos = np.arange(h_csr.nnz) - np.repeat(h_csr.indptr[:-1], row_len_S)
-    rows = np.repeat(np.arange(h_csr.shape[0]), row_len_S)
-    cols_SL = np.zeros((h_csr.shape[0], width), np.int32)
-    vals_SL = np.zeros((h_csr.shape[0], width), h_csr.dtype)
-    cols_SL[rows, pos], vals_SL[rows, pos] = h_csr.indices, h_csr.data
-    return cols_SL, vals_SL
-
-
 class ExactEvaluator:
     """Energies and diagonal observables of intervened models by full summation.
 
@@ -147,8 +132,10 @@ class ExactEvaluator:
         max_bytes: rough bound on the working memory of one pass; interventions are
             processed in chunks of the K axis that fit.
 
-    The Hamiltonian is cached as padded rows (column indices and values, ``(S, L)``)
-    so that H ψ is a gather, which JAX runs faster than a scatter-based BCOO product.
+    One pass per chunk of the K interventions (all chunks of one size, so one compilation): a jitted JAX computation of the K
+    wavefunctions (normalised to their largest amplitude), their norms and observables,
+    then one sparse product H Ψ_SK in scipy (CSR times a dense S×K block, the fastest
+    sparse product on a CPU) and the K overlaps ⟨ψ_k|H|ψ_k⟩.
     """
 
     def __init__(self, log_psi, sigma_SN, hamiltonian, observables: Mapping[str, Any] | None = None,
@@ -173,12 +160,12 @@ class ExactEvaluator:
                 raise PhyslensError(f"observable {name!r} has shape {table.shape}; it must be (S, ...) with S = {n_states}")
             self._obs_shapes[name] = table.shape[1:]
             tables[name] = jnp.asarray(table.reshape(n_states, -1))
-        cols_SL, vals_SL = padded_rows(hamiltonian)
+        self.h_csr = scipy.sparse.csr_array(hamiltonian)
         self.block = min(ROW_BLOCK, n_states)
-        self._data = {"sigma": jnp.asarray(blocks(sigma_SN, self.block)), "cols": jnp.asarray(blocks(cols_SL, self.block)),
-                      "vals": jnp.asarray(blocks(vals_SL, self.block)), "obs": tables}
-        self._evaluate = jax.jit(self._evaluate_chunks)
-        self._weights = jax.jit(self._weights_chunk)
+        self._data = {"sigma": jnp.asarray(blocks(sigma_SN, self.block)), "obs": tables}
+        self._states = jax.jit(self._states_chunk, static_argnames="affine")
+        self._weights = jax.jit(self._weights_chunk, static_argnames="affine")
+        self._affine: dict[str, bool] = {}
 
     def width(self, hook: str) -> int:
         """Width D of hook ``hook`` (e.g. the number of hidden units M)."""
@@ -189,40 +176,38 @@ class ExactEvaluator:
         n_int, width = edit_KD.scale.shape
         out = jax.eval_shape(self.log_psi, self._data["sigma"][0], jax.tree.map(lambda a: a[0], edit_KD))
         itemsize = np.dtype(out.dtype).itemsize
-        per_intervention = itemsize * (6 * self.n_states + self.block * (width + self._data["cols"].shape[-1]))
+        per_intervention = itemsize * (6 * self.n_states + self.block * width)
         return int(np.clip(self.max_bytes // per_intervention, 1, n_int))
 
-    def _log_psi_SK(self, log_psi, edit_KD: HookEdit, sigma_CBN) -> jax.Array:
+    def is_affine(self, hook: str) -> bool:
+        """Whether log ψ is affine in ``hook`` (then K edits cost two matrix products, ``physlens.lens.affine``)."""
+        if hook not in self._affine:
+            check = getattr(self.log_psi, "affine_in", None)
+            self._affine[hook] = bool(check is not None and check(hook, self.sigma_SN[:1]))
+        return self._affine[hook]
+
+    def _log_psi_SK(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool = False) -> jax.Array:
         def block(sigma_BN):
+            if affine:
+                return log_psi.edited(sigma_BN, edit_KD)
             return jax.vmap(lambda edit: log_psi(sigma_BN, edit), out_axes=1)(edit_KD)
 
         log_psi_CBK = jax.lax.map(block, sigma_CBN)
         return log_psi_CBK.reshape(-1, log_psi_CBK.shape[-1])[: self.n_states]
 
-    def _stats_chunk(self, log_psi, edit_KD: HookEdit, data) -> tuple[jax.Array, dict[str, jax.Array]]:
-        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, data["sigma"])
+    def _states_chunk(self, log_psi, edit_KD: HookEdit, data, affine: bool) -> tuple[jax.Array, jax.Array, dict]:
+        """Ψ_SK scaled to max |ψ_k| = 1, the norms ⟨ψ_k|ψ_k⟩ of the scaled states ``(K,)`` and the Born
+        averages of the observables ``(K, R)``."""
+        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, data["sigma"], affine)
         psi_SK = jnp.exp(log_psi_SK - jnp.max(jnp.real(log_psi_SK), axis=0))
         prob_SK = jnp.abs(psi_SK) ** 2
         norm_K = prob_SK.sum(axis=0)
-        n_blocks, block = data["cols"].shape[:2]
-        psi_pad_SK = jnp.zeros((n_blocks * block, psi_SK.shape[1]), psi_SK.dtype).at[: self.n_states].set(psi_SK)
-
-        def overlap(args):
-            cols_BL, vals_BL, psi_BK = args
-            h_psi_BK = jnp.einsum("bl,blk->bk", vals_BL, psi_SK[cols_BL])
-            return jnp.sum(jnp.conj(psi_BK) * h_psi_BK, axis=0)
-
-        psi_CBK = psi_pad_SK.reshape(n_blocks, block, -1)
-        numerator_K = jax.lax.map(overlap, (data["cols"], data["vals"], psi_CBK)).sum(axis=0)
         weights_SK = prob_SK / norm_K
         observables = {name: jnp.einsum("sk,sr->kr", weights_SK, table) for name, table in data["obs"].items()}
-        return jnp.real(numerator_K) / norm_K, observables
+        return psi_SK, norm_K, observables
 
-    def _evaluate_chunks(self, log_psi, edit_CKD: HookEdit, data):
-        return jax.lax.map(lambda edit_KD: self._stats_chunk(log_psi, edit_KD, data), edit_CKD)
-
-    def _weights_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN) -> jax.Array:
-        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, sigma_CBN)
+    def _weights_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool) -> jax.Array:
+        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, sigma_CBN, affine)
         prob_SK = jnp.exp(2 * (jnp.real(log_psi_SK) - jnp.max(jnp.real(log_psi_SK), axis=0)))
         return (prob_SK / prob_SK.sum(axis=0)).T
 
@@ -232,14 +217,21 @@ class ExactEvaluator:
         ``interventions``: K interventions on one hook, or a stacked ``HookEdit`` of shape ``(K, D)``.
         """
         edit_KD, labels = batch_edit(interventions, self.log_psi, self.sigma_SN[:1])
-        n_int, width = edit_KD.scale.shape
+        n_int = edit_KD.scale.shape[0]
         chunk = self._k_chunk(edit_KD)
-        n_chunks = -(-n_int // chunk)
-        edit_CKD = jax.tree.map(lambda a: a.reshape(n_chunks, chunk, width), pad_edit(edit_KD, n_chunks * chunk))
-        energies_CK, obs_CKR = self._evaluate(self.log_psi, edit_CKD, self._data)
-        energies_K = np.asarray(energies_CK).reshape(-1)[:n_int]
-        observables = {name: np.asarray(values).reshape(-1, *values.shape[2:])[:n_int].reshape(n_int, *self._obs_shapes[name])
-                       for name, values in obs_CKR.items()}
+        edit_KD = pad_edit(edit_KD, -(-n_int // chunk) * chunk)
+        energies, observables = [], {name: [] for name in self._obs_shapes}
+        for lo in range(0, edit_KD.scale.shape[0], chunk):
+            part = jax.tree.map(lambda a: a[lo:lo + chunk], edit_KD)
+            psi_SK, norm_K, obs_KR = self._states(self.log_psi, part, self._data, affine=self.is_affine(part.hook))
+            psi_SK = np.asarray(psi_SK)
+            h_psi_SK = self.h_csr @ psi_SK
+            energies.append(np.real(np.einsum("sk,sk->k", psi_SK.conj(), h_psi_SK)) / np.asarray(norm_K))
+            for name, values in obs_KR.items():
+                observables[name].append(np.asarray(values))
+        energies_K = np.concatenate(energies)[:n_int]
+        observables = {name: np.concatenate(parts)[:n_int].reshape(n_int, *self._obs_shapes[name])
+                       for name, parts in observables.items()}
         return EvaluationResult(labels, energies_K, np.zeros(n_int), observables,
                                 {name: np.zeros_like(v) for name, v in observables.items()},
                                 np.full(n_int, np.inf), np.zeros(n_int, bool), True, self.unit, self.n_states)
@@ -247,4 +239,4 @@ class ExactEvaluator:
     def born_weights(self, interventions: Sequence[Intervention] | HookEdit) -> np.ndarray:
         """Normalised Born weights |ψ_k(σ)|² / Σ_σ |ψ_k(σ)|² of each intervened model, ``(K, S)``."""
         edit_KD, _ = batch_edit(interventions, self.log_psi, self.sigma_SN[:1])
-        return np.asarray(self._weights(self.log_psi, edit_KD, self._data["sigma"]))
+        return np.asarray(self._weights(self.log_psi, edit_KD, self._data["sigma"], affine=self.is_affine(edit_KD.hook)))

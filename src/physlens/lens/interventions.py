@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from physlens.errors import PhyslensError
+from physlens.lens.affine import affine_edits, readout_is_affine
 from physlens.lens.hooks import Lens
 
 
@@ -279,6 +280,15 @@ class LensLogPsi:
     def bind(self, edit: HookEdit) -> Callable[[jax.Array], jax.Array]:
         """The intervened model as a plain function ``sigma_BN ↦ log ψ_B``."""
         return lambda sigma_BN: self(sigma_BN, edit)
+
+    def affine_in(self, hook: str, sigma_BN: jax.Array) -> bool:
+        """Whether log ψ is affine in site ``hook`` (then ``edited`` batches K edits as matrix products)."""
+        return readout_is_affine(self.lens, hook, sigma_BN)
+
+    def edited(self, sigma_BN: jax.Array, edit_KD: HookEdit) -> jax.Array:
+        """log ψ under each of K stacked edits, ``(B, K)``, by ``physlens.lens.affine``; only where
+        ``affine_in(edit_KD.hook)`` holds."""
+        return affine_edits(self.lens, edit_KD.hook, sigma_BN, edit_KD.scale, edit_KD.shift)
 
     def width(self, hook: str, sigma_BN: jax.Array) -> int:
         """Width D (last-axis size) of hook ``hook`` on configurations like ``sigma_BN``."""

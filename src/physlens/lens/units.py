@@ -6,15 +6,18 @@ call, the full model, the M single-unit ablations and the M single-unit
 retentions. From it:
 
 - ΔE(j) = E_removed(j) − E_full and ΔC(j)(r) = C_removed(j)(r) − C_full(r);
-- energy impact |ΔE(j)|/|E_full| and correlation impact Σ_r|ΔC(j)(r)|/Σ_r|C_full(r)|;
-- unit j is *important* at threshold τ if either impact exceeds τ (``classify_units``
-  sweeps many τ from the same scan, with no new evaluation);
+- energy impact |ΔE(j)|/|E_full| and correlation impact Σ_r|ΔC(j)(r)|/Σ_r|C_full(r)|, the
+  sums over every r = 0 … N/2 by default, over a chosen set of r with ``components``
+  (the paper writes Σ_r without limits);
+- unit j is *important* at threshold τ if either impact exceeds τ, and ``important_by``
+  records which test made it so (``classify_units`` sweeps many τ from the same scan,
+  with no new evaluation);
 - ρ, the Pearson correlation of the two impacts across units.
 
 ``split_units`` then evaluates the important set alone and the rest alone (two
 ``KeepOnly`` interventions)::
 
-    scan = scan_units(evaluator, observable="czz")
+    scan = scan_units(evaluator, "hidden.post", observable="czz")
     split = split_units(evaluator, scan, tau=0.3)
     scan.to_frame(), classify_units(scan, np.linspace(0.05, 1, 20)).to_frame(), split.to_frame()
 """
@@ -54,6 +57,7 @@ class UnitScan:
         energy_retained_M: energy with only unit j kept, ``(M,)``.
         observable_retained_MR: the observable with only unit j kept, ``(M, R)``.
         energy_errors_M: standard error of ``energy_ablated_M`` (0 when exact).
+        components: the observable's components r summed in the correlation impact (None: all).
     """
 
     hook: str
@@ -67,6 +71,14 @@ class UnitScan:
     energy_retained_M: np.ndarray
     observable_retained_MR: np.ndarray
     energy_errors_M: np.ndarray
+    components: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.components is not None:
+            size = self.observable_full_R.size
+            bad = [r for r in self.components if not 0 <= r < size]
+            if bad or not self.components:
+                raise PhyslensError(f"components {list(self.components)} must be a non-empty subset of 0..{size - 1}")
 
     @property
     def n_units(self) -> int:
@@ -90,8 +102,10 @@ class UnitScan:
 
     @property
     def observable_impact_M(self) -> np.ndarray:
-        """Σ_r |ΔC(j)(r)| / Σ_r |C_full(r)| (dimensionless), ``(M,)``."""
-        return np.abs(self.delta_observable_MR).sum(axis=1) / np.abs(self.observable_full_R).sum()
+        """Σ_r |ΔC(j)(r)| / Σ_r |C_full(r)| over ``components`` (all r by default), dimensionless, ``(M,)``."""
+        picked = slice(None) if self.components is None else list(self.components)
+        return (np.abs(self.delta_observable_MR[:, picked]).sum(axis=1)
+                / np.abs(self.observable_full_R[picked]).sum())
 
     @property
     def rho(self) -> float:
@@ -105,6 +119,11 @@ class UnitScan:
         """Boolean mask ``(M,)``: energy impact > τ or correlation impact > τ."""
         return (self.energy_impact_M > tau) | (self.observable_impact_M > tau)
 
+    def important_by(self, tau: float = DEFAULT_TAU) -> np.ndarray:
+        """Which test makes each unit important at τ: ``energy``, ``correlation``, ``both`` or ``""``, ``(M,)``."""
+        by_energy, by_correlation = self.energy_impact_M > tau, self.observable_impact_M > tau
+        return np.select([by_energy & by_correlation, by_energy, by_correlation], ["both", "energy", "correlation"], "")
+
     def to_frame(self) -> pd.DataFrame:
         """One row per unit: energies (ablated, retained), ΔE, impacts, and ΔC per component."""
         frame = pd.DataFrame({"unit": np.arange(self.n_units), "energy_ablated": self.energy_ablated_M,
@@ -117,11 +136,12 @@ class UnitScan:
         return frame
 
 
-def scan_units(evaluator, hook: str = "hidden.post", observable: str = "czz") -> UnitScan:
+def scan_units(evaluator, hook: str, observable: str = "czz", components: tuple[int, ...] | None = None) -> UnitScan:
     """Evaluate the full model and every single-unit ablation and retention in one batched call.
 
     ``evaluator``: an ``ExactEvaluator`` or ``SampledEvaluator`` whose observables include
-    ``observable``. The number of units M is the width of ``hook``.
+    ``observable``. The number of units M is the width of ``hook``. ``components``: the r summed
+    in the correlation impact (None: all; ``dataclasses.replace`` changes it without re-evaluating).
     """
     n_units = evaluator.width(hook)
     result = evaluator.evaluate([Identity(hook), *single_unit_ablations(hook, n_units),
@@ -132,7 +152,7 @@ def scan_units(evaluator, hook: str = "hidden.post", observable: str = "czz") ->
     ablated, retained = slice(1, 1 + n_units), slice(1 + n_units, 1 + 2 * n_units)
     return UnitScan(hook, observable, result.unit, result.exact, float(result.energies_K[0]), obs_KR[0],
                     result.energies_K[ablated], obs_KR[ablated], result.energies_K[retained], obs_KR[retained],
-                    result.energy_errors_K[ablated])
+                    result.energy_errors_K[ablated], None if components is None else tuple(int(r) for r in components))
 
 
 @dataclass(frozen=True)

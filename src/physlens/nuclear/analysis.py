@@ -20,7 +20,7 @@ energies are in MeV. Fits (symbolic formulas, their combination) use the run's
 training nuclei only; their held-out RMS is compared with the SEMF fitted on the same
 training nuclei::
 
-    analysis = analyse_run(Run.load("runs/nuclear"))
+    analysis = analyse_run(load("runs/nuclear"))
     analysis.summary()            # headline figures
 """
 
@@ -41,6 +41,7 @@ from physlens.lens.index_structure import Orderedness, ParitySplit, orderedness,
 from physlens.lens.symbolic import FormulaCombination, SymbolicFit, combine_formulas, fit_symbolic
 from physlens.nuclear.evaluate import binding_factor, semf_baseline
 from physlens.nuclear.terms import SEMF_TERMS, term_vectors
+from physlens.nuclear.train import load
 from physlens.runs import Run
 
 TERMS: tuple[str, ...] = (*SEMF_TERMS, "shell_P", "shell_P2")
@@ -237,7 +238,7 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82
     formulas by default: with the total-B readout the exact first four PCs already give a
     held-out B RMS above the fitted SEMF's (docs/studies/nuclear/RESULTS.md).
     """
-    run = run if run.model is not None else Run.load(run.path)
+    run = run if run.model is not None else load(run.path)
     model, variables, data = run.model, run.variables, run.system
     if "B" not in model.tasks:
         raise PhyslensError(f"the analysis needs a model of the task B; this one predicts {', '.join(model.tasks)}")

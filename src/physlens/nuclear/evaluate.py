@@ -28,14 +28,20 @@ def binding_factor(model: NuclearModel, Z: npt.ArrayLike, N: npt.ArrayLike) -> n
     return A_K if model.binding_per_nucleon else np.ones_like(A_K)
 
 
+def _loaded(run: Run) -> Run:
+    if run.model is None:
+        raise PhyslensError(f"{run.path} is not loaded; open it with physlens.nuclear.train.load or physlens.open")
+    return run
+
+
 def predict(source: Run | NuclearModel, Z: npt.ArrayLike, N: npt.ArrayLike, task: str,
             variables: dict | None = None) -> np.ndarray:
     """Predictions for nuclei (Z_K, N_K), shape (K,), in MeV (``B``: total binding energy).
 
-    ``source`` is a run (loaded when needed) or a ``NuclearModel`` given with its ``variables``.
+    ``source`` is a loaded run (``physlens.nuclear.train.load``) or a ``NuclearModel`` given with its ``variables``.
     """
     if isinstance(source, Run):
-        run = source if source.model is not None else Run.load(source.path)
+        run = _loaded(source)
         source, variables = run.model, run.variables
     if variables is None:
         raise PhyslensError("predict with a NuclearModel needs its variables; pass variables=...")
@@ -93,7 +99,7 @@ class BindingEvaluation:
 
 def evaluate(run: Run) -> BindingEvaluation:
     """Held-out binding-energy RMS (MeV) of a run's model and of the SEMF fitted on its training nuclei."""
-    run = run if run.model is not None else Run.load(run.path)
+    run = _loaded(run)
     nuclei = run.system.nuclei
     held_out = ~nuclei.train.to_numpy()
     Z_K, N_K, binding_K = (nuclei[c].to_numpy()[held_out] for c in ("Z", "N", "B"))

@@ -56,6 +56,7 @@ from physlens.nuclear.data import STUDY_NMIN, STUDY_ZMIN
 from physlens.nuclear.evaluate import semf_baseline
 from physlens.nuclear.model import NuclearModel
 from physlens.nuclear.targets import BINDING_TARGETS, DEFAULT_TASKS, TASKS, NuclearData, load_data
+from physlens.folders import FolderLock
 from physlens.runs import Run, dataclass_from_dict
 
 @dataclass(frozen=True)
@@ -210,16 +211,23 @@ class _Trainer:
         variables = self.model.init(jax.random.PRNGKey(config.seed), jnp.asarray(self.data.x_R3[:1]))
         self.state = (variables, optimizer.init(variables), jnp.asarray(0, dtype=jnp.int64))
         self.metrics: list[dict] = []
+        self.seconds_before, self.start = 0.0, time.perf_counter()
         snapshot = run.read_state("checkpoint.msgpack")
         if snapshot is not None:
             self.state = flax.serialization.from_state_dict(self.state, snapshot)
             self.metrics = [r for r in run.metrics_rows() if r["step"] <= self.step]
+            self.seconds_before = run.status.get("seconds", 0.0)
         self.rows, self.chunk = _make_chunk(self.model, optimizer, config, self.data)
         self.rms = _make_rms(self.model, self.data)
 
     @property
     def step(self) -> int:
         return int(self.state[2])
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the run: earlier sittings (up to their last checkpoint) and this one."""
+        return self.seconds_before + time.perf_counter() - self.start
 
     def log(self, loss: float) -> dict:
         rms = np.asarray(self.rms(self.state[0]))
@@ -238,7 +246,7 @@ class _Trainer:
         self.run.write_metrics(self.metrics)
         state = flax.serialization.to_state_dict(self.state)
         self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(state))
-        self.run.write_status("running", step=self.step)
+        self.run.write_status("running", step=self.step, seconds=self.seconds)
 
     def fit(self) -> Run:
         config, start, task = self.config, time.perf_counter(), self.data.tasks[0]
@@ -249,16 +257,15 @@ class _Trainer:
                 n = min(config.log_every - self.step % config.log_every, config.steps - self.step)
                 self.state, loss = self.chunk(self.state, self.rows, n)
                 if not math.isfinite(float(loss)):
-                    message = f"loss is {float(loss)} at step {self.step}"
+                    message = f"diverged: the loss is {float(loss)} at step {self.step}"
                     return self.finish("failed", time.perf_counter() - start, message)
                 row = self.log(float(loss))
                 train_rms, val_rms = row[f"train_rms_{task}"], row[f"val_rms_{task}"]
                 bar.set_postfix_str(f"{task} RMS train={train_rms:.3f} val={val_rms:.3f} MeV", refresh=False)
                 bar.update(n)
                 self.after_chunk()
-        except KeyboardInterrupt:
-            last = self.run.status["step"]
-            self.run.write_status("interrupted", step=last, message=f"interrupted; resume continues from step {last}")
+        except BaseException as exc:
+            self.run.mark_interrupted(exc)
             raise
         finally:
             bar.close()
@@ -269,9 +276,10 @@ class _Trainer:
         self.run.write_blob("params.msgpack", flax.serialization.msgpack_serialize(variables))
         self.checkpoint()
         summary = {k: v for k, v in self.metrics[-1].items() if k != "step"} if self.metrics else {}
+        n_parameters = int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(self.state[0])))
         self.run.write_status(state, step=self.step, message=message, unit="MeV", seconds_last_sitting=seconds,
-                              **summary)
-        return Run.load(self.run.path)
+                              seconds=self.seconds, n_parameters=n_parameters, **summary)
+        return load(self.run.path)
 
 
 def train(config: NuclearTrainConfig, out: Path | str, *, progress: bool = True) -> Run:
@@ -288,19 +296,30 @@ def train(config: NuclearTrainConfig, out: Path | str, *, progress: bool = True)
                  "target_scale": dict(zip(data.tasks, data.scale_K.tolist())),
                  "semf": {k: semf[k] for k in ("coefficients", "train_rms", "val_rms")}}
     run = Run.create(out, {"kind": "nuclear", **config.to_dict()}, reference)
-    return _Trainer(run, config, progress).fit()
+    with FolderLock(run.path):
+        return _Trainer(run, config, progress).fit()
 
 
 def resume(path: Path | str, *, progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint to where an uninterrupted run ends."""
     run = Run.open(path)
-    if run.status["state"] in ("finished", "failed"):
-        return Run.load(path)
-    return _Trainer(run, _config_of(run), progress).fit()
+    with FolderLock(run.path):
+        if run.status["state"] in ("finished", "failed"):
+            return load(path)
+        return _Trainer(run, _config_of(run), progress).fit()
 
 
 def _config_of(run: Run) -> NuclearTrainConfig:
     return NuclearTrainConfig.from_dict({k: v for k, v in run.config.items() if k != "kind"})
+
+
+def load(path: Path | str) -> Run:
+    """Open a nuclear run and restore its data, model and variables (``run.system``, ``run.model``, ``run.variables``)."""
+    run = Run.open(path)
+    if run.config["kind"] != "nuclear":
+        raise PhyslensError(f"{run.path} is a {run.config['kind']} run, not a nuclear run")
+    run.system, run.model, run.variables = restore(run)
+    return run
 
 
 def restore(run: Run) -> tuple[NuclearData, NuclearModel, dict]:

@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
-from physlens.lens.hooks import Lens
 from physlens.quantum.config_observables import observable_table
+from physlens.quantum.registry import lens_of
 from physlens.quantum.systems import SpinSystem
+from physlens.quantum.train import load
 from physlens.runs import Run, atomic_write_bytes
 
 METHODS = ("auto", "exact", "sampled")
@@ -144,7 +145,7 @@ def _pad(block: np.ndarray, size: int) -> np.ndarray:
 
 def capture(model, variables: Any, sigma_SN: np.ndarray, hook: str, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """log ψ ``(S,)`` and the activations at ``hook`` ``(S, ...)`` of configurations ``(S, N)``, in jitted chunks."""
-    lens = Lens(model, variables)
+    lens = lens_of(model, variables)
     lens.run_with_cache(jnp.ones((1, sigma_SN.shape[1])), [hook])
 
     @jax.jit
@@ -212,5 +213,5 @@ def collect_activations(model, variables: Any, system: SpinSystem, hook: str, *,
 def activations_from_run(run: Run | Path | str, hook: str, **kwargs) -> ActivationDataset:
     """``collect_activations`` on a trained run (a ``Run`` or its directory); keyword arguments as there."""
     if not isinstance(run, Run) or getattr(run, "model", None) is None:
-        run = Run.load(run.path if isinstance(run, Run) else run)
+        run = load(run.path if isinstance(run, Run) else run)
     return collect_activations(run.model, run.variables, run.system, hook, **kwargs)

@@ -29,10 +29,22 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import normal
 
-from physlens.errors import PhyslensError, check_choice
+from physlens.errors import PhyslensError
 from physlens.lens.hooks import HookPoint
 
 ACTIVATIONS = ("relu", "log_cosh")
+
+HIDDEN_PRE = "hidden.pre"
+"""RBM site: W σ + b, ``(B, M)``."""
+HIDDEN_POST = "hidden.post"
+"""RBM site: the M log cosh terms after the hidden mask, ``(B, M)``; zeroing component j removes unit j."""
+OUT = "out"
+"""Site of log ψ itself, ``(B,)`` (every physlens model)."""
+
+
+def layer_site(i: int, stage: str) -> str:
+    """FFNN site of hidden layer ``i``: ``stage`` ``pre`` (before the activation) or ``post`` (after it)."""
+    return f"layers.{i}.{stage}"
 
 
 def log_cosh(x: jax.Array) -> jax.Array:
@@ -74,18 +86,18 @@ class RBM(nn.Module):
         init = normal(self.init_std)
         dense = nn.Dense(n_hidden, use_bias=self.use_hidden_bias, param_dtype=self.param_dtype,
                          kernel_init=init, bias_init=init, name="hidden")
-        pre_BM = HookPoint(name="hidden.pre")(dense(sigma_BN))
+        pre_BM = HookPoint(name=HIDDEN_PRE)(dense(sigma_BN))
         post_BM = log_cosh(pre_BM)
         if self.hidden_mask is not None:
             if len(self.hidden_mask) != n_hidden:
                 raise PhyslensError(f"hidden_mask has {len(self.hidden_mask)} entries; the RBM has {n_hidden} hidden units")
             post_BM = post_BM * jnp.asarray(self.hidden_mask, dtype=post_BM.dtype)
-        post_BM = HookPoint(name="hidden.post")(post_BM)
+        post_BM = HookPoint(name=HIDDEN_POST)(post_BM)
         out_B = post_BM.sum(axis=-1)
         if self.use_visible_bias:
             visible_bias_N = self.param("visible_bias", init, (n_sites,), self.param_dtype)
             out_B = out_B + sigma_BN @ visible_bias_N
-        return HookPoint(name="out")(out_B)
+        return HookPoint(name=OUT)(out_B)
 
 
 class FFNN(nn.Module):
@@ -117,40 +129,6 @@ class FFNN(nn.Module):
         for i, width in enumerate(self.widths):
             dense = nn.Dense(width, use_bias=self.use_bias, param_dtype=self.param_dtype,
                              bias_init=normal(self.init_std), name=f"layers.{i}")
-            h = HookPoint(name=f"layers.{i}.pre")(dense(h))
-            h = HookPoint(name=f"layers.{i}.post")(act(h))
-        return HookPoint(name="out")(h.sum(axis=-1))
-
-
-MODELS = ("rbm", "ffnn", "transformer")
-
-
-def build_model(name: str, *, alpha: float = 2.0, widths: tuple[int, ...] = (16,), activation: str = "relu",
-                lattice_shape: tuple[int, ...] | None = None, patch_size: int = 2, d_model: int = 16,
-                n_layers: int = 1, n_heads: int = 2, pos_encoding: str = "learned") -> nn.Module:
-    """Build an ansatz by name: ``rbm`` (uses ``alpha``), ``ffnn`` (``widths``, ``activation``) or
-    ``transformer`` (``lattice_shape``, ``patch_size``, ``d_model``, ``n_layers``, ``n_heads``,
-    ``pos_encoding``; see ``physlens.quantum.transformer.Transformer``)."""
-    if name not in MODELS:
-        raise PhyslensError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")
-    if name == "rbm":
-        if not alpha > 0:
-            raise PhyslensError(f"RBM hidden-unit density alpha must be > 0; got {alpha}")
-        return RBM(alpha=alpha)
-    if name == "transformer":
-        from physlens.quantum.transformer import POS_ENCODINGS, Transformer, patch_indices
-
-        check_choice("pos_encoding", pos_encoding, POS_ENCODINGS)
-        if min(d_model, n_layers, n_heads) < 1 or d_model % n_heads:
-            raise PhyslensError(f"transformer needs d_model, n_layers, n_heads >= 1 and d_model a multiple of "
-                                f"n_heads; got d_model={d_model}, n_layers={n_layers}, n_heads={n_heads}")
-        shape = None if lattice_shape is None else tuple(int(s) for s in lattice_shape)
-        if shape is not None:
-            patch_indices(shape, patch_size)
-        return Transformer(lattice_shape=shape, patch_size=patch_size, d_model=d_model, n_layers=n_layers,
-                           n_heads=n_heads, pos_encoding=pos_encoding)
-    if activation not in ACTIVATIONS:
-        raise PhyslensError(f"unknown activation {activation!r}; allowed: {', '.join(ACTIVATIONS)}")
-    if not widths or min(widths) < 1:
-        raise PhyslensError(f"FFNN widths must be one or more positive integers; got {list(widths)}")
-    return FFNN(widths=tuple(int(w) for w in widths), activation=activation)
+            h = HookPoint(name=layer_site(i, "pre"))(dense(h))
+            h = HookPoint(name=layer_site(i, "post"))(act(h))
+        return HookPoint(name=OUT)(h.sum(axis=-1))

@@ -35,7 +35,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from physlens.errors import PhyslensError, check_choice
-from physlens.runs import atomic_write_bytes
+from physlens.runs import atomic_write_bytes, check_types
 
 MAX_STATE_SIZE = 2**20
 """Largest basis whose exact ground-state vector is kept (8 MiB in float64)."""
@@ -379,7 +379,7 @@ def make_system(kind: str, size: int, **params) -> SpinSystem:
     unknown = sorted(set(params) - set(fields[1:]))
     if unknown:
         raise PhyslensError(f"unknown parameter(s) {', '.join(unknown)} for {kind}; allowed: {', '.join(fields[1:])}")
-    return cls(int(size), **params)
+    return cls(int(size), **check_types(cls, params, what=f"{kind} parameter"))
 
 
 def system_from_params(params: dict) -> SpinSystem:

@@ -8,9 +8,12 @@ possibly S^z-constrained, basis) in ``mode="exact"``, or ``MCState`` with
 (to watch correlations emerge). Training stops when ε < ``tol`` — measured on the
 exact energy of the current parameters, by a full sum when the basis has at most
 ``MAX_FULLSUM_STATES`` states (also in sampled mode), otherwise on the mean of the
-last ``log_every`` sampled energies. A checkpoint every ``checkpoint_every`` steps
-makes a killed run resumable: ``resume(path)`` ends exactly where an uninterrupted
-run with the same seed would.
+last ``log_every`` sampled energies; a basis too large to diagonalise trains only in
+sampled mode, against a given ``reference_energy`` or none (ε is then None, JSON null).
+A run ends ``failed`` when its energy diverges or its state collapses
+(``physlens.quantum.final_state``). A checkpoint every ``checkpoint_every`` steps makes a
+killed run resumable: ``resume(path)`` ends exactly where an uninterrupted run with the
+same seed would; a lock (``physlens.folders.FolderLock``) keeps a second writer out.
 
 Usage::
 
@@ -37,15 +40,17 @@ from netket.utils import struct
 from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError, check_choice
+from physlens.folders import FolderLock
 from physlens.quantum import observables
-from physlens.quantum.models import build_model
-from physlens.quantum.systems import SpinSystem, make_system
-from physlens.runs import Run, dataclass_from_dict
+from physlens.quantum.final_state import FullSumEnergy, count_states, count_words, final_summary, relative_error
+from physlens.quantum.registry import build_model
+from physlens.quantum.systems import SYSTEMS, SpinSystem, make_system
+from physlens.runs import Run, check_types, dataclass_from_dict
 
 MODES = ("exact", "sampled")
 OPTIMIZERS = ("sgd", "adam")
-MAX_FULLSUM_STATES = 2**18
-"""Largest basis on which physlens evaluates energies by a full sum during and after training."""
+MAX_EXACT_STATES = 2**24
+"""Largest basis physlens diagonalises (Lanczos reference) or trains on by a full sum (exact mode)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class TrainConfig:
             raise PhyslensError(f"tol and diag_shift must be >= 0; got tol={self.tol}, diag_shift={self.diag_shift}")
         if self.mode == "sampled" and self.samples % self.chains:
             raise PhyslensError(f"samples ({self.samples}) must be a multiple of chains ({self.chains})")
+        if self.system in SYSTEMS:
+            check_types(SYSTEMS[self.system], self.system_params, what=f"{self.system} parameter")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -142,18 +149,27 @@ class TrainConfig:
                            n_layers=self.n_layers, n_heads=self.n_heads, pos_encoding=self.pos_encoding)
 
     def reference(self, system: SpinSystem) -> dict:
-        """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``)."""
+        """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``);
+        for a basis too large to diagonalise and no ``reference_energy``, ``energy`` None (ε unavailable).
+        Exact mode on such a basis is a one-line ``PhyslensError`` suggesting sampled mode."""
+        n_states = count_states(system)
+        if n_states > MAX_EXACT_STATES:
+            what = (f"{self.system} of size {self.size} has {count_words(n_states)} basis states, more than the "
+                    f"{MAX_EXACT_STATES:,} physlens can enumerate")
+            if self.mode == "exact":
+                raise PhyslensError(f"{what}; allowed: --sampled, with --e0 E0 (a known ground-state energy) or "
+                                    "without it (ε is then unavailable)")
+            if self.reference_energy is None:
+                return {"energy": None, "unit": system.energy_unit, "n_states": None,
+                        "method": "none: too large for exact diagonalisation and no reference_energy given",
+                        "system": system.params()}
         if self.reference_energy is None:
             ref = system.exact()
             return {"energy": ref.energy, "unit": ref.unit, "n_states": ref.n_states, "method": ref.method,
                     "system": system.params()}
-        return {"energy": float(self.reference_energy), "unit": system.energy_unit, "n_states": basis_size(system),
+        return {"energy": float(self.reference_energy), "unit": system.energy_unit,
+                "n_states": n_states if n_states <= MAX_EXACT_STATES else None,
                 "method": self.reference_method or "given in the training config", "system": system.params()}
-
-
-def basis_size(system: SpinSystem) -> int | None:
-    """Number of basis states of the (constrained) Hilbert space, None when NetKet cannot index it."""
-    return system.hilbert.n_states if system.hilbert.is_indexable else None
 
 
 def lattice_shape(system: SpinSystem) -> tuple[int, ...]:
@@ -182,23 +198,10 @@ def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VM
                          preconditioner=nk.optimizer.SR(diag_shift=config.diag_shift))
 
 
-class FullSumEnergy:
-    """Exact ⟨H⟩ of a model's variables by a full sum over the basis (jitted once per instance).
-
-    Only for bases of at most ``MAX_FULLSUM_STATES`` states (``available`` says).
-    """
-
-    def __init__(self, system: SpinSystem, model):
-        self.system = system
-        size = basis_size(system)
-        self.available = size is not None and size <= MAX_FULLSUM_STATES
-        self._log_psi = jax.jit(model.apply)
-        self._basis = system.hilbert.all_states() if self.available else None
-
-    def __call__(self, variables) -> float | None:
-        if not self.available:
-            return None
-        return self.system.energy_of(np.asarray(self._log_psi(variables, self._basis)))
+def _finite(value) -> float | None:
+    """A float, or None (JSON null) when it is NaN or infinite."""
+    value = float(np.real(value))
+    return value if math.isfinite(value) else None
 
 
 class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
@@ -219,8 +222,8 @@ class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
 class _Session:
     """One sitting of a training run: the loop state between checkpoints."""
 
-    def __init__(self, run: Run, config: TrainConfig, system: SpinSystem, model, e0: float, rows: list[dict],
-                 progress: bool):
+    def __init__(self, run: Run, config: TrainConfig, system: SpinSystem, model, e0: float | None, rows: list[dict],
+                 progress: bool, seconds_before: float = 0.0):
         self.run, self.config, self.system, self.e0 = run, config, system, e0
         self.rows = rows
         self.progress = progress
@@ -228,23 +231,31 @@ class _Session:
         self.state = "finished"
         self.message = ""
         self.bar = None
+        self.seconds_before = seconds_before
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the run: earlier sittings (up to their last checkpoint) and this one."""
+        return self.seconds_before + time.perf_counter() - self.start
 
     def before_update(self, step: int, driver) -> None:
         stats = driver.energy
         energy = float(stats.mean.real)
-        row = {"step": step, "energy": energy, "energy_error": float(stats.error_of_mean),
-               "variance": float(stats.variance), "eps": abs(energy - self.e0) / abs(self.e0)}
+        row = {"step": step, "energy": energy, "energy_error": _finite(stats.error_of_mean),
+               "variance": _finite(stats.variance), "eps": relative_error(energy, self.e0)}
         if not math.isfinite(energy):
-            self.state, self.message = "failed", f"energy is {energy} at step {step}"
+            self.state, self.message = "failed", f"diverged: the energy is {energy} at step {step}"
             raise nk.callbacks.RunFinished()
-        eps_check = row["eps"] if self.config.mode == "exact" else math.inf
+        eps_check = row["eps"] if self.config.mode == "exact" and row["eps"] is not None else math.inf
         if step % self.config.log_every == 0:
             self._log_observables(row, driver)
             if self.config.mode == "sampled":
                 eps_check = self._sampled_eps(row)
         self.rows.append(row)
         if self.bar is not None:
-            self.bar.set_postfix_str(f"E={energy:.6f} ε={row['eps']:.2e} var={row['variance']:.2e}", refresh=False)
+            eps = "n/a" if row["eps"] is None else f"{row['eps']:.2e}"
+            self.bar.set_postfix_str(f"E={energy:.6f} ε={eps} var={row['variance'] or math.nan:.2e}", refresh=False)
             self.bar.update(1)
         if self.config.tol > 0 and eps_check < self.config.tol:
             self.state = "converged"
@@ -263,10 +274,12 @@ class _Session:
 
     def _sampled_eps(self, row: dict) -> float:
         """ε of the current parameters: full sum where it fits, else the mean of recent sampled energies."""
+        if self.e0 is None:
+            return math.inf
         if "energy_fullsum" in row:
-            return abs(row["energy_fullsum"] - self.e0) / abs(self.e0)
+            return relative_error(row["energy_fullsum"], self.e0)
         recent = [r["energy"] for r in self.rows[-self.config.log_every + 1:]] + [row["energy"]]
-        return abs(float(np.mean(recent)) - self.e0) / abs(self.e0)
+        return relative_error(float(np.mean(recent)), self.e0)
 
     def after_update(self, step: int, driver) -> None:
         done = step + 1
@@ -279,7 +292,7 @@ class _Session:
         snapshot["_step_count"] = done
         self.run.write_metrics(self.rows)
         self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(snapshot))
-        self.run.write_status("running", step=done)
+        self.run.write_status("running", step=done, seconds=self.seconds)
 
 
 def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSystem | None = None):
@@ -292,7 +305,8 @@ def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSys
     if snapshot is not None:
         driver = flax.serialization.from_state_dict(driver, snapshot)
         rows = [r for r in run.metrics_rows() if r["step"] < driver.step_count]
-    session = _Session(run, config, system, model, run.reference["energy"], rows, progress)
+    seconds_before = run.status.get("seconds", 0.0) if snapshot is not None else 0.0
+    session = _Session(run, config, system, model, run.reference["energy"], rows, progress, seconds_before)
     return session, driver
 
 
@@ -306,9 +320,8 @@ def _run_session(session: _Session, driver) -> Run:
     try:
         if remaining > 0:
             driver.run(remaining, callback=_Recorder(session), show_progress=False)
-    except KeyboardInterrupt:
-        last = run.status["step"]
-        run.write_status("interrupted", step=last, message=f"interrupted; resume continues from step {last}")
+    except BaseException as exc:
+        run.mark_interrupted(exc)
         raise
     finally:
         if session.bar is not None:
@@ -321,16 +334,19 @@ def _finish(session: _Session, driver, seconds: float) -> Run:
     variables = vs.variables
     run.write_blob("params.msgpack", flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(variables)))
     session.checkpoint(driver, driver.step_count)
-    energy = session.fullsum(variables)
-    method = "full sum over the basis"
-    if energy is None:
-        energy, method = float(np.mean([r["energy"] for r in session.rows[-session.config.log_every:]])), "mean of last sampled energies"
-    eps = abs(energy - session.e0) / abs(session.e0)
-    if session.state == "finished" and session.config.tol > 0 and eps < session.config.tol:
+    summary, collapse = final_summary(system, session.config.mode, vs, session.fullsum,
+                                      session.rows[-session.config.log_every:], session.e0)
+    eps = summary["eps"]
+    if session.state == "finished" and not math.isfinite(summary["energy"]):
+        session.state, session.message = "failed", f"diverged: the final energy is {summary['energy']}"
+    if session.state == "finished" and eps is not None and session.config.tol > 0 and eps < session.config.tol:
         session.state = "converged"
-    run.write_status(session.state, step=driver.step_count, message=session.message, energy=energy,
-                     energy_unit=system.energy_unit, energy_method=method, eps=eps, e0=session.e0,
-                     seconds_last_sitting=seconds)
+    if session.state != "failed" and collapse:
+        session.state, session.message = "failed", collapse
+    summary["energy"], summary["variance"] = _finite(summary["energy"]), _finite(summary["variance"])
+    run.write_status(session.state, step=driver.step_count, message=session.message, **summary,
+                     energy_unit=system.energy_unit, e0=session.e0, seconds_last_sitting=seconds,
+                     seconds=session.seconds)
     run.system, run.model, run.variables = system, vs.model, variables
     return run
 
@@ -341,28 +357,40 @@ def train(config: TrainConfig, out: Path | str, *, progress: bool = True) -> Run
     config.build_model(system)
     reference = config.reference(system)
     run = Run.create(out, {"kind": "nqs", **config.to_dict()}, reference)
-    session, driver = _open_session(run, config, progress, system)
-    return _run_session(session, driver)
+    with FolderLock(run.path):
+        session, driver = _open_session(run, config, progress, system)
+        return _run_session(session, driver)
 
 
 def resume(path: Path | str, *, progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint to where an uninterrupted run ends."""
     run = Run.open(path)
-    if run.status["state"] in ("converged", "finished", "failed"):
-        return Run.load(path)
-    config = _config_of(run)
-    session, driver = _open_session(run, config, progress)
-    return _run_session(session, driver)
+    with FolderLock(run.path):
+        if run.status["state"] in ("converged", "finished", "failed"):
+            return load(path)
+        config = config_of(run)
+        session, driver = _open_session(run, config, progress)
+        return _run_session(session, driver)
 
 
-def _config_of(run: Run) -> TrainConfig:
+def config_of(run: Run) -> TrainConfig:
+    """The ``TrainConfig`` a run was trained with (its ``config.toml``)."""
     values = {k: v for k, v in run.config.items() if k != "kind"}
     return TrainConfig.from_dict(values)
 
 
+def load(path: Path | str) -> Run:
+    """Open a neural-quantum-state run and restore its system, model and variables (``run.system``, ``run.model``, ``run.variables``)."""
+    run = Run.open(path)
+    if run.config["kind"] != "nqs":
+        raise PhyslensError(f"{run.path} is a {run.config['kind']} run, not a nqs run")
+    run.system, run.model, run.variables = restore(run)
+    return run
+
+
 def restore(run: Run):
     """System, model and variables of a run (final parameters, else the last checkpoint)."""
-    config = _config_of(run)
+    config = config_of(run)
     system = config.build_system()
     model = config.build_model(system)
     template = model.init(jax.random.PRNGKey(0), np.ones((1, system.n_sites)))

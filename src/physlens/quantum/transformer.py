@@ -42,7 +42,14 @@ from jax.nn.initializers import normal
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.hooks import HookPoint
-from physlens.quantum.models import log_cosh
+from physlens.quantum.models import OUT, log_cosh
+
+EMBED = "embed"
+"""Site of the patch embeddings plus positions, ``(B, T, D)``."""
+RESID_FINAL = "resid.final"
+"""Site of the final LayerNorm-ed residual stream, ``(B, T, D)``: per-token SAE input."""
+POOLED = "pooled"
+"""Site of the token mean of the final residual stream, ``(B, D)``: per-configuration SAE input."""
 
 POS_ENCODINGS = ("learned", "relative", "none")
 """``learned``: a learned vector per token position added to the embedding; ``relative``: a
@@ -169,15 +176,15 @@ class Transformer(nn.Module):
             jnp.asarray(sigma_BN, self.param_dtype)[..., patches_TP])
         if self.pos_encoding == "learned":
             x_BTD = x_BTD + self.param("pos_embed", init, (len(patches_TP), self.d_model), self.param_dtype)
-        x_BTD = HookPoint(name="embed")(x_BTD)
+        x_BTD = HookPoint(name=EMBED)(x_BTD)
         rel = None
         if self.pos_encoding == "relative":
             rel = tuple(map(tuple, relative_offsets(grid).tolist()))
         for i in range(self.n_layers):
             x_BTD = EncoderLayer(self.n_heads, self.mlp_ratio, rel, self.param_dtype, name=f"layers.{i}")(x_BTD)
             x_BTD = HookPoint(name=f"layers.{i}.resid")(x_BTD)
-        x_BTD = HookPoint(name="resid.final")(nn.LayerNorm(param_dtype=self.param_dtype, name="ln_final")(x_BTD))
-        pooled_BD = HookPoint(name="pooled")(x_BTD.mean(axis=-2))
+        x_BTD = HookPoint(name=RESID_FINAL)(nn.LayerNorm(param_dtype=self.param_dtype, name="ln_final")(x_BTD))
+        pooled_BD = HookPoint(name=POOLED)(x_BTD.mean(axis=-2))
         readout = nn.Dense(self.readout_ratio * self.d_model, param_dtype=self.param_dtype, kernel_init=init,
                            bias_init=init, name="readout")
-        return HookPoint(name="out")(log_cosh(readout(pooled_BD)).sum(axis=-1))
+        return HookPoint(name=OUT)(log_cosh(readout(pooled_BD)).sum(axis=-1))

@@ -25,7 +25,8 @@ import pandas as pd  # noqa: E402
 
 from physlens.errors import PhyslensError  # noqa: E402
 from physlens.lens.steering import SteeringCurve  # noqa: E402
-from physlens.report.html import Report, Section  # noqa: E402
+from physlens.report.html import Figure, Report, Section  # noqa: E402
+from physlens.report.tables import Table  # noqa: E402
 
 N_TOP = 6
 """Top-activating configurations drawn per feature."""
@@ -135,33 +136,53 @@ def steering_figure(curve: SteeringCurve, observables: list[str] | None = None) 
     return fig
 
 
+CONSTANT_COLUMNS = ("method", "feature", "mode", "hook", "unit")
+"""Columns of a steering curve's frame that repeat one value (stated in the text instead)."""
+
+
+def steering_table(curve: SteeringCurve) -> pd.DataFrame:
+    """A steering curve's frame without the columns that repeat one value."""
+    frame = curve.to_frame()
+    return frame.drop(columns=[c for c in CONSTANT_COLUMNS if c in frame])
+
+
 def _strongest(view: FeatureView, n: int = 3) -> list[str]:
     """The (up to) ``n`` observables most correlated with the feature that the steering curve measured."""
     order = np.argsort(-np.abs(view.r_O), kind="stable")
     return [view.observables[o] for o in order if view.observables[o] in view.curve.observables][:n]
 
 
-def feature_report(view: FeatureView, title: str, meta: list[str]) -> Report:
-    """The page of one feature."""
+def feature_report(view: FeatureView, title: str, meta: list[str],
+                   nav: list[tuple[str, str]] = (("../report.html", "← back to the run's report"),)) -> Report:
+    """The page of one feature; ``nav`` links back to the run's report (relative to the feature's folder)."""
     correlations = pd.DataFrame({"observable": list(view.observables), "r": view.r_O, "abs_r": np.abs(view.r_O)})
     how = "Born-weighted over the enumerated basis" if view.weights_S is not None else "over samples of |ψ|²"
     sections = [
-        Section("Activation", f"Distribution of the activation ({how}).", [activation_histogram(view)]),
+        Section("Activation", f"Distribution of the activation ({how}).",
+                [Figure(activation_histogram(view), f"Histogram of feature {view.feature}'s activation where it is "
+                        f"positive ({how}); the title gives how often it is active.")]),
         Section("Top-activating configurations", "The configurations on which this feature fires most.",
-                [top_configurations(view)]),
+                [Figure(top_configurations(view), f"The {N_TOP} distinct configurations with the largest activation a "
+                        "of this feature, each spin drawn at its lattice site (red: up, dark: down).")]),
         Section("Correlations", "Pearson r of the activation with each per-configuration observable.",
-                [correlation_bars(view)], [correlations]),
+                [Figure(correlation_bars(view), "Pearson r of the activation with each observable; |r| ≥ 0.5 in red.")],
+                [Table(correlations, "Correlation with each observable")]),
     ]
     if view.curve is not None:
+        curve = view.curve
         sections.append(Section("Steering", "Observables and energy as the feature is steered (error term kept, so "
                                 "strength 1 of a scale is the model itself). Hollow points: ESS/S below "
-                                f"{view.curve.ess_threshold}, outside the admissible range.",
-                                [steering_figure(view.curve, _strongest(view))], [view.curve.to_frame()]))
-    return Report(f"{title}: feature {view.feature} — {view.label}", sections, meta)
+                                f"{curve.ess_threshold}, outside the admissible range. Energies in {curve.unit}.",
+                                [Figure(steering_figure(curve, _strongest(view)),
+                                        f"The observables most correlated with feature {view.feature} and the relative "
+                                        f"energy deviation against the steering strength ({curve.mode}).")],
+                                [Table(steering_table(curve), "Steering curve", curve.unit, significant={"energy": 6})]))
+    return Report(f"{title}: feature {view.feature}", sections, meta, subtitle=view.label, nav=list(nav))
 
 
 def write_dashboards(views: list[FeatureView], folder: Path, title: str, meta: list[str] | None = None) -> list[tuple[str, str]]:
-    """Write one page per feature into ``folder``; returns (address relative to ``folder``'s parent, label) links."""
+    """Write one page per feature into ``folder``, each linking back to ``../report.html``; returns
+    (address relative to ``folder``'s parent, label) links."""
     if not views:
         raise PhyslensError("no features given; pass at least one FeatureView")
     folder = Path(folder)

@@ -17,30 +17,60 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from physlens.report import figures  # noqa: E402
-from physlens.report.html import Report, Section  # noqa: E402
+from physlens.report.html import Figure, Report, Section  # noqa: E402
+from physlens.report.tables import Table, format_value, quantities  # noqa: E402
 
 RECOVERY_SIZES = (8, 12, 16, 20)
 
 
-def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis, patterns: pd.DataFrame) -> Report:
-    """The single-model page: training, unit patterns, ablation, retention, impacts."""
+def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis, patterns: pd.DataFrame,
+                 config: dict | None = None, nav: list[tuple[str, str]] = ()) -> Report:
+    """The single-model page: training (when ``metrics`` has a history), unit patterns, ablation, retention,
+    impacts.
+
+    ``config`` (the run's configuration, or what an opened model records) is shown as a table; ``nav`` links to
+    the pages around this one.
+    """
     scan, unit = analysis.scan, analysis.scan.unit
-    split = analysis.split.to_frame()
-    summary = pd.DataFrame([{k: v for k, v in analysis.model_row().items() if not isinstance(v, list)}])
+    split = analysis.split.to_frame().drop(columns=["unit_of_energy", "tau"])
+    units = scan.to_frame().drop(columns=["energy_full", "unit_of_energy", "exact"])
+    energies = {c: 6 for c in ("energy", "energy_ablated", "energy_retained")}
+    training = [Section("Training", f"Energy and relative error during SR, against the exact E0 = "
+                        f"{analysis.e0:.10f} {unit}; C_zz(r) at logged steps beside the exact ground state's.",
+                        [Figure(figures.energy_convergence(metrics, analysis.e0, unit),
+                                f"Left: variational energy [{unit}] against the SR step, with the exact E0 (dashed). "
+                                "Right: relative error |E − E0|/|E0| on a log scale."),
+                         Figure(figures.czz_emergence(metrics, analysis.czz_exact_R),
+                                "Spin correlation C_zz(r) at logged training steps (colour: step) and in the exact "
+                                "ground state (dashed).")])] if "step" in metrics and len(metrics) else []
     return Report(title, [
-        Section("Training", f"Energy and relative error during SR, against the exact E0 = {analysis.e0:.10f} {unit}; "
-                "C_zz(r) at logged steps beside the exact ground state's.",
-                [figures.energy_convergence(metrics, analysis.e0, unit), figures.czz_emergence(metrics, analysis.czz_exact_R)]),
+        *training,
         Section("Summary", f"Unit j is important when |ΔE(j)|/|E_full| > τ or Σ_r|ΔC_zz(j)(r)|/Σ_r|C_zz(r)| > τ, "
-                f"τ = {analysis.tau}. Every number here is an exact sum over the S^z = 0 basis.", tables=[summary, split]),
+                f"τ = {analysis.tau}. Every number here is an exact sum over the S^z = 0 basis.",
+                tables=[Table(quantities(analysis.model_row(), unit), "Headline numbers of the model"),
+                        Table(split, "Energy and correlations of the important units alone and of the others alone",
+                              unit, significant={"energy": 6})]),
         Section("Weight patterns", "Each unit's weights over the sites, sorted by |S_AFM| = |Pearson r(W_j, (−1)^i)|.",
-                [figures.unit_weights(analysis.weights_MN, analysis.s_afm_M, analysis.important_M)], [patterns]),
+                [Figure(figures.unit_weights(analysis.weights_MN, analysis.s_afm_M, analysis.important_M),
+                        "Left: weights W_ij of each hidden unit (rows, sorted by |S_AFM|) over the sites i. "
+                        "Right: S_AFM of each unit; important units in red.")],
+                [Table(patterns, "Pattern scores S (Pearson r of each unit's weights with each pattern)",
+                       labels={"unit": "unit j"})]),
         Section("Ablation", "Energy change and correlation change when one unit is removed.",
-                [figures.delta_energy(scan, analysis.tau), figures.delta_correlations(scan)]),
+                [Figure(figures.delta_energy(scan, analysis.tau),
+                        f"Energy change ΔE(j) [{unit}] when hidden unit j is removed; important units in red."),
+                 Figure(figures.delta_correlations(scan),
+                        "Change of C_zz(r) when one unit is removed, for the units with the largest (red) and the "
+                        "smallest (grey) correlation impact.")]),
         Section("Retention and impacts", "Energy with one unit kept alone; energy impact against correlation impact.",
-                [figures.retention(scan, analysis.e0), figures.impact_scatter(scan, analysis.tau)],
-                [scan.to_frame().drop(columns=["energy_full", "unit_of_energy", "exact"])]),
-    ], meta)
+                [Figure(figures.retention(scan, analysis.e0),
+                        f"Energy [{unit}] of the model with only unit j kept, against the full model and E0."),
+                 Figure(figures.impact_scatter(scan, analysis.tau),
+                        f"Energy impact against correlation impact per unit; dotted lines at τ = {analysis.tau}; "
+                        "important units in red.")],
+                [Table(units, "Per unit: energies on removal and retention, impacts and ΔC_zz(r)", unit,
+                       labels={"unit": "unit j"}, significant=energies)]),
+    ], meta, config=config, nav=list(nav))
 
 
 def _recovery(models: pd.DataFrame) -> plt.Figure:
@@ -114,21 +144,51 @@ def _alpha(history: pd.DataFrame, by_alpha: pd.DataFrame, n_history: int) -> plt
     return fig
 
 
-def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFrame], meta: list[str]) -> Report:
-    """The study page from ``collect`` tables and ``hidden_units_summary`` results."""
+def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """τ (rows) against α (columns): the fitted k ± SE and the mean m′/M; α values without any fit are left out."""
+    fitted = sensitivity.groupby("alpha")["k"].transform(lambda k: k.notna().any())
+    rows = {}
+    for (tau, alpha), r in sensitivity[fitted].set_index(["tau", "alpha"]).iterrows():
+        row = rows.setdefault(tau, {"τ": tau})
+        row[f"k ± SE, α = {alpha}"] = f"{format_value(r.k, 3)} ± {format_value(r.k_se, 2)}" if np.isfinite(r.k) else "—"
+        row[f"mean m′/M, α = {alpha}"] = r.frac_mean
+    return pd.DataFrame(list(rows.values()))
+
+
+def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFrame], meta: list[str],
+                 config: dict | None = None) -> Report:
+    """The study page from ``collect`` tables and ``hidden_units_summary`` results; ``config`` shown as a table."""
     models = tables["models"]
     ok = models[models["converged"]]
     counts = pd.DataFrame([{"models": len(models), "converged": len(ok), "failed": int((models["state"] == "failed").sum())}])
     not_ok = models[~models["converged"]][["N", "alpha", "seed", "mode", "state", "steps", "eps", "reason"]]
+    sizes = ", ".join(str(n) for n in RECOVERY_SIZES if n in set(ok["N"]))
     return Report("Hidden units of RBM quantum states on Heisenberg rings", [
         Section("Models", "Models that did not reach ε < tol are recorded and excluded from every aggregate.",
-                tables=[counts, summaries["by_size"], not_ok]),
+                tables=[Table(counts, "Models trained"),
+                        Table(summaries["by_size"], "Per ring size N and α: models, converged, fraction of important units"),
+                        Table(not_ok, "Models that did not converge")]),
         Section("Energy recovered by the important and the other units", "Top: E of the important units alone and of the "
                 "rest alone, as a fraction of the full model's (mean over converged seeds). Bottom: C_zz(r) of one model.",
-                [_recovery(ok)]),
+                [Figure(_recovery(ok), f"Top: energy of the important units alone (red) and of the others alone (grey) "
+                        f"as a fraction of the full model's, per α, at N = {sizes}. Bottom: C_zz(r) of the exact ground "
+                        "state, the full model, the important units and the others, for one model per N.")]),
         Section("Scaling with N", "m′ is the number of important units at τ; each point a converged model.",
-                [_fraction_and_fits(summaries["by_size"], ok, summaries["fits"])], [summaries["fits"]]),
+                [Figure(_fraction_and_fits(summaries["by_size"], ok, summaries["fits"]),
+                        "Left: fraction m′/M of important units against N (mean ± sd over seeds). Middle: m′ per "
+                        "model with the fitted power law m′ = a N^k (log–log). Right: the exponent k per α.")],
+                [Table(summaries["fits"], "Power law m′ = a N^k per α, one point per converged model (n_zero: "
+                       "models with m′ = 0, which a log–log fit cannot use; degenerate: fewer than three sizes or no "
+                       "variance, so R² and SE are undefined)"),
+                 Table(summaries["fits_seed_mean"], "Power law m′ = a N^k per α fitted to the mean m′ over seeds at "
+                       "each N (m′ = 0 models included in the mean), as the paper fits")]),
         Section("Sensitivity to τ", "The classification repeated at every τ of the grid from the stored unit impacts.",
-                [_tau(summaries["tau"])], [summaries["window"], summaries["tau"]]),
-        Section("Dependence on α", "", [_alpha(tables["history"], summaries["alpha"], 10)], [summaries["alpha"]]),
-    ], meta)
+                [Figure(_tau(summaries["tau"]), "Mean m′/M (left) and the fitted exponent k (right) against the "
+                        "importance threshold τ, per α.")],
+                [Table(summaries["window"], "Range of τ where the exponent k < 1, per α"),
+                 Table(_per_alpha(summaries["tau"]), "Exponent k and mean m′/M against τ, per α")]),
+        Section("Dependence on α", "", [Figure(_alpha(tables["history"], summaries["alpha"], 10),
+                                               "Left: relative error during training at N = 10, one seed per α. Right: "
+                                               "m′/M and ρ against α at N = 12.")],
+                [Table(summaries["alpha"], "Per α at N = 12")]),
+    ], meta, config=config)

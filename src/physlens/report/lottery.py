@@ -1,4 +1,7 @@
-"""Figures and the HTML report of a lottery-ticket study, drawn from a ``LotterySummary``.
+"""Figures and the HTML report of a lottery-ticket study, drawn from its summary.
+
+The summary is a ``LotterySummary``, defined here as the result this module draws and computed by
+``physlens.studies.lottery_summary.summarize``; this module computes nothing and imports no study.
 
 Usage::
 
@@ -7,6 +10,7 @@ Usage::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -16,9 +20,63 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from physlens.quantum.systems import ToricCode  # noqa: E402
-from physlens.report.html import Report, Section  # noqa: E402
-from physlens.studies.lottery_summary import LotterySummary  # noqa: E402
+from physlens.lens.piecewise import PiecewiseFit, Transition  # noqa: E402
+from physlens.quantum.filters import FilterExtent, StabiliserOverlap  # noqa: E402
+from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
+from physlens.report.html import Figure, Report, Section  # noqa: E402
+from physlens.report.tables import Table, format_value  # noqa: E402
+from physlens.runs import atomic_write_text  # noqa: E402
+
+
+@dataclass(frozen=True)
+class LotterySummary:
+    """Everything the report shows about one study.
+
+    Attributes:
+        study: the study's config and reference (``study.json``).
+        levels: one row per trained network of the finished levels.
+        curve: per (level, arm): density, median/min/max relative error over seeds.
+        dense_error: median relative error of the dense networks (level 0).
+        fit: piecewise power law of the IMP curve (median over seeds), or None (too few levels).
+        transition: error jump and seed branches of the IMP curve, or None.
+        claims: one row per question of the study, with the measured answer.
+        filter_level: the IMP level whose filters are shown: the sparsest whose median error is below
+            the geometric mean of the best and worst IMP medians (halfway, in log error, to the plateau).
+        kernel_NM, keep_NM: first-layer kernel and mask of that level's ticket of the first seed.
+        extent: its filters' extent; overlap: its stabiliser overlap (toric code only, else None).
+        system: the system the study was trained on.
+    """
+
+    study: dict
+    levels: pd.DataFrame
+    curve: pd.DataFrame
+    dense_error: float
+    fit: PiecewiseFit | None
+    transition: Transition | None
+    claims: pd.DataFrame
+    filter_level: int
+    kernel_NM: np.ndarray
+    keep_NM: np.ndarray
+    extent: FilterExtent
+    overlap: StabiliserOverlap | None
+    system: SpinSystem
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.curve
+
+    def write_tables(self, folder: Path | str) -> None:
+        """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
+        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``."""
+        tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
+        if self.fit is not None:
+            tables["fit"] = self.fit.to_frame()
+        if self.transition is not None:
+            tables["transition"] = self.transition.to_frame()
+        if self.overlap is not None:
+            tables["filters_stabilisers"] = self.overlap.to_frame()
+        for name, table in tables.items():
+            atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False))
+
 
 ARM_STYLE = {"imp": ("#c0392b", "T(θ_init, m_IMP): ticket"), "reinit": ("#2980b9", "T(θ_rand, m_IMP)"),
              "random_mask": ("#7f8c8d", "T(θ_init, m_rand)"), "random_prune": ("#27ae60", "iterative random pruning")}
@@ -66,18 +124,42 @@ def seed_branches(summary: LotterySummary) -> plt.Figure:
     return fig
 
 
+def _strongest_units(summary: LotterySummary, max_units: int) -> np.ndarray:
+    """Units with a surviving connection, largest surviving |weight| sum first, at most ``max_units``."""
+    kernel, keep = summary.kernel_NM, summary.keep_NM
+    alive = np.flatnonzero(keep.sum(axis=0))
+    return alive[np.argsort(-np.abs(kernel[:, alive] * keep[:, alive]).sum(axis=0))][:max_units]
+
+
+def _chain_filters(summary: LotterySummary, order: np.ndarray) -> plt.Figure:
+    """Surviving weights of a chain's units as a units × sites map (pruned weights blank)."""
+    kept_UN = np.where(summary.keep_NM[:, order], summary.kernel_NM[:, order], np.nan).T
+    n_sites = kept_UN.shape[1]
+    lim = np.nanmax(np.abs(kept_UN)) if np.isfinite(kept_UN).any() else 1.0
+    fig, ax = plt.subplots(figsize=(min(max(4.0, 0.35 * n_sites + 2.0), 10.0), min(0.3 * len(order) + 1.6, 9.0)))
+    image = ax.imshow(kept_UN, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+    ax.set(xlabel="site i", ylabel="hidden unit", yticks=np.arange(len(order)), yticklabels=order,
+           title="surviving first-layer weights")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.colorbar(image, ax=ax, label="weight (blank: pruned)")
+    fig.tight_layout()
+    return fig
+
+
 def filter_maps(summary: LotterySummary, max_units: int = 24) -> plt.Figure:
-    """Each hidden unit's surviving connections on the lattice (red > 0, blue < 0, area ∝ |w|).
+    """Each hidden unit's surviving connections on the lattice (red > 0, blue < 0, area ∝ |w|);
+    for a chain, one units × sites map.
 
     For the toric code the matched plaquette (square) or star (cross) is outlined.
     """
     kernel, keep, system = summary.kernel_NM, summary.keep_NM, summary.system
-    alive = np.flatnonzero(keep.sum(axis=0))
-    order = alive[np.argsort(-np.abs(kernel[:, alive] * keep[:, alive]).sum(axis=0))][:max_units]
+    order = _strongest_units(summary, max_units)
+    if system.coords.shape[1] == 1 or np.ptp(system.coords[:, 1]) == 0:
+        return _chain_filters(summary, order)
     cols = min(6, max(1, order.size))
     rows = max(1, int(np.ceil(order.size / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows), squeeze=False)
-    coords = system.coords if system.coords.shape[1] == 2 else np.pad(system.coords, ((0, 0), (0, 1)))
+    coords = system.coords
     scale = np.abs(kernel * keep).max() or 1.0
     for ax in axes.ravel():
         ax.set_axis_off()
@@ -112,48 +194,89 @@ def extent_histogram(summary: LotterySummary) -> plt.Figure:
     return fig
 
 
-def write_report(summary: LotterySummary, path: Path | str, notes: str = "") -> Path:
-    """Write the study's HTML report (error curves, fit, transition, filters, claims)."""
+def _describe(study: dict) -> str:
+    """The study in one line: system, network, training, pruning (numbers to a few significant figures)."""
+    v = {k: format_value(x) for k, x in study.items()}
+    return (f"{v['system']} size {v['size']}, FFNN widths {v['widths']} (ReLU, summed output), seeds {v['seeds']}; "
+            f"Adam lr {v['learning_rate']}, {v['steps']} steps per level "
+            f"({format_value(study.get('dense_steps') or study['steps'])} for the dense level); prune {v['fraction']} "
+            f"per round ({v['scope']}), {v['rounds']} rounds, rewind to step {v['rewind_step']}; "
+            f"E0 = {format_value(study['e0'], 10)} {v['unit']}.")
+
+
+def _filter_caption(summary: LotterySummary) -> str:
+    """Caption of ``filter_maps`` for this study's lattice."""
+    system = summary.system
+    maps = ("Surviving first-layer weights of the strongest hidden units on the lattice: dot area ∝ |w|, red > 0, "
+            "blue < 0, grey: pruned sites" if system.coords.shape[1] > 1 and np.ptp(system.coords[:, 1]) > 0 else
+            "Surviving first-layer weights of the strongest hidden units (rows) over the sites (columns); blank: pruned")
+    if summary.overlap is not None:
+        maps += "; circles: the best-matched plaquette (p) or star (s), J its Jaccard overlap"
+    return f"{maps}. IMP ticket of the first seed at level {summary.filter_level}."
+
+
+def _filter_figures(summary: LotterySummary) -> list[Figure]:
+    """The filter maps and the extent histogram, captioned."""
+    return [Figure(filter_maps(summary), _filter_caption(summary)),
+            Figure(extent_histogram(summary), "Spatial extent of each surviving filter (lattice spacings) against the "
+                   "longest bond of the Hamiltonian (red).")]
+
+
+def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] = ()) -> Report:
+    """The study's report (error curves, fit, transition, filters, claims); ``nav`` links to the pages around it."""
     study = summary.study
-    meta = [f"system {study['system']} size {study['size']} {study['system_params']}; FFNN widths {study['widths']} "
-            f"(ReLU, summed output); E0 = {study['e0']:.10g} {study['unit']}",
-            f"energies: {study['energy_method']} (never sampled); Adam lr {study['learning_rate']}, "
-            f"{study['steps']} steps per level ({study.get('dense_steps') or study['steps']} for the dense level); prune {study['fraction']} per round ({study['scope']}), "
-            f"{study['rounds']} rounds, rewind to step {study['rewind_step']}; seeds {study['seeds']}"]
+    meta = [f"energies: {study['energy_method']} (never sampled)"]
+    config = {k: v for k, v in study.items() if k not in ("energy_method", "versions", "out")}
     sections = [
-        Section("Claims, as measured", notes, tables=[summary.claims]),
+        Section("Claims, as measured", notes, tables=[Table(summary.claims, "The study's questions and the measured answers")]),
         Section("Error vs remaining fraction",
                 "Median over seeds, bars from the best to the worst seed. Level 0 is the dense network.",
-                figures=[error_curve(summary), seed_branches(summary)], tables=[summary.curve]),
+                figures=[Figure(error_curve(summary), "Relative energy error |E − E0|/|E0| against the remaining "
+                                "fraction of weights (log–log, pruning proceeds to the right), median over seeds with "
+                                "best–worst bars, per arm; dotted: piecewise power-law fit of the IMP median."),
+                         Figure(seed_branches(summary), "Relative energy error of each seed's IMP ticket against the "
+                                "remaining fraction; shaded: the largest jump of the median.")],
+                tables=[Table(summary.curve, "Median, best and worst relative error per level and arm")]),
     ]
     if summary.fit is not None:
         sections.append(Section("Scaling regions (piecewise power law of the IMP median, BIC-chosen breakpoints)",
-                                tables=[summary.fit.to_frame()]))
+                                tables=[Table(summary.fit.to_frame(), "Power-law exponent per region")]))
     if summary.transition is not None:
         sections.append(Section("Transition", "The largest jump of the IMP median between neighbouring levels; a split "
                                 "is a gap of more than one decade between seeds at one level.",
-                                tables=[summary.transition.to_frame()]))
-    filters = [filter_maps(summary), extent_histogram(summary)]
-    tables = [summary.extent.to_frame().query("n_kept > 0")]
+                                tables=[Table(summary.transition.to_frame(), "Largest jump of the IMP median")]))
+    tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "
             f"{summary.keep_NM.size} first-layer weights kept; interaction range "
             f"{summary.extent.interaction_range:.3g} lattice spacings.")
     if isinstance(summary.system, ToricCode) and summary.overlap is not None:
-        tables = [summary.overlap.to_frame()[summary.extent.n_kept_M > 0]] + tables
+        tables.insert(0, Table(summary.overlap.to_frame()[summary.extent.n_kept_M > 0],
+                               "Overlap of each surviving filter with the plaquettes and stars"))
         text += " Filters matched to plaquettes (p) or stars (s) by Jaccard overlap J; circled edges are the match."
-    sections.append(Section("Surviving filters", text, figures=filters, tables=tables))
-    return Report(f"Lottery tickets: {study['system']} {study['size']}", sections, meta).write(path)
+    sections.append(Section("Surviving filters", text, figures=_filter_figures(summary), tables=tables))
+    return Report(f"Lottery tickets: {study['system']} {study['size']}", sections, meta, subtitle=_describe(study),
+                  config=config, nav=list(nav))
+
+
+def write_report(summary: LotterySummary, path: Path | str, notes: str = "", nav: list[tuple[str, str]] = ()) -> Path:
+    """Write the study's HTML report (see ``report``); returns its path."""
+    return report(summary, notes, nav).write(path)
 
 
 def write_overview(summaries: dict[str, LotterySummary], path: Path | str, notes: str = "") -> Path:
-    """One page over several studies (name → summary): each study's error curve, claims and filter maps."""
+    """One page over several studies (name → summary, each in the sub-folder ``name`` beside ``path``):
+    each study's error curve, claims and filter maps, linked to its full report."""
     sections = [Section("About", notes)] if notes else []
+    sections.append(Section("Studies", "Each study's full report:",
+                            links=[(f"{name}/report.html", f"{name}: {s.study['system']} {s.study['size']}")
+                                   for name, s in summaries.items()]))
     for name, summary in summaries.items():
-        study = summary.study
-        text = (f"{study['system']} size {study['size']}, FFNN {study['widths']}, seeds {study['seeds']}, "
-                f"{study['steps']} Adam steps per level, prune {study['fraction']} per round; full report in {name}/report.html.")
-        sections.append(Section(name, text, figures=[error_curve(summary), filter_maps(summary, max_units=12)],
-                                tables=[summary.claims]))
+        sections.append(Section(name, _describe(summary.study),
+                                figures=[Figure(error_curve(summary), f"{name}: relative energy error against the "
+                                                "remaining fraction of weights, median over seeds per arm."),
+                                         Figure(filter_maps(summary, max_units=12), _filter_caption(summary))],
+                                tables=[Table(summary.claims, f"{name}: the study's questions and the measured answers")],
+                                links=[(f"{name}/report.html", f"full report of {name}")]))
     meta = ["all energies exact (full sums over the basis), never sampled"]
     return Report("Lottery tickets in neural quantum states", sections, meta).write(path)

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from physlens.lens.geometry import Topography, TruncationCurve  # noqa: E402
+from physlens.report.labels import NUCLEAR_TASKS  # noqa: E402
 
 
 def embedding_pcs(geometry) -> plt.Figure:
@@ -132,7 +133,7 @@ def single_vs_multi(tasks: pd.DataFrame) -> plt.Figure:
     x = np.arange(len(tasks))
     ax.bar(x - 0.2, tasks.single_val_rms_MeV.astype(float), 0.4, label="single-task")
     ax.bar(x + 0.2, tasks.multi_val_rms_MeV.astype(float), 0.4, label="multi-task")
-    ax.set(xticks=x, xticklabels=tasks.task, yscale="log", ylabel="held-out RMS [MeV]",
+    ax.set(xticks=x, xticklabels=[NUCLEAR_TASKS.get(t, t) for t in tasks.task], yscale="log", ylabel="held-out RMS [MeV]",
            title="Single- vs multi-task models")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -16,8 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from physlens.report.dashboards import steering_figure  # noqa: E402
-from physlens.report.html import Report, Section  # noqa: E402
+from physlens.report.dashboards import steering_figure, steering_table  # noqa: E402
+from physlens.report.html import Figure, Report, Section  # noqa: E402
+from physlens.report.tables import Table, quantities  # noqa: E402
 
 N_TOP_FEATURES = 12
 
@@ -44,37 +45,52 @@ def correlation_map(r_FO: np.ndarray, observables: tuple[str, ...], features: np
     return fig
 
 
-def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]]) -> Report:
-    """The page of one run: summary, SAE training and quality, matching, steering, feature pages."""
+def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]], config: dict | None = None,
+               nav: list[tuple[str, str]] = ()) -> Report:
+    """The page of one run: summary, SAE training and quality, matching, steering, feature pages.
+
+    ``config`` (the study configuration) is shown as a table; ``nav`` links to the pages around this one.
+    """
     row = study.summary_row()
     unit, how = row["unit"], "exact sums over the basis" if study.exact else "Monte Carlo samples of |ψ|²"
-    quality = pd.DataFrame([{k: row[k] for k in ("mse", "explained_variance", "l0", "dead_fraction", "dense_fraction",
-                                                   "shrinkage", "energy_recovered", "fidelity")}])
-    energies = pd.DataFrame([{"E_clean": row["e_clean"], "E_sae (spliced)": row["e_sae"], "E_zero (ablated)": row["e_zero"],
-                              "ESS/S sae": row["ess_sae"], "ESS/S zero": row["ess_zero"], "unit": unit}])
+    quality = {k: row[k] for k in ("mse", "explained_variance", "l0", "dead_fraction", "dense_fraction", "shrinkage",
+                                   "energy_recovered", "fidelity")}
+    energies = {k: row[k] for k in ("e_clean", "e_sae", "e_zero", "ess_sae", "ess_zero")}
     match = study.match
     top = np.argsort(-match.best_abs_r_F, kind="stable")[:N_TOP_FEATURES]
     curve = study.curve
     spearman = pd.DataFrame([{"observable": name, "spearman_rho": curve.spearman(name)} for name in curve.observables])
+    feature = f"feature {study.feature} ({match.label(study.feature)})"
     return Report(title, [
         Section("Summary", f"All numbers from {how}. The steered feature is the one best matched to "
                 f"{study.target}; the steering keeps the SAE error term, so strength 1 is the model itself.",
-                tables=[pd.DataFrame([row])]),
+                tables=[Table(quantities(row, unit), "Headline numbers", significant={"value": 6})]),
         Section("SAE training", f"{row['arch']} SAE with {row['d_sae']} latents on {row['hook']} "
-                f"({row['n_inputs']} training tokens distributed as |ψ|²).", [training_figure(study.train_log.to_frame())]),
+                f"({row['n_inputs']} training tokens distributed as |ψ|²).",
+                [Figure(training_figure(study.train_log.to_frame()), "Normalised reconstruction MSE (log scale), L0 "
+                        "(active latents per token) and the fraction of dead latents against the SAE training step.")]),
         Section("SAE quality", "Reconstruction and sparsity on the training tokens; energy recovered "
                 "(E_zero − E_sae)/(E_zero − E_clean) and fidelity |⟨ψ|ψ_sae⟩|² with the reconstruction spliced in "
                 f"(no error term). Energies in {unit}; ESS/S of reweighted energies (1 when exact).",
-                tables=[quality, energies]),
+                tables=[Table(quantities(quality, unit), "Reconstruction and sparsity"),
+                        Table(quantities(energies, unit), "Energies with the SAE spliced in and with the hook ablated",
+                              significant={"value": 6})]),
         Section("Feature ↔ observable matching", "Born-weighted Pearson r between each feature's token-mean "
                 f"activation and each per-configuration observable; observables below |r| = {match.threshold} "
                 f"are uncaptured: {', '.join(match.uncaptured) or 'none'}.",
-                [correlation_map(match.r_FO, match.observables, top)],
-                [match.observable_frame(), match.to_frame().iloc[top]]),
-        Section("Steering", f"Feature {study.feature} ({match.label(study.feature)}) steered by {curve.mode}; "
+                [Figure(correlation_map(match.r_FO, match.observables, top),
+                        f"Pearson r of the {len(top)} best-matched features (rows) with every observable (columns).")],
+                [Table(match.observable_frame(), "Best feature per observable"),
+                 Table(match.to_frame().iloc[top].drop(columns=["exact"], errors="ignore"),
+                       f"The {len(top)} best-matched features")]),
+        Section("Steering", f"{feature[0].upper()}{feature[1:]} steered by {curve.mode} at {curve.hook}; "
                 f"admissible range: ESS/S ≥ {curve.ess_threshold} (all points when exact). Max |ΔE|/|E| over it: "
-                f"{curve.max_relative_deviation:.3g}.", [steering_figure(curve, [study.target])],
-                [spearman, curve.to_frame()]),
+                f"{curve.max_relative_deviation:.3g}. Energies in {unit}.",
+                [Figure(steering_figure(curve, [study.target]),
+                        f"{study.target} and the relative energy deviation (E − E₁)/|E₁| against the steering strength "
+                        f"of {feature}; hollow points are outside the admissible range.")],
+                [Table(spearman, "Rank correlation of each observable with the strength"),
+                 Table(steering_table(curve), "Steering curve", unit, significant={"energy": 6})]),
         Section("Feature pages", "One page per feature: activation histogram, top-activating configurations, "
                 "correlations, and the steering curve of the steered feature.", links=links),
-    ], meta)
+    ], meta, config=config, nav=list(nav))

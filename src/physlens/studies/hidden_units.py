@@ -12,7 +12,7 @@ basis). The study: ``run_study(StudyConfig(...), executor)`` trains and analyses
 with the same command redoes only unfinished models; ``collect(out)`` concatenates
 them into ``models.parquet`` and ``units.parquet``.
 
-    analysis = analyse_run(Run.load("runs/ring8"))
+    analysis = analyse_run(load("runs/ring8"))
     run_study(StudyConfig(sizes=(8, 10), alphas=(2, 3), seeds=2, out="study"), LocalExecutor())
 """
 
@@ -28,18 +28,16 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.lens.evaluate import ExactEvaluator
-from physlens.lens.hooks import Lens
-from physlens.lens.interventions import LensLogPsi
 from physlens.lens.patterns import afm_pattern, pattern_scores, standard_patterns
 from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, split_units
+from physlens.quantum.evaluators import exact_evaluator
 from physlens.quantum.observables import czz_per_config
+from physlens.quantum.registry import describe, entry_for, lens_of
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
 from physlens.studies.bookkeeping import record_config, run_tasks
 from physlens.runs import Run, atomic_write_bytes
 
-HOOK = "hidden.post"
 EXACT_MAX_SITES = 16
 """Rings up to this size train with full-sum SR; larger ones by sampled SR (full-sum checks)."""
 
@@ -90,32 +88,40 @@ class ModelAnalysis:
         return pd.DataFrame({"unit_index": np.arange(s.n_units), "s_afm": self.s_afm_M, "delta_energy": s.delta_energy_M,
                              "energy_impact": s.energy_impact_M, "czz_impact": s.observable_impact_M,
                              "energy_retained": s.energy_retained_M, "important": self.important_M,
+                             "important_by": s.important_by(self.tau),
                              "delta_czz": list(s.delta_observable_MR)})
 
 
-def exact_evaluator(system: SpinSystem, model, variables) -> ExactEvaluator:
-    """Exact evaluator of interventions on ``model`` over the system's whole basis, with C_zz."""
-    basis_SN = np.asarray(system.hilbert.all_states())
-    return ExactEvaluator(LensLogPsi(Lens(model, variables)), basis_SN, system.sparse_hamiltonian(),
-                          {"czz": czz_per_config(system, basis_SN)}, unit=system.energy_unit)
+def analyse(system: SpinSystem, model, variables, tau: float = DEFAULT_TAU, hook: str | None = None,
+            weights_MN: np.ndarray | None = None, czz_range: tuple[int, ...] | None = None) -> ModelAnalysis:
+    """Pattern scores, single-unit ablation/retention and the important/rest split of one model (exact sums).
 
-
-def analyse(system: SpinSystem, model, variables, tau: float = DEFAULT_TAU) -> ModelAnalysis:
-    """Pattern scores, single-unit ablation/retention and the important/rest split of one RBM."""
+    ``hook``: the site whose components are the hidden units (default: the model's units in the registry,
+    ``hidden.post`` for physlens's RBM, ``Dense`` for NetKet's); ``weights_MN``: the weights feeding them
+    (default: the registry's; None for a hook the registry does not know, leaving S_AFM undefined);
+    ``czz_range``: the distances r summed in the C_zz impact (None: every r = 0 … N/2).
+    """
+    known = entry_for(model).units(model)
+    if hook is None:
+        if known is None:
+            sites = ", ".join(lens_of(model, variables).hook_names(np.ones((1, system.n_sites))))
+            raise PhyslensError(f"{describe(model)} has no hidden units physlens knows; pass hook= one of: {sites}")
+        hook = known[0]
+    if weights_MN is None and known is not None and hook == known[0]:
+        weights_MN = known[1](variables)
     evaluator = exact_evaluator(system, model, variables)
-    scan = scan_units(evaluator, HOOK, "czz")
+    scan = scan_units(evaluator, hook, "czz", czz_range)
     split = split_units(evaluator, scan, tau)
-    weights_MN = np.asarray(variables["params"]["hidden"]["kernel"]).T
-    s_afm_M = pattern_scores(weights_MN, {"afm": afm_pattern(system.n_sites)}).scores_MP[:, 0]
+    if weights_MN is None:
+        weights_MN = np.full((scan.n_units, system.n_sites), np.nan)
+    s_afm_M = pattern_scores(np.real(weights_MN), {"afm": afm_pattern(system.n_sites)}).scores_MP[:, 0]
     ref = system.exact()
     czz_exact_R = (np.abs(ref.state) ** 2) @ czz_per_config(system, np.asarray(system.hilbert.all_states()))
     return ModelAnalysis(scan, split, s_afm_M, weights_MN, ref.energy, czz_exact_R, tau)
 
 
 def analyse_run(run: Run, tau: float = DEFAULT_TAU) -> ModelAnalysis:
-    """``analyse`` on a loaded RBM run."""
-    if run.config.get("model") != "rbm":
-        raise PhyslensError(f"hidden-unit analysis needs an RBM run; {run.path} holds a {run.config.get('model')!r} model")
+    """``analyse`` on a loaded run (its model's hidden units from the registry)."""
     return analyse(run.system, run.model, run.variables, tau)
 
 
@@ -153,7 +159,7 @@ class StudyConfig:
     stop_at_tol: bool = True
     samples: int = 2048
     exact_max_sites: int = EXACT_MAX_SITES
-    out: str = "docs/studies/hidden-units"
+    out: str = "runs/hidden-units"
 
     def tasks(self) -> list["Task"]:
         """Every model, seed by seed: an interrupted study has every (N, α) with about as many seeds."""
@@ -253,13 +259,3 @@ def collect(out: str | Path) -> dict[str, pd.DataFrame]:
         tables[name] = frame
         _write_parquet(out / f"{name}.parquet", frame)
     return tables
-
-
-def write_model_report(run: Run, analysis: ModelAnalysis, path: Path | str | None = None) -> Path:
-    """The single-model HTML report of a run (default ``<run>/report.html``)."""
-    from physlens.report.hidden_units import model_report
-
-    meta = [f"run {run.path}: {run.config}", f"status: {run.status}", f"versions: {run.versions}",
-            f"reference: E0 = {run.reference['energy']:.10f} {run.reference['unit']} ({run.reference['method']})"]
-    page = model_report(f"Hidden units of {run.path}", meta, run.metrics(), analysis, pattern_table(analysis.weights_MN))
-    return page.write(path or run.path / "report.html")

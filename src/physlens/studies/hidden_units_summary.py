@@ -5,7 +5,8 @@ Every function takes the tables of ``hidden_units.collect`` and uses converged
 models only (ε < tol), as the study does.
 
     tables = collect("docs/studies/hidden-units")
-    size_scaling(tables["models"])                   # k ± SE and R² per α
+    size_scaling(tables["models"])                   # k ± SE and R² per α, one point per model
+    seed_averaged_scaling(tables["models"])          # the same fitted to the seed means, as the paper fits
     tau_sensitivity(tables["models"], tables["units"], np.linspace(0.05, 0.6, 12))
 """
 
@@ -39,19 +40,40 @@ def fraction_by_size(models: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FIT_COLUMNS = ["a", "k", "a_se", "k_se", "r2", "n_points", "n_zero", "degenerate"]
+"""A fit row: the power law, the points it used, the points with y = 0 it could not use (counted, not
+dropped), and whether it is degenerate (fewer than three sizes, or no variance: R² and SE undefined)."""
+
+
 def _fit_rows(frame: pd.DataFrame, y: str) -> dict:
-    """Power-law fit of ``y`` against N; NaN where fewer than two sizes have y > 0 (e.g. m′ = 0 at large τ)."""
+    """Power-law fit of ``y`` against N over the rows with y > 0; the rows with y = 0 are counted in
+    ``n_zero``; fewer than two usable sizes give NaN and ``degenerate``."""
     usable = frame[frame[y] > 0]
+    n_zero = int((frame[y] <= 0).sum())
     if usable["N"].nunique() < 2:
-        return {"a": np.nan, "k": np.nan, "a_se": np.nan, "k_se": np.nan, "r2": np.nan, "n_points": len(usable)}
+        return {"a": np.nan, "k": np.nan, "a_se": np.nan, "k_se": np.nan, "r2": np.nan, "n_points": len(usable),
+                "n_zero": n_zero, "degenerate": True}
     fit = power_law_fit(usable["N"].to_numpy(), usable[y].to_numpy())
-    return {"a": fit.a, "k": fit.k, "a_se": fit.a_se, "k_se": fit.k_se, "r2": fit.r2, "n_points": fit.n}
+    return {"a": fit.a, "k": fit.k, "a_se": fit.a_se, "k_se": fit.k_se, "r2": fit.r2, "n_points": fit.n,
+            "n_zero": n_zero, "degenerate": fit.degenerate}
 
 
 def size_scaling(models: pd.DataFrame) -> pd.DataFrame:
     """Per α: the power law m′ = a·N^k fitted to every converged model (one point per model)."""
     ok = converged(models)
-    return pd.DataFrame([{"alpha": alpha, **_fit_rows(group, "m_important")} for alpha, group in ok.groupby("alpha")])
+    return pd.DataFrame([{"alpha": alpha, **_fit_rows(group, "m_important")} for alpha, group in ok.groupby("alpha")],
+                        columns=["alpha", *FIT_COLUMNS])
+
+
+def seed_averaged_scaling(models: pd.DataFrame) -> pd.DataFrame:
+    """Per α: m′ = a·N^k fitted to the mean m′ over the converged seeds of each N (models with m′ = 0 count
+    in the mean), as the paper fits; ``models`` is the number of converged models behind the points."""
+    ok = converged(models)
+    rows = []
+    for alpha, group in ok.groupby("alpha"):
+        means = group.groupby("N", as_index=False)["m_important"].mean()
+        rows.append({"alpha": alpha, **_fit_rows(means, "m_important"), "models": len(group)})
+    return pd.DataFrame(rows, columns=["alpha", *FIT_COLUMNS, "models"])
 
 
 def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.DataFrame:
@@ -66,7 +88,7 @@ def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.
         per_model["frac"] = per_model["m_important"] / per_model["M"]
         for alpha, group in per_model.groupby("alpha"):
             rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(), **_fit_rows(group, "m_important")})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["tau", "alpha", "frac_mean", *FIT_COLUMNS])
 
 
 def sublinear_window(sensitivity: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +99,7 @@ def sublinear_window(sensitivity: pd.DataFrame) -> pd.DataFrame:
         rows.append({"alpha": alpha, "tau_min": below["tau"].min() if len(below) else np.nan,
                      "tau_max": below["tau"].max() if len(below) else np.nan,
                      "taus_below": len(below), "taus": len(group)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["alpha", "tau_min", "tau_max", "taus_below", "taus"])
 
 
 def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
@@ -90,15 +112,19 @@ def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
 
 
 def summarise(tables: dict[str, pd.DataFrame], taus=TAUS) -> dict[str, pd.DataFrame]:
-    """Every aggregate of the study, by name (``by_size``, ``fits``, ``tau``, ``window``, ``alpha``)."""
+    """Every aggregate of the study, by name (``by_size``, ``fits``, ``fits_seed_mean``, ``tau``, ``window``,
+    ``alpha``)."""
     models = tables["models"]
     sensitivity = tau_sensitivity(models, tables["units"], taus)
-    return {"by_size": fraction_by_size(models), "fits": size_scaling(models), "tau": sensitivity,
+    return {"by_size": fraction_by_size(models), "fits": size_scaling(models),
+            "fits_seed_mean": seed_averaged_scaling(models), "tau": sensitivity,
             "window": sublinear_window(sensitivity), "alpha": alpha_dependence(models)}
 
 
-def write_study_outputs(out, tables: dict[str, pd.DataFrame], meta: list[str]) -> dict[str, pd.DataFrame]:
-    """Write the aggregate tables (CSV, readable in a diff) and ``report.html`` into ``out``."""
+def write_study_outputs(out, tables: dict[str, pd.DataFrame], meta: list[str],
+                        config: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Write the aggregate tables (CSV, readable in a diff) and ``report.html`` into ``out``;
+    ``config`` (the study configuration) is shown in the report as a table."""
     from pathlib import Path
 
     from physlens.report.hidden_units import study_report
@@ -107,7 +133,7 @@ def write_study_outputs(out, tables: dict[str, pd.DataFrame], meta: list[str]) -
     summaries = summarise(tables)
     for name, frame in summaries.items():
         atomic_write_text(Path(out) / f"summary_{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
-    study_report(tables, summaries, meta).write(Path(out) / "report.html")
+    study_report(tables, summaries, meta, config).write(Path(out) / "report.html")
     atomic_write_text(Path(out) / "RESULTS.md", results_markdown(tables, summaries))
     return summaries
 

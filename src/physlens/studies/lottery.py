@@ -20,18 +20,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError, check_choice
+from physlens.folders import FolderLock
 from physlens.lens.lottery import CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.masked_training import (BATCHINGS, EnergyAndGrad, ExactProblem, init_params, make_energy_and_grad,
                                               train_masked)
 from physlens.quantum.models import FFNN
+from physlens.quantum.registry import load_variables, model_from_spec
 from physlens.quantum.systems import SpinSystem, make_system
 from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml
 
@@ -59,6 +64,11 @@ class StudyConfig:
             on the 2-core CPU of bench/vmap_masks.py, ``vmap`` is the choice on an accelerator.
         init_scale: factor on the LeCun-normal initial kernels (θ_0 and θ_rand alike); the summed
             output of a wide ReLU layer makes log ψ spread over many units at scale 1.
+        model: the network, a model-registry spec (``netket.RBM:alpha=2``, ``netket.MLP:hidden_dims=[16]``,
+            ``package.module:Class``; ``physlens.quantum.registry.model_from_spec``); empty: the FFNN of ``widths``.
+        start: a flax msgpack file of that network's trained variables (a NetKet user's ``.mpack``): the
+            dense level 0 then continues from them for every seed instead of from θ_0, so survivors rewind to
+            the user's trained network (late rewinding); ``reinit`` still starts from a fresh initialisation.
     """
 
     system: str = "tfim-square"
@@ -77,6 +87,8 @@ class StudyConfig:
     chunk: int = 2**14
     init_scale: float = 1.0
     batching: str = "map"
+    model: str = ""
+    start: str = ""
 
     def __post_init__(self):
         if not self.seeds or min(self.steps, self.level0_steps) < 1 or self.learning_rate <= 0 or self.init_scale <= 0:
@@ -114,8 +126,9 @@ class StudyConfig:
     def build_system(self) -> SpinSystem:
         return make_system(self.system, self.size, **self.system_params)
 
-    def build_model(self) -> FFNN:
-        return FFNN(widths=tuple(self.widths), activation="relu")
+    def build_model(self) -> nn.Module:
+        """``model`` from the registry, or the ReLU FFNN of ``widths`` with summed output."""
+        return model_from_spec(self.model) if self.model else FFNN(widths=tuple(self.widths), activation="relu")
 
 
 PRESETS: dict[str, StudyConfig] = {
@@ -151,9 +164,44 @@ def batch_trainer(config: StudyConfig, problem: ExactProblem, energy_and_grad: E
     return train
 
 
-def run_study(config: StudyConfig, out: Path | str) -> LotteryResult:
-    """Run or resume the study into ``out``: every level's masks, parameters and exact energies."""
+def check_resumable(config: StudyConfig, out: Path | str) -> None:
+    """Refuse (one line, nothing written) a folder whose ``study.json`` records other settings than ``config``;
+    settings a folder predates count as their defaults."""
+    file = Path(out) / "study.json"
+    if not file.is_file():
+        return
+    try:
+        recorded = json.loads(file.read_text())
+    except (OSError, ValueError):
+        raise PhyslensError(f"{file} is corrupt; allowed: a new --out") from None
+    wanted = json.loads(json.dumps(dataclasses.asdict(config), default=list))
+    defaults = json.loads(json.dumps(dataclasses.asdict(StudyConfig()), default=list))
+    changed = sorted(k for k, v in wanted.items() if recorded.get(k, defaults[k]) != v)
+    if changed:
+        raise PhyslensError(f"{out} holds a lottery study with other settings ({', '.join(changed)}); "
+                            "allowed: the same settings to resume it, or a new --out")
+
+
+def _counting(train, bar):
+    """``train`` that advances ``bar`` by one level per call."""
+    def counted(params, masks):
+        result = train(params, masks)
+        bar.update(1)
+        return result
+
+    return counted
+
+
+def run_study(config: StudyConfig, out: Path | str, progress: bool = False) -> LotteryResult:
+    """Run or resume the study into ``out`` (locked while it runs): every level's masks, parameters and
+    exact energies; ``progress`` shows a bar over the pruning levels on stderr."""
     out = Path(out)
+    check_resumable(config, out)
+    with FolderLock(out):
+        return _run_locked(config, out, progress)
+
+
+def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult:
     system = config.build_system()
     problem = ExactProblem.of(system)
     model = config.build_model()
@@ -165,16 +213,21 @@ def run_study(config: StudyConfig, out: Path | str) -> LotteryResult:
 
     init = unstack(init_params(model, problem.n_sites, config.seeds))
     reinit = unstack(init_params(model, problem.n_sites, [s + REINIT_OFFSET for s in config.seeds]))
+    if config.start:
+        trained = load_variables(model, Path(config.start), problem.n_sites)["params"]
+        init = [jax.tree_util.tree_map(np.asarray, trained) for _ in config.seeds]
     out.mkdir(parents=True, exist_ok=True)
     study = {**dataclasses.asdict(config), "e0": problem.e0, "unit": problem.unit,
              "energy_method": "exact full sum over the basis"}
     atomic_write_text(out / "study.json", json.dumps(study, indent=1, default=list))
     energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
-    result = run_lottery(out / "levels", init_params=init, reinit_params=reinit,
-                         train=batch_trainer(config, problem, energy_and_grad, config.steps),
-                         train_dense=batch_trainer(config, problem, energy_and_grad, config.level0_steps,
-                                                   config.rewind_step or None),
-                         config=config.lottery(), seeds=config.seeds)
+    with tqdm(total=config.rounds + 1, desc="pruning levels trained", unit="level", file=sys.stderr,
+              disable=not progress) as bar:
+        result = run_lottery(out / "levels", init_params=init, reinit_params=reinit,
+                             train=_counting(batch_trainer(config, problem, energy_and_grad, config.steps), bar),
+                             train_dense=_counting(batch_trainer(config, problem, energy_and_grad, config.level0_steps,
+                                                                 config.rewind_step or None), bar),
+                             config=config.lottery(), seeds=config.seeds)
     frame = result.to_frame().rename(columns={"objective": "energy", "error": "rel_error"})
     atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
     return result

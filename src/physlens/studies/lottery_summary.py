@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,63 +27,13 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.mask import Mask
-from physlens.lens.piecewise import PiecewiseFit, Transition, detect_transition, piecewise_power_law
-from physlens.quantum.filters import FilterExtent, StabiliserOverlap, stabiliser_overlap, unit_filters
-from physlens.quantum.systems import SpinSystem, ToricCode, make_system
-from physlens.runs import atomic_write_text
+from physlens.lens.piecewise import detect_transition, piecewise_power_law
+from physlens.quantum.filters import stabiliser_overlap, unit_filters
+from physlens.quantum.systems import ToricCode, make_system
+from physlens.report.lottery import LotterySummary
 
 AGREE_FACTOR = 2.0
 """Two arms agree at a level when their median errors are within this factor."""
-
-
-@dataclass(frozen=True)
-class LotterySummary:
-    """Everything the report shows about one study.
-
-    Attributes:
-        study: the study's config and reference (``study.json``).
-        levels: one row per trained network of the finished levels.
-        curve: per (level, arm): density, median/min/max relative error over seeds.
-        dense_error: median relative error of the dense networks (level 0).
-        fit: piecewise power law of the IMP curve (median over seeds), or None (too few levels).
-        transition: error jump and seed branches of the IMP curve, or None.
-        claims: one row per question of the study, with the measured answer.
-        filter_level: the IMP level whose filters are shown: the sparsest whose median error is below
-            the geometric mean of the best and worst IMP medians (halfway, in log error, to the plateau).
-        kernel_NM, keep_NM: first-layer kernel and mask of that level's ticket of the first seed.
-        extent: its filters' extent; overlap: its stabiliser overlap (toric code only, else None).
-        system: the system the study was trained on.
-    """
-
-    study: dict
-    levels: pd.DataFrame
-    curve: pd.DataFrame
-    dense_error: float
-    fit: PiecewiseFit | None
-    transition: Transition | None
-    claims: pd.DataFrame
-    filter_level: int
-    kernel_NM: np.ndarray
-    keep_NM: np.ndarray
-    extent: FilterExtent
-    overlap: StabiliserOverlap | None
-    system: SpinSystem
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.curve
-
-    def write_tables(self, folder: Path | str) -> None:
-        """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
-        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``."""
-        tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
-        if self.fit is not None:
-            tables["fit"] = self.fit.to_frame()
-        if self.transition is not None:
-            tables["transition"] = self.transition.to_frame()
-        if self.overlap is not None:
-            tables["filters_stabilisers"] = self.overlap.to_frame()
-        for name, table in tables.items():
-            atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False))
 
 
 def _curve(levels: pd.DataFrame) -> pd.DataFrame:

@@ -32,9 +32,9 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.nuclear.analysis import index_structure_row
 from physlens.nuclear.targets import DEFAULT_TASKS
-from physlens.nuclear.train import NuclearTrainConfig, resume, train
+from physlens.nuclear.train import NuclearTrainConfig, load, resume, train
 from physlens.studies.bookkeeping import record_config, run_tasks
-from physlens.runs import Run, atomic_write_text
+from physlens.runs import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class StudyConfig:
     depth: int = 2
     binding_target: str = "per_nucleon"
     b_weight: float = 3.0
-    out: str = "docs/studies/nuclear"
+    out: str = "runs/nuclear-study"
 
     def __post_init__(self):
         if self.single_fraction not in self.fractions or self.single_seed not in self.seeds:
@@ -120,7 +120,7 @@ def run_task(task: Task) -> str:
     try:
         cfg = task.train_config()
         run = resume(run_dir, progress=False) if (run_dir / "config.toml").exists() else train(cfg, run_dir, progress=False)
-        run = run if run.model is not None else Run.load(run.path)
+        run = run if run.model is not None else load(run.path)
         status = run.status
         row |= {"state": status["state"], "steps": status["step"],
                 "semf_val_rms_B": run.reference["semf"]["val_rms"]}

@@ -9,7 +9,7 @@ fidelity |⟨ψ|ψ_sae⟩|² with the reconstruction spliced in) → feature ↔
 → the steering curve of the feature best matched to the target observable. Everything
 is computed here by composing ``lens`` and ``quantum``; ``sae_steering_report`` draws it::
 
-    study = analyse_run(Run.load("runs/sae-study/heisenberg-4x4"), SAEStudyConfig(k=8, d_sae=64))
+    study = analyse_run(load("runs/sae-study/heisenberg-4x4"), SAEStudyConfig(k=8, d_sae=64))
     study.summary_row(), study.curve.to_frame()
 """
 
@@ -26,21 +26,22 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
-from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import FeatureMatch, match_features
 from physlens.lens.sae import SAE, JumpReLUConfig, ReLUConfig, SAEMetrics, TopKConfig, TrainConfig, TrainLog, encode
 from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, save_sae, train_sae
-from physlens.lens.sampled import SampledEvaluator, weighted_mean
+from physlens.lens.sampled import weighted_mean
 from physlens.lens.steering import (IDENTITY_STRENGTH, SAELogPsi, SteeringCurve, admissible_range, steering_curve,
                                    steering_edits)
 from physlens.report.dashboards import FeatureView, write_dashboards
 from physlens.report.sae_steering import run_report
 from physlens.quantum.activations import ActivationDataset, collect_activations
 from physlens.quantum.config_observables import observable_table
+from physlens.quantum.registry import lens_of
+from physlens.quantum.transformer import RESID_FINAL
 from physlens.runs import Run, atomic_write_text
-from physlens.studies.sae_data import local_energy_fn, sampler_for
+from physlens.quantum.evaluators import exact_evaluator_of, local_energy_fn, sampled_evaluator_of
 
 ARCHITECTURES = ("topk", "relu", "jumprelu")
 DEFAULT_TARGETS = {"tfim": "abs_m_z", "heisenberg": "abs_m_s"}
@@ -78,7 +79,7 @@ class SAEStudyConfig:
         seed: seeds the sampling and the SAE.
     """
 
-    hook: str = "resid.final"
+    hook: str = RESID_FINAL
     arch: str = "topk"
     d_sae: int = 64
     k: int = 4
@@ -205,13 +206,12 @@ def _evaluators(system, lens: Lens, sae: SAE, data: ActivationDataset, cfg: SAES
     evaluators draw fresh samples for every intervention but the identity."""
     models = [LensLogPsi(lens), SAELogPsi(lens, sae, cfg.hook)]
     if data.exact:
-        tables = {n: data.observables[n] for n in names}
-        return [ExactEvaluator(m, data.sigma_SN, system.sparse_hamiltonian(), tables, unit=system.energy_unit)
-                for m in models]
+        return [exact_evaluator_of(system, m, {n: data.observables[n] for n in names}) for m in models]
     functions = {n: _diagonal(system, n) for n in names}
-    fresh = {"sampler": sampler_for(system), "ess_threshold": 1.0} if resample else {"ess_threshold": cfg.ess_threshold}
-    return [SampledEvaluator(m, data.sigma_SN, local_energy_fn(system), functions, unit=system.energy_unit,
-                             seed=cfg.seed + 1 if resample else cfg.seed, max_bytes=SAMPLED_MAX_BYTES, **fresh) for m in models]
+    return [sampled_evaluator_of(system, m, data.sigma_SN, functions, resample=resample,
+                                 ess_threshold=1.0 if resample else cfg.ess_threshold,
+                                 seed=cfg.seed + 1 if resample else cfg.seed, max_bytes=SAMPLED_MAX_BYTES)
+            for m in models]
 
 
 def _spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.ndarray,
@@ -230,7 +230,7 @@ def _spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.n
 def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
     """Train an SAE at ``cfg.hook`` of a trained model, match, measure and steer its features."""
     rng = np.random.default_rng(cfg.seed)
-    lens = Lens(model, variables)
+    lens = lens_of(model, variables)
     data = collect_activations(model, variables, system, cfg.hook, method=cfg.method, pool=False,
                                n_samples=cfg.n_samples, seed=cfg.seed)
     tokens_ND = _train_tokens(data, cfg, rng)
@@ -273,7 +273,7 @@ def resampled_check(study: SAEStudy, system, model, variables, strengths: np.nda
     if study.exact:
         raise PhyslensError("the resampling check is for sampled studies; exact curves need none")
     cfg = study.config
-    _, evaluator = _evaluators(system, Lens(model, variables), study.sae, study.data, cfg,
+    _, evaluator = _evaluators(system, lens_of(model, variables), study.sae, study.data, cfg,
                                diagonal_observables(system, study.data), resample=True)
     return steering_curve(evaluator, cfg.hook, study.feature, strengths, mode=cfg.mode, ess_threshold=cfg.ess_threshold)
 
@@ -325,8 +325,8 @@ def results_markdown(study: SAEStudy, title: str) -> str:
 
 
 def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_features: int = N_DASHBOARDS) -> Path:
-    """Write the SAE, tables, ``n_features`` feature pages, ``report.html`` and ``RESULTS.md`` into ``out``;
-    returns the report path."""
+    """Write the SAE, tables, ``n_features`` feature pages, ``report.html`` and ``RESULTS.md`` into ``out``
+    (the study configuration shown as a table); returns the report path."""
     out = Path(out)
     save_sae(study.sae, out / "sae")
     data, match = study.data, study.match
@@ -339,7 +339,7 @@ def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_fea
     atomic_write_text(out / "steering.csv", study.curve.to_frame().to_csv(index=False))
     atomic_write_text(out / "matching.csv", match.to_frame().to_csv(index=False))
     atomic_write_text(out / "RESULTS.md", results_markdown(study, title))
-    return run_report(title, meta, study, links).write(out / "report.html")
+    return run_report(title, meta, study, links, config=asdict(study.config)).write(out / "report.html")
 
 
 def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths: np.ndarray, *, mode: str = "scale",
@@ -349,7 +349,7 @@ def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths
     ``resample``: every steered point from fresh samples, the check of reweighted numbers)."""
     cfg = SAEStudyConfig(hook=hook, d_sae=sae.cfg.d_sae, method=method, n_samples=n_samples, mode=mode,
                          ess_threshold=ess_threshold, seed=seed, strengths=tuple(float(s) for s in np.ravel(strengths)))
-    lens = Lens(model, variables)
+    lens = lens_of(model, variables)
     data = collect_activations(model, variables, system, hook, method=method, pool=False, n_samples=n_samples,
                                seed=seed, with_observables=False)
     if data.acts.shape[-1] != sae.cfg.d_in:

@@ -1,0 +1,112 @@
+"""Affine read-outs: K edits of a site for the price of two matrix products.
+
+When a model's output is an affine function of one of its sites — an RBM's log ψ is
+the sum of its ``hidden.post`` terms plus a visible term, an FFNN's the sum of its last
+layer — the K affine edits ``h ↦ h · s_k + t_k`` of that site need no K-fold forward
+pass. With J = ∂ log ψ/∂h (constant, because the map is affine) and the un-edited h,
+
+    log ψ_k(σ) = log ψ(σ) + Σ_d A_d(σ) (s_kd − 1) + Σ_d B_d(σ) t_kd,
+    A_d = Σ_rest J_…d h_…d,   B_d = Σ_rest J_…d,
+
+two (B, D) × (D, K) products. Whether the map is affine is decided exactly, from the
+jaxpr of the model with the site's value as an input: every operation on the path from
+that input to the output must be linear in it (sums, reshapes, products with values
+that do not depend on it, …); one nonlinear operation and the site is not affine::
+
+    if readout_is_affine(lens, "hidden.post", sigma_BN[:1]):
+        log_psi_BK = affine_edits(lens, "hidden.post", sigma_BN, edit_KD)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.extend import core
+
+from physlens.lens.hooks import Lens
+
+LINEAR_ANY = frozenset({
+    "add", "sub", "neg", "reduce_sum", "broadcast_in_dim", "reshape", "squeeze", "expand_dims", "transpose",
+    "convert_element_type", "concatenate", "copy", "copy_p", "slice", "real", "imag", "complex", "cumsum", "rev",
+    "add_any", "reduce_precision", "conj", "pad",
+})
+"""Primitives linear in every operand (a sum of affine values is affine)."""
+
+LINEAR_ONE = frozenset({"mul", "dot_general"})
+"""Primitives linear in each operand when only one of them depends on the site."""
+
+INDEX_OPERANDS = {"select_n": slice(0, 1), "gather": slice(1, None), "dynamic_slice": slice(1, None),
+                  "dynamic_update_slice": slice(2, None)}
+"""Primitive → its operands that choose positions (a predicate, indices): they must not depend on the site,
+and the result is then linear in the other operands. ``div`` is linear in its numerator only."""
+
+SUBJAXPR_PARAMS = ("jaxpr", "call_jaxpr", "fun_jaxpr")
+
+
+def _depends(var, dependent: set) -> bool:
+    return not isinstance(var, core.Literal) and var in dependent
+
+
+def _affine(jaxpr, dependent: set) -> bool:
+    """Whether every output of ``jaxpr`` is affine in the variables of ``dependent`` (updated in place)."""
+    for eqn in jaxpr.eqns:
+        flags = [_depends(v, dependent) for v in eqn.invars]
+        if not any(flags):
+            continue
+        name = eqn.primitive.name
+        sub = next((eqn.params[p] for p in SUBJAXPR_PARAMS if p in eqn.params), None)
+        if sub is not None:
+            inner = sub.jaxpr if hasattr(sub, "jaxpr") else sub
+            inner_dependent = {v for v, f in zip(inner.invars, flags) if f}
+            if not _affine(inner, inner_dependent):
+                return False
+            outs = {v for v in inner.outvars if _depends(v, inner_dependent)}
+            dependent.update(o for o, i in zip(eqn.outvars, inner.outvars) if i in outs)
+            continue
+        if name in LINEAR_ANY:
+            pass
+        elif name in LINEAR_ONE:
+            if sum(flags) != 1:
+                return False
+        elif name == "div":
+            if flags[1]:
+                return False
+        elif name in INDEX_OPERANDS:
+            if any(flags[INDEX_OPERANDS[name]]):
+                return False
+        else:
+            return False
+        dependent.update(eqn.outvars)
+    return True
+
+
+def readout_is_affine(lens: Lens, hook: str, sigma_BN) -> bool:
+    """Whether log ψ is an affine function of site ``hook``'s value (decided from the jaxpr, exactly)."""
+    _, cache = jax.eval_shape(lambda s: lens.run_with_cache(s, [hook]), sigma_BN)
+    site = cache[hook]
+    if not isinstance(site, jax.ShapeDtypeStruct) or jnp.issubdtype(site.dtype, jnp.complexfloating):
+        return False
+
+    def with_site(variables, sigma, h):
+        return Lens(lens.model, variables).run_with_hooks(sigma, {hook: lambda _: h})
+
+    closed = jax.make_jaxpr(with_site)(lens.variables, sigma_BN, site)
+    site_var = closed.jaxpr.invars[-1]
+    return _affine(closed.jaxpr, {site_var})
+
+
+def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, scale_KD: jax.Array, shift_KD: jax.Array) -> jax.Array:
+    """log ψ of configurations ``(B, N)`` under the K edits ``h ↦ h · scale_k + shift_k`` of site ``hook``,
+    shape ``(B, K)``; valid only where ``readout_is_affine`` holds."""
+    log_psi_B, cache = lens.run_with_cache(sigma_BN, [hook])
+    h = cache[hook]
+
+    def part(select):
+        return lambda x: jnp.sum(select(lens.run_with_hooks(sigma_BN, {hook: lambda _: x})))
+
+    jac = jax.grad(part(jnp.real))(h)
+    if jnp.iscomplexobj(log_psi_B):
+        jac = jac + 1j * jax.grad(part(jnp.imag))(h)
+    middle = tuple(range(1, h.ndim - 1))
+    a_BD, b_BD = jnp.sum(jac * h, axis=middle), jnp.sum(jac, axis=middle)
+    return log_psi_B[:, None] + a_BD @ (scale_KD - 1).T + b_BD @ shift_KD.T
