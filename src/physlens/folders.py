@@ -27,7 +27,7 @@ from pathlib import Path
 from physlens.errors import EnvironmentProblem, PhyslensError
 
 LOCK_NAME = ".physlens.lock"
-RUN_KINDS = ("nqs", "nuclear")
+RUN_KINDS = ("nqs", "nuclear", "evolution")
 
 
 def _study_kind(path: Path) -> str:

@@ -181,6 +181,9 @@ def open(source: Any, system: SpinSystem | str | None = None, *, size: int | Non
 def load_run(path: Path | str) -> Run:
     """A physlens run of any kind, restored (``run.system``, ``run.model``, ``run.variables``)."""
     kind = Run.open(path).config["kind"]
+    if kind not in LOADERS:
+        raise PhyslensError(f"{path} holds an {kind}, a trajectory of states rather than one model; "
+                            "allowed: a run folder of a trained model (physlens.quantum.dynamics.load opens an evolution)")
     return LOADERS[kind](path)
 
 

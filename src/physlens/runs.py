@@ -57,9 +57,9 @@ METRIC_COLUMNS = {"nqs": ["step", "energy", "energy_error", "variance", "eps"], 
 """Columns every metrics row of a run kind has."""
 BLOBS = ("params.msgpack", "checkpoint.msgpack")
 """Binary files whose sha256 every ``status.json`` records (``checksums``), checked once a run has ended."""
-KINDS = ("nqs", "nuclear")
-"""Run kinds: ``nqs`` restored by ``physlens.quantum.train.load``, ``nuclear`` by ``physlens.nuclear.train.load``;
-``physlens.open`` opens either."""
+KINDS = ("nqs", "nuclear", "evolution")
+"""Run kinds: ``nqs`` restored by ``physlens.quantum.train.load``, ``nuclear`` by ``physlens.nuclear.train.load``
+(``physlens.open`` opens either), ``evolution`` (a trajectory of states) by ``physlens.quantum.dynamics.load``."""
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

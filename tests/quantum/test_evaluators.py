@@ -1,20 +1,32 @@
 """The one seam between physics and lens: exact and sampled evaluators of a spin system agree."""
 
+import math
+
 import jax
 import numpy as np
+import pytest
 
 from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.interventions import Ablate, Identity
 from physlens.lens.sampled import SampledEvaluator
 from physlens.quantum import evaluators
 from physlens.quantum.models import RBM
-from physlens.quantum.systems import HeisenbergRing, TFIMChain
+from physlens.quantum.systems import HeisenbergRing, TFIMChain, make_system
 
 
 def rbm(system, seed=0, std=0.3):
     model = RBM(alpha=1)
     variables = model.init(jax.random.PRNGKey(seed), np.ones((1, system.n_sites)))
     return model, jax.tree.map(lambda x: std * np.sign(x) + x, variables)
+
+
+@pytest.mark.parametrize("kind,size,expected", [("heisenberg-ring", 8, 70), ("heisenberg-ring", 40, math.comb(40, 20)),
+                                                ("tfim-chain", 12, 2**12), ("toric-code", 2, 2**8)])
+def test_basis_size_matches_netket_and_closed_forms(kind, size, expected):
+    system = make_system(kind, size)
+    assert evaluators.basis_size(system) == expected
+    if expected <= 2**20:
+        assert evaluators.basis_size(system) == system.hilbert.n_states
 
 
 def test_evaluator_is_exact_where_the_basis_fits_and_sampled_when_asked():

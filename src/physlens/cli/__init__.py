@@ -292,6 +292,9 @@ def _print_summary(run) -> None:
     if run.config.get("kind") == "nuclear":
         nuclear.print_run(run, None)
         return
+    if run.config.get("kind") == "evolution":
+        evolve.print_evolution(run.path)
+        return
     status, ref, cfg = run.status, run.reference, run.config
     table = Table(title=f"physlens run {run.path}", show_header=False)
     add_row(table, "system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
@@ -327,9 +330,9 @@ def _print_summary(run) -> None:
     console.print(table)
 
 
-from physlens.cli import nuclear, prune, sae  # noqa: E402  (sub-commands register themselves on ``app``)
+from physlens.cli import evolve, nuclear, prune, sae  # noqa: E402  (sub-commands register themselves on ``app``)
 
-for _module in (nuclear, prune, sae):
+for _module in (evolve, nuclear, prune, sae):
     _module.register(app)
 
 

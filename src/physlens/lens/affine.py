@@ -14,13 +14,17 @@ that input to the output must be linear in it (sums, reshapes, products with val
 that do not depend on it, …); one nonlinear operation and the site is not affine::
 
     if readout_is_affine(lens, "hidden.post", sigma_BN[:1]):
-        log_psi_BK = affine_edits(lens, "hidden.post", sigma_BN, edit_KD)
+        log_psi_BK = affine_edits(lens, "hidden.post", sigma_BN, SparseEdits.of(edit_KD.scale, edit_KD.shift) or edit_KD)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.extend import core
 
 from physlens.lens.hooks import Lens
@@ -95,9 +99,46 @@ def readout_is_affine(lens: Lens, hook: str, sigma_BN) -> bool:
     return _affine(closed.jaxpr, {site_var})
 
 
-def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, scale_KD: jax.Array, shift_KD: jax.Array) -> jax.Array:
-    """log ψ of configurations ``(B, N)`` under the K edits ``h ↦ h · scale_k + shift_k`` of site ``hook``,
-    shape ``(B, K)``; valid only where ``readout_is_affine`` holds."""
+SPARSE_FILL = 0.25
+"""Largest share of non-zero entries of (scale − 1) and shift at which the edits are applied as sparse
+updates (a scatter of the non-zeros) rather than dense matrix products."""
+
+
+@partial(jax.tree_util.register_dataclass, data_fields=["k_E", "d_E", "v_E", "k_F", "d_F", "w_F"],
+         meta_fields=["n_edits"])
+@dataclass(frozen=True)
+class SparseEdits:
+    """K affine edits of one site stored by their non-zeros: (scale − 1)[k_E, d_E] = v_E and
+    shift[k_F, d_F] = w_F (E, F entries). Single-unit ablations are K entries, not K × D.
+
+    Attributes:
+        k_E, d_E, v_E: edit index, component and value of each non-zero of scale − 1.
+        k_F, d_F, w_F: the same for the shift.
+        n_edits: K.
+    """
+
+    k_E: jax.Array
+    d_E: jax.Array
+    v_E: jax.Array
+    k_F: jax.Array
+    d_F: jax.Array
+    w_F: jax.Array
+    n_edits: int
+
+    @classmethod
+    def of(cls, scale_KD, shift_KD) -> "SparseEdits | None":
+        """The non-zeros of K stacked edits (concrete arrays), or None when more than ``SPARSE_FILL`` of
+        the entries are non-zero (then dense products are faster)."""
+        delta_KD, shift_KD = np.asarray(scale_KD) - 1.0, np.asarray(shift_KD)
+        k_E, d_E = np.nonzero(delta_KD)
+        k_F, d_F = np.nonzero(shift_KD)
+        if k_E.size + k_F.size > SPARSE_FILL * delta_KD.size:
+            return None
+        return cls(k_E, d_E, delta_KD[k_E, d_E], k_F, d_F, shift_KD[k_F, d_F], delta_KD.shape[0])
+
+
+def _affine_parts(lens: Lens, hook: str, sigma_BN: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """log ψ ``(B,)`` and the (B, D) coefficients A = Σ_rest J·h, B = Σ_rest J of the affine read-out."""
     log_psi_B, cache = lens.run_with_cache(sigma_BN, [hook])
     h = cache[hook]
 
@@ -108,5 +149,16 @@ def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, scale_KD: jax.Array
     if jnp.iscomplexobj(log_psi_B):
         jac = jac + 1j * jax.grad(part(jnp.imag))(h)
     middle = tuple(range(1, h.ndim - 1))
-    a_BD, b_BD = jnp.sum(jac * h, axis=middle), jnp.sum(jac, axis=middle)
-    return log_psi_B[:, None] + a_BD @ (scale_KD - 1).T + b_BD @ shift_KD.T
+    return log_psi_B, jnp.sum(jac * h, axis=middle), jnp.sum(jac, axis=middle)
+
+
+def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, edits) -> jax.Array:
+    """log ψ of configurations ``(B, N)`` under K edits ``h ↦ h · scale_k + shift_k`` of site ``hook``, shape
+    ``(B, K)``; ``edits`` a stacked ``HookEdit`` (two dense products) or ``SparseEdits`` (a scatter of the
+    non-zeros); valid only where ``readout_is_affine`` holds."""
+    log_psi_B, a_BD, b_BD = _affine_parts(lens, hook, sigma_BN)
+    if isinstance(edits, SparseEdits):
+        out_BK = jnp.broadcast_to(log_psi_B[:, None], (log_psi_B.shape[0], edits.n_edits))
+        out_BK = out_BK.at[:, edits.k_E].add(a_BD[:, edits.d_E] * edits.v_E)
+        return out_BK.at[:, edits.k_F].add(b_BD[:, edits.d_F] * edits.w_F)
+    return log_psi_B[:, None] + a_BD @ (edits.scale - 1).T + b_BD @ edits.shift.T

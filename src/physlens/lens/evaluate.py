@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse
 
 from physlens.errors import PhyslensError
+from physlens.lens.affine import SparseEdits
 from physlens.lens.interventions import HookEdit, Intervention, stack
 
 MAX_BYTES = 2**30
@@ -159,10 +160,14 @@ class ExactEvaluator:
             if table.shape[:1] != (n_states,):
                 raise PhyslensError(f"observable {name!r} has shape {table.shape}; it must be (S, ...) with S = {n_states}")
             self._obs_shapes[name] = table.shape[1:]
-            tables[name] = jnp.asarray(table.reshape(n_states, -1))
+            tables[name] = table.reshape(n_states, -1)
         self.h_csr = scipy.sparse.csr_array(hamiltonian)
         self.block = min(ROW_BLOCK, n_states)
-        self._data = {"sigma": jnp.asarray(blocks(sigma_SN, self.block)), "obs": tables}
+        sigma_CBN = blocks(sigma_SN, self.block)
+        padded = sigma_CBN.shape[0] * self.block
+        valid_S = np.arange(padded) < n_states
+        self._data = {"sigma": jnp.asarray(sigma_CBN), "valid": jnp.asarray(valid_S),
+                      "obs": {name: jnp.asarray(np.pad(t, ((0, padded - n_states), (0, 0)))) for name, t in tables.items()}}
         self._states = jax.jit(self._states_chunk, static_argnames="affine")
         self._weights = jax.jit(self._weights_chunk, static_argnames="affine")
         self._affine: dict[str, bool] = {}
@@ -186,28 +191,28 @@ class ExactEvaluator:
             self._affine[hook] = bool(check is not None and check(hook, self.sigma_SN[:1]))
         return self._affine[hook]
 
-    def _log_psi_SK(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool = False) -> jax.Array:
+    def _log_psi_SK(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool = False, sparse=None) -> jax.Array:
         def block(sigma_BN):
             if affine:
-                return log_psi.edited(sigma_BN, edit_KD)
+                return log_psi.edited(sigma_BN, edit_KD.hook, edit_KD if sparse is None else sparse)
             return jax.vmap(lambda edit: log_psi(sigma_BN, edit), out_axes=1)(edit_KD)
 
         log_psi_CBK = jax.lax.map(block, sigma_CBN)
-        return log_psi_CBK.reshape(-1, log_psi_CBK.shape[-1])[: self.n_states]
+        return log_psi_CBK.reshape(-1, log_psi_CBK.shape[-1])
 
-    def _states_chunk(self, log_psi, edit_KD: HookEdit, data, affine: bool) -> tuple[jax.Array, jax.Array, dict]:
-        """Ψ_SK scaled to max |ψ_k| = 1, the norms ⟨ψ_k|ψ_k⟩ of the scaled states ``(K,)`` and the Born
-        averages of the observables ``(K, R)``."""
-        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, data["sigma"], affine)
+    def _states_chunk(self, log_psi, edit_KD: HookEdit, data, affine: bool, sparse=None) -> tuple[jax.Array, jax.Array, dict]:
+        """Ψ_SK scaled to max |ψ_k| = 1 over the blocks' padded rows (each a copy of configuration 0; the
+        caller keeps the first S), the norms ⟨ψ_k|ψ_k⟩ of the scaled states ``(K,)`` and the Born averages of
+        the observables ``(K, R)`` (the tables are zero on the padding). No S×K array but Ψ is kept."""
+        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, data["sigma"], affine, sparse)
         psi_SK = jnp.exp(log_psi_SK - jnp.max(jnp.real(log_psi_SK), axis=0))
-        prob_SK = jnp.abs(psi_SK) ** 2
-        norm_K = prob_SK.sum(axis=0)
-        weights_SK = prob_SK / norm_K
-        observables = {name: jnp.einsum("sk,sr->kr", weights_SK, table) for name, table in data["obs"].items()}
+        norm_K = jnp.sum(jnp.where(data["valid"][:, None], jnp.abs(psi_SK) ** 2, 0.0), axis=0)
+        observables = {name: jnp.einsum("sk,sk,sr->kr", psi_SK, jnp.conj(psi_SK), table).real / norm_K[:, None]
+                       for name, table in data["obs"].items()}
         return psi_SK, norm_K, observables
 
     def _weights_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool) -> jax.Array:
-        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, sigma_CBN, affine)
+        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, sigma_CBN, affine)[: self.n_states]
         prob_SK = jnp.exp(2 * (jnp.real(log_psi_SK) - jnp.max(jnp.real(log_psi_SK), axis=0)))
         return (prob_SK / prob_SK.sum(axis=0)).T
 
@@ -223,8 +228,10 @@ class ExactEvaluator:
         energies, observables = [], {name: [] for name in self._obs_shapes}
         for lo in range(0, edit_KD.scale.shape[0], chunk):
             part = jax.tree.map(lambda a: a[lo:lo + chunk], edit_KD)
-            psi_SK, norm_K, obs_KR = self._states(self.log_psi, part, self._data, affine=self.is_affine(part.hook))
-            psi_SK = np.asarray(psi_SK)
+            affine = self.is_affine(part.hook)
+            sparse = SparseEdits.of(part.scale, part.shift) if affine else None
+            psi_SK, norm_K, obs_KR = self._states(self.log_psi, part, self._data, affine=affine, sparse=sparse)
+            psi_SK = np.asarray(psi_SK)[: self.n_states]
             h_psi_SK = self.h_csr @ psi_SK
             energies.append(np.real(np.einsum("sk,sk->k", psi_SK.conj(), h_psi_SK)) / np.asarray(norm_K))
             for name, values in obs_KR.items():

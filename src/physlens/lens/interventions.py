@@ -285,10 +285,10 @@ class LensLogPsi:
         """Whether log ψ is affine in site ``hook`` (then ``edited`` batches K edits as matrix products)."""
         return readout_is_affine(self.lens, hook, sigma_BN)
 
-    def edited(self, sigma_BN: jax.Array, edit_KD: HookEdit) -> jax.Array:
-        """log ψ under each of K stacked edits, ``(B, K)``, by ``physlens.lens.affine``; only where
-        ``affine_in(edit_KD.hook)`` holds."""
-        return affine_edits(self.lens, edit_KD.hook, sigma_BN, edit_KD.scale, edit_KD.shift)
+    def edited(self, sigma_BN: jax.Array, hook: str, edits) -> jax.Array:
+        """log ψ under each of K edits of ``hook`` (a stacked ``HookEdit`` or ``SparseEdits``), ``(B, K)``, by
+        ``physlens.lens.affine``; only where ``affine_in(hook)`` holds."""
+        return affine_edits(self.lens, hook, sigma_BN, edits)
 
     def width(self, hook: str, sigma_BN: jax.Array) -> int:
         """Width D (last-axis size) of hook ``hook`` on configurations like ``sigma_BN``."""

@@ -14,6 +14,7 @@ The model is opened with its registry aliases (``physlens.quantum.registry.instr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import jax.numpy as jnp
@@ -34,15 +35,16 @@ DEFAULT_SAMPLES = 4096
 """Monte Carlo samples of a sampled evaluator when none are given."""
 
 
-def basis_size(system: SpinSystem) -> int | None:
-    """Number of basis states of the (constrained) Hilbert space, None when NetKet cannot index it."""
-    return system.hilbert.n_states if system.hilbert.is_indexable else None
+def basis_size(system: SpinSystem) -> int:
+    """Number of basis states (of the S^z = 0 sector where the system conserves S^z), counted in closed
+    form, so that it holds for any size (NetKet's own count overflows beyond ~1000 sites)."""
+    n = system.n_sites
+    return math.comb(n, n // 2) if system.conserves_sz else 2**n
 
 
 def fits_exactly(system: SpinSystem) -> bool:
     """Whether the system's basis is small enough (≤ ``MAX_FULLSUM_STATES``) to sum over."""
-    size = basis_size(system)
-    return size is not None and size <= MAX_FULLSUM_STATES
+    return basis_size(system) <= MAX_FULLSUM_STATES
 
 
 def local_energy_fn(system: SpinSystem):

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from physlens.quantum import observables
-from physlens.quantum.evaluators import MAX_FULLSUM_STATES, basis_size
+from physlens.quantum.evaluators import fits_exactly
 from physlens.quantum.systems import SpinSystem
 
 COLLAPSE_EPS = 1e-2
@@ -26,13 +26,6 @@ COLLAPSE_CONFIGS = 2.5
 """Effective number of configurations (1/Σp² over the basis, or distinct samples) below which a state is concentrated."""
 COLLAPSE_VARIANCE = 1e-10
 """Local-energy variance, relative to max(E², 1), below which a sampled state far from E0 counts as collapsed."""
-
-
-def count_states(system: SpinSystem) -> int:
-    """Number of basis states (of the S^z = 0 sector where the system conserves S^z), counted in closed
-    form, so that it holds for any size (NetKet's own count overflows beyond ~1000 sites)."""
-    n = system.n_sites
-    return math.comb(n, n // 2) if system.conserves_sz else 2**n
 
 
 def count_words(n: int) -> str:
@@ -76,7 +69,7 @@ class FullSumEnergy:
 
     def __init__(self, system: SpinSystem, model):
         self.system = system
-        self.available = count_states(system) <= MAX_FULLSUM_STATES and basis_size(system) is not None
+        self.available = fits_exactly(system)
         self._apply = jax.jit(model.apply)
         self.basis = np.asarray(system.hilbert.all_states()) if self.available else None
 

@@ -42,7 +42,8 @@ from tqdm.auto import tqdm
 from physlens.errors import PhyslensError, check_choice
 from physlens.folders import FolderLock
 from physlens.quantum import observables
-from physlens.quantum.final_state import FullSumEnergy, count_states, count_words, final_summary, relative_error
+from physlens.quantum.evaluators import basis_size
+from physlens.quantum.final_state import FullSumEnergy, count_words, final_summary, relative_error
 from physlens.quantum.registry import build_model
 from physlens.quantum.systems import SYSTEMS, SpinSystem, make_system
 from physlens.runs import Run, check_types, dataclass_from_dict
@@ -152,7 +153,7 @@ class TrainConfig:
         """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``);
         for a basis too large to diagonalise and no ``reference_energy``, ``energy`` None (ε unavailable).
         Exact mode on such a basis is a one-line ``PhyslensError`` suggesting sampled mode."""
-        n_states = count_states(system)
+        n_states = basis_size(system)
         if n_states > MAX_EXACT_STATES:
             what = (f"{self.system} of size {self.size} has {count_words(n_states)} basis states, more than the "
                     f"{MAX_EXACT_STATES:,} physlens can enumerate")

@@ -100,10 +100,12 @@ def _fraction_and_fits(by_size: pd.DataFrame, models: pd.DataFrame, fits: pd.Dat
         ax_f.errorbar(group["N"], group["frac_mean"], group["frac_std"], marker="o", capsize=3, label=f"α = {alpha}", color=f"C{i}")
         ok = models[(models["alpha"] == alpha)]
         ax_m.scatter(ok["N"], ok["m_important"], s=10, alpha=0.5, color=f"C{i}")
-        fit = fits[fits["alpha"] == alpha].iloc[0]
-        grid = np.linspace(ok["N"].min(), ok["N"].max(), 50)
-        if np.isfinite(fit["k"]):
-            ax_m.plot(grid, fit["a"] * grid ** fit["k"], color=f"C{i}", label=f"α = {alpha}: k = {fit['k']:.2f} ± {fit['k_se']:.2f}")
+        fit = fits[fits["alpha"] == alpha]
+        if len(ok) and len(fit) and np.isfinite(fit["k"].iloc[0]):
+            fit = fit.iloc[0]
+            grid = np.linspace(ok["N"].min(), ok["N"].max(), 50)
+            quality = "degenerate" if fit["degenerate"] else f"± {fit['k_se']:.2f}"
+            ax_m.plot(grid, fit["a"] * grid ** fit["k"], color=f"C{i}", label=f"α = {alpha}: k = {fit['k']:.2f} {quality}")
     ax_f.set(xlabel="N", ylabel="m′ / M", title="Fraction of important units")
     ax_m.set(xscale="log", yscale="log", xlabel="N", ylabel="m′", title="m′ = a N^k")
     ax_k.errorbar(fits["alpha"], fits["k"], fits["k_se"], marker="o", capsize=3, ls="none")

@@ -150,6 +150,12 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
              "## m′ = a·N^k at τ = 0.3, per α", "", "| α | k | SE(k) | R² | a | points |", "|---|---|---|---|---|---|"]
     for _, f in summaries["fits"].iterrows():
         lines.append(f"| {int(f.alpha)} | {f.k:.3f} | {f.k_se:.3f} | {f.r2:.3f} | {f.a:.3g} | {int(f.n_points)} |")
+    lines += ["", "Fitted to the mean m′ over the converged seeds at each N (m′ = 0 models count in the mean), as the "
+              "paper fits; a degenerate fit (fewer than three sizes, or no variance) has no R² or SE:", "",
+              "| α | k | SE(k) | R² | a | sizes | models with m′ = 0 | degenerate |", "|---|---|---|---|---|---|---|---|"]
+    for _, f in summaries["fits_seed_mean"].iterrows():
+        lines.append(f"| {int(f.alpha)} | {f.k:.3f} | {f.k_se:.3f} | {f.r2:.3f} | {f.a:.3g} | {int(f.n_points)} | "
+                     f"{int(summaries['fits'].set_index('alpha').loc[f.alpha, 'n_zero'])} | {'yes' if f.degenerate else 'no'} |")
     lines += ["", "## Fraction of important units m′/M (mean over converged seeds)", "",
               _markdown(summaries["by_size"].pivot(index="N", columns="alpha", values="frac_mean").round(4).reset_index()), "",
               "## τ window where k < 1 (τ grid 0.05 … 0.60)", "", "| α | τ min | τ max | grid points with k < 1 |",

@@ -1,0 +1,133 @@
+"""``physlens evolve``: real-time evolution of a trained NQS after a quench (TDVP), against exact dynamics.
+
+    physlens evolve runs/tfim12-h0.5 --quench h=1.0 --t-end 2 --dt 0.01 --save-dt 0.05
+    physlens evolve --neel heisenberg-ring --size 8 --t-end 1 --dt 0.005
+    physlens evolve --resume runs/tfim12-h0.5/evolve-h1.0        # an interrupted evolution
+
+The run's system is the pre-quench Hamiltonian and its RBM (physlens ``rbm`` or ``netket.RBM``) the start,
+copied into complex parameters; ``--quench NAME=VALUE`` sets the post-quench parameters. ``--neel`` starts a
+complex RBM close to the Néel state instead. Writes the evolution folder, ``curves.csv`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from physlens.cli.common import add_row, cli_errors, console, load_run, parse_params
+from physlens.errors import PhyslensError, RunFailed
+
+
+def _summary_table(evolution, rows: int = 11) -> Table:
+    frame = evolution.frame()
+    order = "m_s" if evolution.config.build_quench().after.conserves_sz else "m_x"
+    table = Table(title=f"TDVP against exact ({evolution.nqs.method}); S = σ/2, ħ = 1")
+    for col in ("t", "fidelity", f"{order} NQS", f"{order} exact", "C_zz(1) NQS", "C_zz(1) exact", "E(t) − E(0) NQS"):
+        table.add_column(col, justify="right")
+    step = max(1, (len(frame) - 1) // (rows - 1))
+    for _, r in frame.iloc[::step].iterrows():
+        add_row(table, f"{r['t']:g}", f"{r['fidelity']:.6f}", f"{r[order]:+.5f}", f"{r['exact_' + order]:+.5f}",
+                f"{r['czz_1']:+.5f}", f"{r['exact_czz_1']:+.5f}", f"{r['energy_drift']:+.2e}")
+    return table
+
+
+def _start(run_dir: Optional[Path], neel: Optional[str], size: Optional[int], params: dict, quench: dict,
+           alpha: float, seed: int):
+    """The quench, the model spec and initial variables, and where they came from."""
+    from physlens.quantum.dynamics import complex_start, neel_start
+    from physlens.quantum.quench import Quench, neel_configuration
+    from physlens.quantum.systems import SpinSystem, make_system
+
+    if (run_dir is None) == (neel is None):
+        raise PhyslensError("give a trained run (RUN) or --neel SYSTEM, not both or neither; allowed: "
+                            "physlens evolve RUN --quench h=1.0, or physlens evolve --neel heisenberg-ring --size 8")
+    if neel is not None:
+        if size is None:
+            raise PhyslensError("--neel needs --size (the number of sites)")
+        system = make_system(neel, size, **{**params, **quench})
+        spec, variables = neel_start(system.n_sites, neel_configuration(system), alpha=alpha, seed=seed)
+        return Quench.neel(system), spec, variables, "neel"
+    if params or size is not None:
+        raise PhyslensError("--size and --param describe a --neel start; a run's system is its own. allowed: --quench")
+    run = load_run(run_dir)
+    if not isinstance(run.system, SpinSystem):
+        raise PhyslensError(f"{run_dir} is not a spin-system run; allowed: an nqs run of an RBM")
+    if not quench:
+        raise PhyslensError("a quench needs at least one --quench NAME=VALUE (e.g. h=1.0)")
+    before = run.system
+    fields = {k: v for k, v in before.params().items() if k != "system"}
+    size_name = next(iter(fields))
+    after = make_system(before.kind, fields.pop(size_name), **{**fields, **quench})
+    spec, variables = complex_start(run.model, run.variables)
+    return Quench(after, before, "ground"), spec, variables, f"run {run_dir}"
+
+
+def _default_out(run_dir: Optional[Path], neel: Optional[str], size: Optional[int], quench: dict) -> Path:
+    tag = "-".join(f"{k}{v}" for k, v in quench.items()) or "quench"
+    if run_dir is not None:
+        return run_dir / f"evolve-{tag}"
+    return Path("runs") / (f"evolve-neel-{neel}-{size}" + (f"-{tag}" if quench else ""))
+
+
+def _write_outputs(evolution, out: Path) -> Path:
+    from physlens.report.dynamics import evolution_report
+    from physlens.runs import atomic_write_text
+
+    atomic_write_text(out / "curves.csv", evolution.frame().to_csv(index=False))
+    return evolution_report(evolution).write(out / "report.html")
+
+
+def evolve_command(
+    run_dir: Annotated[Optional[Path], typer.Argument(metavar="RUN", help="a trained RBM run: its system is the pre-quench Hamiltonian")] = None,
+    quench: Annotated[Optional[list[str]], typer.Option("--quench", "-q", help="post-quench parameter NAME=VALUE, repeatable (h=1.0)")] = None,
+    neel: Annotated[Optional[str], typer.Option(help="start from the Néel state of this system instead of a run (heisenberg-ring, tfim-chain)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="number of sites of the --neel system")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="parameter of the --neel system NAME=VALUE, repeatable")] = None,
+    alpha: Annotated[float, typer.Option(help="hidden-unit density of the --neel RBM")] = 1.0,
+    t_end: Annotated[float, typer.Option(help="last time (ħ over the energy unit)")] = 1.0,
+    dt: Annotated[float, typer.Option(help="RK4 step")] = 0.01,
+    save_dt: Annotated[float, typer.Option(help="interval between saved times (parameters, observables, fidelity)")] = 0.05,
+    exact: Annotated[bool, typer.Option("--exact/--sampled", help="full-sum (FullSumState) or Monte Carlo (MCState) TDVP")] = True,
+    samples: Annotated[int, typer.Option(help="Monte Carlo samples per TDVP evaluation (--sampled)")] = 1024,
+    chains: Annotated[int, typer.Option(help="Markov chains (--sampled)")] = 16,
+    seed: Annotated[int, typer.Option(help="sampler seed; initialisation of the --neel RBM's hidden units")] = 0,
+    rtol_smooth: Annotated[float, typer.Option(help="smooth cut-off of small QGT eigenvalues (pinv_smooth)")] = 1e-6,
+    out: Annotated[Optional[Path], typer.Option(help="new evolution folder (default RUN/evolve-<quench>)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="continue an interrupted evolution folder")] = None,
+) -> None:
+    """Evolve a trained NQS (or the Néel state) after a quench by TDVP; compare with exact dynamics; write a report."""
+    from physlens.quantum import dynamics
+
+    if resume is not None:
+        if run_dir is not None or neel is not None:
+            raise PhyslensError("--resume continues an evolution folder on its own settings; allowed: --resume DIR alone")
+        evolution = dynamics.resume(resume)
+        out = resume
+    else:
+        changes, params = parse_params(quench or []), parse_params(param or [])
+        start, spec, variables, source = _start(run_dir, neel, size, params, changes, alpha, seed)
+        config = dynamics.EvolveConfig(quench=start.params(), model=spec, t_end=t_end, save_dt=save_dt, dt=dt,
+                                       mode="exact" if exact else "sampled", samples=samples, chains=chains, seed=seed,
+                                       rtol_smooth=rtol_smooth, source=source)
+        out = out or _default_out(run_dir, neel, size, changes)
+        evolution = dynamics.evolve(config, out, variables)
+    console.print(_summary_table(evolution))
+    console.print(f"report: {_write_outputs(evolution, out)}", markup=False, highlight=False)
+    if evolution.status.get("state") == "failed":
+        raise RunFailed(f"evolution {out} failed: {evolution.status.get('message') or 'no reason recorded'}; allowed: "
+                        "a smaller --dt, or a larger --rtol-smooth")
+
+
+def print_evolution(path: Path) -> None:
+    """Print the summary table of an evolution folder (``physlens info`` on it)."""
+    from physlens.quantum.dynamics import load
+
+    console.print(_summary_table(load(path)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``evolve`` command to the ``physlens`` app."""
+    app.command("evolve")(cli_errors(evolve_command))
