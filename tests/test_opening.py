@@ -108,7 +108,7 @@ def test_mlp_from_an_nqxpack_archive_opens_with_its_recorded_model(tmp_path):
 
 
 def test_jastrow_in_memory_state_has_no_sites_but_an_energy():
-    vs = netket_trained(nk.models.Jastrow(), steps=10)
+    vs = netket_trained(nk.models.Jastrow(param_dtype=float), steps=10)
     m = pl.open(vs, system=RING)
     assert m.origin == "netket state" and m.hook_names() == [] and m.units_hook() is None
     estimate = m.energy()

@@ -240,8 +240,9 @@ class Run:
         return cls(path, config)
 
     @classmethod
-    def open(cls, path: Path | str) -> "Run":
-        """Open an existing run directory (config only); one-line error when missing or corrupt."""
+    def open(cls, path: Path | str, kind: str | None = None) -> "Run":
+        """Open an existing run directory (config only); one-line error when missing or corrupt, or when
+        ``kind`` is given and the run is of another kind."""
         path = Path(path)
         if not path.is_dir():
             raise PhyslensError(f"run directory {path} does not exist")
@@ -254,6 +255,8 @@ class Run:
             raise PhyslensError(f"{config_file} is corrupt: {exc}") from None
         if config.get("kind") not in KINDS:
             raise PhyslensError(f"{config_file} has kind {config.get('kind')!r}; allowed: {', '.join(KINDS)}")
+        if kind is not None and config["kind"] != kind:
+            raise PhyslensError(f"{path} is a {config['kind']} run, not a {kind} run")
         return cls(path, config)
 
     def _read_json(self, name: str) -> Any:

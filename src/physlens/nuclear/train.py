@@ -315,9 +315,7 @@ def _config_of(run: Run) -> NuclearTrainConfig:
 
 def load(path: Path | str) -> Run:
     """Open a nuclear run and restore its data, model and variables (``run.system``, ``run.model``, ``run.variables``)."""
-    run = Run.open(path)
-    if run.config["kind"] != "nuclear":
-        raise PhyslensError(f"{run.path} is a {run.config['kind']} run, not a nuclear run")
+    run = Run.open(path, kind="nuclear")
     run.system, run.model, run.variables = restore(run)
     return run
 

@@ -382,9 +382,7 @@ def config_of(run: Run) -> TrainConfig:
 
 def load(path: Path | str) -> Run:
     """Open a neural-quantum-state run and restore its system, model and variables (``run.system``, ``run.model``, ``run.variables``)."""
-    run = Run.open(path)
-    if run.config["kind"] != "nqs":
-        raise PhyslensError(f"{run.path} is a {run.config['kind']} run, not a nqs run")
+    run = Run.open(path, kind="nqs")
     run.system, run.model, run.variables = restore(run)
     return run
 
