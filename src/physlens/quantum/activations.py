@@ -195,7 +195,7 @@ def collect_activations(model, variables: Any, system: SpinSystem, hook: str, *,
         sigma_SN = sample_configurations(system, model, variables, n_samples, chains=chains, seed=seed)
     log_psi_S, acts = capture(model, variables, sigma_SN, hook)
     if method == "exact":
-        p_S = np.exp(2.0 * (log_psi_S - log_psi_S.max()))
+        p_S = np.exp(2.0 * (np.real(log_psi_S) - np.real(log_psi_S).max()))
         weights_S = p_S / p_S.sum()
     else:
         weights_S = np.full(len(sigma_SN), 1.0 / len(sigma_SN))
