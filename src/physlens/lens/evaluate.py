@@ -233,7 +233,8 @@ class ExactEvaluator:
             psi_SK, norm_K, obs_KR = self._states(self.log_psi, part, self._data, affine=affine, sparse=sparse)
             psi_SK = np.asarray(psi_SK)[: self.n_states]
             h_psi_SK = self.h_csr @ psi_SK
-            energies.append(np.real(np.einsum("sk,sk->k", psi_SK.conj(), h_psi_SK)) / np.asarray(norm_K))
+            bra_SK = psi_SK.conj() if np.iscomplexobj(psi_SK) else psi_SK
+            energies.append(np.real(np.einsum("sk,sk->k", bra_SK, h_psi_SK)) / np.asarray(norm_K))
             for name, values in obs_KR.items():
                 observables[name].append(np.asarray(values))
         energies_K = np.concatenate(energies)[:n_int]
