@@ -28,6 +28,7 @@ from physlens.errors import EnvironmentProblem, PhyslensError
 
 LOCK_NAME = ".physlens.lock"
 RUN_KINDS = ("nqs", "nuclear", "evolution")
+"""Kinds of run folder (``config.toml``'s ``kind``): a neural-quantum-state run, a nuclear run, an evolution."""
 
 
 def _study_kind(path: Path) -> str:

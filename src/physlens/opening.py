@@ -69,6 +69,11 @@ class Opened:
     run: Run | None = None
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of_run(cls, run: Run) -> "Opened":
+        """A loaded physlens run (``run.system``, ``run.model``, ``run.variables`` set) as an ``Opened``."""
+        return cls(run.system, run.model, run.variables, str(run.path), "physlens run", run=run)
+
     @property
     def is_spin(self) -> bool:
         """Whether the system is a spin system (so energies, evaluators and C_zz apply)."""
@@ -220,8 +225,7 @@ def _from_path(path: Path, spin: SpinSystem | None, model) -> Opened:
     if path.is_dir():
         if spin is not None or model is not None:
             raise PhyslensError(f"{path} is a physlens run: it records its system and model; drop system= and model=")
-        run = load_run(path)
-        return Opened(run.system, run.model, run.variables, str(path), "physlens run", run=run)
+        return Opened.of_run(load_run(path))
     if not path.is_file():
         raise PhyslensError(f"{path} does not exist; give a run folder or a saved NetKet state")
     if zipfile.is_zipfile(path):

@@ -16,9 +16,10 @@ Every file is written atomically (temporary file in the same folder, then rename
 so a killed process leaves each file either old or new, never half-written. An ended
 run's msgpack files are checked against their checksums when read (``Run.verify``); a
 ``running`` run whose lock names a dead process reads as ``interrupted``.
-``Run.open(path)`` reads a run's files; rebuilding what it was trained on belongs to
-its domain (``physlens.quantum.train.load``, ``physlens.nuclear.train.load``), and
-``physlens.open(path)`` opens a run of either kind.
+``Run.open(path)`` reads a run's files (kinds: ``physlens.folders.RUN_KINDS``); rebuilding
+what it was trained on belongs to its domain (``physlens.quantum.train.load``,
+``physlens.nuclear.train.load``, ``physlens.quantum.dynamics.load`` for an evolution), and
+``physlens.open(path)`` opens a run of a trained model.
 
 Usage::
 
@@ -49,7 +50,7 @@ import pandas as pd
 import tomli_w
 
 from physlens.errors import EnvironmentProblem, PhyslensError
-from physlens.folders import lock_holder, lock_is_stale
+from physlens.folders import RUN_KINDS, lock_holder, lock_is_stale
 
 STATES = ("running", "interrupted", "converged", "finished", "failed")
 TERMINAL_STATES = ("converged", "finished", "failed")
@@ -57,9 +58,6 @@ METRIC_COLUMNS = {"nqs": ["step", "energy", "energy_error", "variance", "eps"], 
 """Columns every metrics row of a run kind has."""
 BLOBS = ("params.msgpack", "checkpoint.msgpack")
 """Binary files whose sha256 every ``status.json`` records (``checksums``), checked once a run has ended."""
-KINDS = ("nqs", "nuclear", "evolution")
-"""Run kinds: ``nqs`` restored by ``physlens.quantum.train.load``, ``nuclear`` by ``physlens.nuclear.train.load``
-(``physlens.open`` opens either), ``evolution`` (a trajectory of states) by ``physlens.quantum.dynamics.load``."""
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -253,11 +251,16 @@ class Run:
             config = tomllib.loads(config_file.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise PhyslensError(f"{config_file} is corrupt: {exc}") from None
-        if config.get("kind") not in KINDS:
-            raise PhyslensError(f"{config_file} has kind {config.get('kind')!r}; allowed: {', '.join(KINDS)}")
+        if config.get("kind") not in RUN_KINDS:
+            raise PhyslensError(f"{config_file} has kind {config.get('kind')!r}; allowed: {', '.join(RUN_KINDS)}")
         if kind is not None and config["kind"] != kind:
             raise PhyslensError(f"{path} is a {config['kind']} run, not a {kind} run")
         return cls(path, config)
+
+    @property
+    def settings(self) -> dict:
+        """The config without its ``kind``: the keyword arguments of the config dataclass it was written from."""
+        return {k: v for k, v in self.config.items() if k != "kind"}
 
     def _read_json(self, name: str) -> Any:
         file = self.path / name
@@ -319,17 +322,18 @@ class Run:
         except (OSError, PhyslensError):
             pass
 
-    def verify(self, names: tuple[str, ...] = BLOBS) -> None:
+    def verify(self, names: tuple[str, ...] = BLOBS, read: dict[str, bytes] | None = None) -> None:
         """Check ``names`` against the checksums in ``status.json`` once the run has ended; a missing,
         truncated or modified file is a one-line ``PhyslensError``. Running and interrupted runs are
-        not checked (a kill between writing a checkpoint and its status is allowed)."""
+        not checked (a kill between writing a checkpoint and its status is allowed). ``read``: the bytes
+        of files the caller has already read, checked as they are instead of being read again."""
         status = self.status
         if status.get("state") not in TERMINAL_STATES:
             return
         for name, expected in status.get("checksums", {}).items():
             if name not in names:
                 continue
-            blob = self.read_blob(name)
+            blob = (read or {}).get(name) or self.read_blob(name)
             if blob is None or hashlib.sha256(blob).hexdigest() != expected:
                 what = "is missing" if blob is None else "does not match the sha256 recorded in status.json"
                 raise PhyslensError(f"{self.path / name} {what} (truncated or modified after training); "
@@ -379,7 +383,7 @@ class Run:
         blob = self.read_blob(name)
         if blob is None:
             return None
-        self.verify((name,))
+        self.verify((name,), {name: blob})
         try:
             return flax.serialization.msgpack_restore(blob)
         except Exception as exc:  # msgpack raises several unrelated types on garbage

@@ -151,8 +151,7 @@ def open_source(source: Path, system: str | None, size: int | None, params: list
     if source.is_dir():
         if system is not None or size is not None or params or model is not None:
             raise PhyslensError(f"{source} is a physlens run: it records its system and model; drop --system, --size, -p and --model")
-        run = load_run(source)
-        return Opened(run.system, run.model, run.variables, str(source), "physlens run", run=run)
+        return Opened.of_run(load_run(source))
     if not source.exists():
         raise PhyslensError(f"{source} does not exist; allowed: {SOURCE_HELP}")
     if system is None:
@@ -221,8 +220,7 @@ def _same_config(path: Path, config) -> bool:
     from physlens.runs import Run
 
     try:
-        stored = {k: v for k, v in Run.open(path).config.items() if k != "kind"}
-        return type(config).from_dict(stored) == config
+        return type(config).from_dict(Run.open(path).settings) == config
     except PhyslensError:
         return False
 

@@ -203,7 +203,7 @@ class ExactEvaluator:
     def _states_chunk(self, log_psi, edit_KD: HookEdit, data, affine: bool, sparse=None) -> tuple[jax.Array, jax.Array, dict]:
         """Ψ_SK scaled to max |ψ_k| = 1 over the blocks' padded rows (each a copy of configuration 0; the
         caller keeps the first S), the norms ⟨ψ_k|ψ_k⟩ of the scaled states ``(K,)`` and the Born averages of
-        the observables ``(K, R)`` (the tables are zero on the padding). No S×K array but Ψ is kept."""
+        the observables ``(K, R)`` (the tables are zero on the padding)."""
         log_psi_SK = self._log_psi_SK(log_psi, edit_KD, data["sigma"], affine, sparse)
         psi_SK = jnp.exp(log_psi_SK - jnp.max(jnp.real(log_psi_SK), axis=0))
         norm_K = jnp.sum(jnp.where(data["valid"][:, None], jnp.abs(psi_SK) ** 2, 0.0), axis=0)

@@ -57,7 +57,7 @@ from physlens.nuclear.evaluate import semf_baseline
 from physlens.nuclear.model import NuclearModel
 from physlens.nuclear.targets import BINDING_TARGETS, DEFAULT_TASKS, TASKS, NuclearData, load_data
 from physlens.folders import FolderLock
-from physlens.runs import Run, dataclass_from_dict
+from physlens.runs import TERMINAL_STATES, Run, dataclass_from_dict
 
 @dataclass(frozen=True)
 class NuclearTrainConfig:
@@ -304,13 +304,13 @@ def resume(path: Path | str, *, progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint to where an uninterrupted run ends."""
     run = Run.open(path)
     with FolderLock(run.path):
-        if run.status["state"] in ("finished", "failed"):
+        if run.status["state"] in TERMINAL_STATES:
             return load(path)
         return _Trainer(run, _config_of(run), progress).fit()
 
 
 def _config_of(run: Run) -> NuclearTrainConfig:
-    return NuclearTrainConfig.from_dict({k: v for k, v in run.config.items() if k != "kind"})
+    return NuclearTrainConfig.from_dict(run.settings)
 
 
 def load(path: Path | str) -> Run:

@@ -48,7 +48,7 @@ from physlens.quantum.models import RBM
 from physlens.quantum.quench import BasisObservables, Quench, Trajectory, exact_states, fidelity, time_grid
 from physlens.quantum.registry import model_from_spec
 from physlens.quantum.systems import SpinSystem
-from physlens.runs import Run, atomic_write_text, dataclass_from_dict, read_toml
+from physlens.runs import TERMINAL_STATES, Run, atomic_write_text, dataclass_from_dict
 
 KIND = "evolution"
 MODES = ("exact", "sampled")
@@ -330,20 +330,15 @@ def _exact_trajectory(sitting: _Sitting) -> Trajectory:
 
 
 def _open(path: Path | str) -> tuple[Run, EvolveConfig]:
-    path = Path(path)
-    config = read_toml(path / "config.toml", "an evolution directory written by physlens evolve")
-    if config.get("kind") != KIND:
-        raise PhyslensError(f"{path} is not an evolution (kind {config.get('kind')!r}); allowed: a directory "
-                            "written by physlens evolve")
-    values = {k: v for k, v in config.items() if k != "kind"}
-    return Run(path, config), EvolveConfig.from_dict(values)
+    run = Run.open(path, kind=KIND)
+    return run, EvolveConfig.from_dict(run.settings)
 
 
 def resume(path: Path | str, *, max_saves: int | None = None) -> Evolution:
     """Continue an interrupted evolution from its last checkpoint; one that has ended is just loaded."""
     run, config = _open(path)
     with FolderLock(run.path):
-        if run.status["state"] in ("finished", "failed"):
+        if run.status["state"] in TERMINAL_STATES:
             return load(path)
         snapshot = run.read_state("checkpoint.msgpack")
         if snapshot is None:

@@ -203,14 +203,8 @@ def _short(value) -> str:
 
 def n_parameters(variables) -> int:
     """Number of real parameters in ``variables["params"]`` (a complex number counts as two)."""
-    leaves = [np.asarray(v) for v in _leaves(variables.get("params", variables))]
+    leaves = [np.asarray(v) for v in jax.tree_util.tree_leaves(variables.get("params", variables))]
     return int(sum(v.size * (2 if np.iscomplexobj(v) else 1) for v in leaves))
-
-
-def _leaves(tree) -> list:
-    if isinstance(tree, dict) or hasattr(tree, "items"):
-        return [leaf for value in tree.values() for leaf in _leaves(value)]
-    return [tree]
 
 
 def build_model(name: str, *, alpha: float = 2.0, widths: tuple[int, ...] = (16,), activation: str = "relu",

@@ -46,7 +46,7 @@ from physlens.quantum.evaluators import basis_size
 from physlens.quantum.final_state import FullSumEnergy, count_words, final_summary, relative_error
 from physlens.quantum.registry import build_model
 from physlens.quantum.systems import SYSTEMS, SpinSystem, make_system
-from physlens.runs import Run, check_types, dataclass_from_dict
+from physlens.runs import TERMINAL_STATES, Run, check_types, dataclass_from_dict
 
 MODES = ("exact", "sampled")
 OPTIMIZERS = ("sgd", "adam")
@@ -367,7 +367,7 @@ def resume(path: Path | str, *, progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint to where an uninterrupted run ends."""
     run = Run.open(path)
     with FolderLock(run.path):
-        if run.status["state"] in ("converged", "finished", "failed"):
+        if run.status["state"] in TERMINAL_STATES:
             return load(path)
         config = config_of(run)
         session, driver = _open_session(run, config, progress)
@@ -376,8 +376,7 @@ def resume(path: Path | str, *, progress: bool = True) -> Run:
 
 def config_of(run: Run) -> TrainConfig:
     """The ``TrainConfig`` a run was trained with (its ``config.toml``)."""
-    values = {k: v for k, v in run.config.items() if k != "kind"}
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(run.settings)
 
 
 def load(path: Path | str) -> Run:

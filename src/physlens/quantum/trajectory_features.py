@@ -30,15 +30,7 @@ import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.matching import match_features
-from physlens.lens.sae import (
-    SAE,
-    ReLUConfig,
-    TopKConfig,
-    TrainConfig,
-    TrainLog,
-    encode,
-    train_sae,
-)
+from physlens.lens.sae import SAE, TrainConfig, TrainLog, config_for, encode, train_sae
 from physlens.quantum.activations import capture, log_psi_function
 from physlens.quantum.config_observables import observable_table
 from physlens.quantum.dynamics import Evolution
@@ -90,9 +82,7 @@ class TrajectoryFeatureConfig:
 
     def sae_config(self, d_in: int):
         """The SAE architecture for inputs of width ``d_in``."""
-        if self.arch == "topk":
-            return TopKConfig(d_in=d_in, d_sae=self.d_sae, k=self.k)
-        return ReLUConfig(d_in=d_in, d_sae=self.d_sae, l1_coefficient=self.l1_coefficient)
+        return config_for(self.arch, d_in, self.d_sae, k=self.k, sparsity=self.l1_coefficient)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from physlens.errors import PhyslensError, check_choice
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import FeatureMatch, match_features
-from physlens.lens.sae import SAE, JumpReLUConfig, ReLUConfig, SAEMetrics, TopKConfig, TrainConfig, TrainLog, encode
+from physlens.lens.sae import SAE, SAEMetrics, TrainConfig, TrainLog, config_for, encode
 from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, save_sae, train_sae
 from physlens.lens.sampled import weighted_mean
 from physlens.lens.steering import (IDENTITY_STRENGTH, SAELogPsi, SteeringCurve, admissible_range, steering_curve,
@@ -103,11 +103,7 @@ class SAEStudyConfig:
 
     def sae_config(self, d_in: int):
         """The SAE architecture for inputs of width ``d_in``."""
-        if self.arch == "topk":
-            return TopKConfig(d_in=d_in, d_sae=self.d_sae, k=self.k)
-        if self.arch == "relu":
-            return ReLUConfig(d_in=d_in, d_sae=self.d_sae, l1_coefficient=self.sparsity)
-        return JumpReLUConfig(d_in=d_in, d_sae=self.d_sae, l0_coefficient=self.sparsity)
+        return config_for(self.arch, d_in, self.d_sae, k=self.k, sparsity=self.sparsity)
 
 
 @dataclass(frozen=True)

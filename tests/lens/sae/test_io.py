@@ -8,7 +8,7 @@ import pytest
 import safetensors.numpy
 
 from physlens.errors import PhyslensError
-from physlens.lens.sae import encode, load_sae, reconstruct, save_sae
+from physlens.lens.sae import JumpReLUConfig, ReLUConfig, TopKConfig, config_for, encode, load_sae, reconstruct, save_sae
 
 
 def test_round_trip_gives_identical_outputs(tmp_path, random_sae, architecture):
@@ -70,3 +70,11 @@ def test_load_refuses_a_broken_folder(tmp_path, random_sae, tamper, message):
     with pytest.raises(PhyslensError, match=message) as err:
         load_sae(tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_config_for_names_each_architecture():
+    assert config_for("topk", 8, 32, k=3, sparsity=0.1) == TopKConfig(d_in=8, d_sae=32, k=3)
+    assert config_for("relu", 8, 32, k=3, sparsity=0.1) == ReLUConfig(d_in=8, d_sae=32, l1_coefficient=0.1)
+    assert config_for("jumprelu", 8, 32, k=3, sparsity=0.1) == JumpReLUConfig(d_in=8, d_sae=32, l0_coefficient=0.1)
+    with pytest.raises(PhyslensError, match="unknown SAE architecture 'gated'"):
+        config_for("gated", 8, 32, k=3, sparsity=0.1)

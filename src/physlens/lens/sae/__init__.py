@@ -24,7 +24,7 @@ from physlens.lens.sae.base import (
     remove_parallel_grads,
     unit_norm_rows,
 )
-from physlens.lens.sae.io import load_sae, save_sae
+from physlens.lens.sae.io import config_for, load_sae, save_sae
 from physlens.lens.sae.jumprelu import JumpReLUConfig
 from physlens.lens.sae.metrics import SAEMetrics, fidelity, fraction_recovered, sae_metrics, splice
 from physlens.lens.sae.relu import ReLUConfig
@@ -40,6 +40,7 @@ __all__ = [
     "TopKConfig",
     "TrainConfig",
     "TrainLog",
+    "config_for",
     "decode",
     "encode",
     "fidelity",

@@ -31,6 +31,17 @@ CFG_FILE = "cfg.json"
 ARCHITECTURES: dict[str, type[SAEConfig]] = {c.architecture: c for c in (ReLUConfig, TopKConfig, JumpReLUConfig)}
 
 
+def config_for(architecture: str, d_in: int, d_sae: int, *, k: int, sparsity: float) -> SAEConfig:
+    """The config of an SAE architecture by name: ``topk`` keeps ``k`` latents, ``relu`` takes ``sparsity`` as
+    its L1 coefficient and ``jumprelu`` as its L0 coefficient."""
+    check_choice("SAE architecture", architecture, list(ARCHITECTURES))
+    if architecture == "topk":
+        return TopKConfig(d_in=d_in, d_sae=d_sae, k=k)
+    if architecture == "relu":
+        return ReLUConfig(d_in=d_in, d_sae=d_sae, l1_coefficient=sparsity)
+    return JumpReLUConfig(d_in=d_in, d_sae=d_sae, l0_coefficient=sparsity)
+
+
 def save_sae(sae: SAE, folder: Path) -> None:
     """Write ``sae`` to ``folder`` (created if missing) as weights + config."""
     folder = Path(folder)
