@@ -89,6 +89,9 @@ def test_typed_config_values_are_one_line_errors(tmp_path, toml, match):
     (["--size", "10000"], "about 10^3008 basis states"),
     (["--size", "40"], "allowed: --sampled"),
     (["--samples", "100", "--chains", "16", "--sampled"], "multiple of chains"),
+    (["--protocol", "rbm-paper", "--learning-rate", "0.1"], "--protocol rbm-paper fixes --learning-rate"),
+    (["--protocol", "adam"], "unknown protocol 'adam'; allowed: physlens-sr, rbm-paper"),
+    (["-p", "fixed_sz=maybe"], "heisenberg-ring parameter fixed_sz must be true or false"),
 ])
 def test_bad_train_input_is_one_line_and_writes_nothing(tmp_path, args, match):
     assert_fault(runner.invoke(app, ["train", *args, "--out", str(tmp_path / "run")]), 2, match)
@@ -148,6 +151,8 @@ def test_demo_does_not_delete_an_existing_run(run_copy):
     ["study", "hidden-units", "--sizes", "6", "--alphas", "1", "--seeds", "1", "--no-progress"],
     ["nuclear", "study", "--fractions", "0.8", "--seeds", "1", "--no-single", "--no-progress"],
     ["prune", "tiny", "--rounds", "1", "--steps", "5", "--no-progress"],
+    ["study", "hidden-units-cases", "--steps", "1", "--alpha-steps", "1", "--no-progress"],
+    ["study", "hidden-units-compare", "--study", "physlens-sr=a", "--study", "rbm-paper=b"],
 ])
 def test_studies_refuse_a_training_run(run_copy, command):
     before = snapshot(run_copy)
@@ -320,3 +325,9 @@ def test_two_trainings_into_one_out_at_once(tmp_path):
     errors = [line for line in loser.splitlines() if line.startswith("physlens: error:")]
     assert len(errors) == 1 and "Traceback" not in loser, loser
     assert json.loads((out / "status.json").read_text())["step"] == 100
+
+
+def test_comparison_needs_two_studies(tmp_path):
+    assert_fault(runner.invoke(app, ["study", "hidden-units-compare", "--study", "rbm-paper=x", "--out",
+                                     str(tmp_path / "cmp")]), 2, "--study must be given twice or more")
+    assert list(tmp_path.iterdir()) == []

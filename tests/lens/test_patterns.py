@@ -16,7 +16,7 @@ def weights_MN():
 
 def test_afm_score_equals_numpy_corrcoef(weights_MN):
     scores_M = pattern_correlation(weights_MN, afm_pattern(N_SITES))
-    expected = [np.corrcoef(w, (-1.0) ** np.arange(N_SITES))[0, 1] for w in weights_MN]
+    expected = [np.corrcoef(w, [(-1.0) ** i for i in range(1, N_SITES + 1)])[0, 1] for w in weights_MN]  # the paper numbers sites 1 … N
     np.testing.assert_allclose(scores_M, expected, atol=1e-14)
 
 
@@ -50,7 +50,7 @@ def test_undefined_scores_are_nan():
 def test_standard_patterns_and_table(weights_MN):
     patterns = standard_patterns(N_SITES)
     assert list(patterns) == ["afm", "uniform", "cos1", "sin1", "cos2", "sin2", "cos3", "sin3", "cos4", "sin4", "cos5"]
-    np.testing.assert_allclose(patterns["cos5"], patterns["afm"], atol=1e-12)
+    np.testing.assert_allclose(patterns["cos5"], -patterns["afm"], atol=1e-12)  # cos(πi), i = 0 … N−1; the AFM pattern numbers sites from 1
     scores = pattern_scores(weights_MN, patterns)
     assert scores.scores_MP.shape == (7, len(patterns))
     np.testing.assert_allclose(scores.scores_MP[:, 0], pattern_correlation(weights_MN, patterns["afm"]))

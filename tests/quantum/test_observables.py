@@ -7,7 +7,7 @@ import pytest
 
 from physlens.errors import PhyslensError
 from physlens.quantum.models import RBM
-from physlens.quantum.observables import (Configurations, allowed_momenta, bond_energies, bond_energies_per_config,
+from physlens.quantum.observables import (Configurations, staggered_amplitude, allowed_momenta, bond_energies, bond_energies_per_config,
                                           czz, czz_per_config, energy, expectation, local_energy_per_config,
                                           magnetisation, magnetisation_per_config, staggered_magnetisation,
                                           staggered_magnetisation_per_config, staggered_magnetisation_squared,
@@ -267,3 +267,15 @@ def test_bad_input_raises():
     with pytest.raises(PhyslensError):
         structure_factor_per_config(HeisenbergRing(4), np.ones((1, 4)), np.zeros((2, 2)))
     assert structure_factor_per_config(toric, sigma_SN)[0].shape == (3, 4)
+
+
+def test_staggered_amplitude_closed_forms():
+    czz_KR = np.array([[0.25, -0.1, 0.05], [0.25, 0.1, -0.05], [0.25, -0.1, -0.05], [0.25, 0.0, 0.0]])
+    np.testing.assert_allclose(staggered_amplitude(czz_KR)[:3], [1.0, -1.0, (0.1 - 0.05) / 0.15], rtol=1e-15)
+    assert np.isnan(staggered_amplitude(czz_KR)[3])
+
+
+def test_exact_ground_state_of_the_ring_is_fully_staggered(dense_ring8):
+    corr_NN = dense_ring8["corr_NN"]
+    czz_R = np.array([np.mean([corr_NN[i, (i + r) % 8] for i in range(8)]) for r in range(5)])
+    assert float(staggered_amplitude(czz_R)) == pytest.approx(1.0, abs=1e-12)

@@ -11,6 +11,7 @@ from physlens.errors import PhyslensError
 from physlens.quantum import train as training
 from physlens.quantum.systems import HeisenbergRing
 from physlens.quantum.train import load as load_run
+from physlens.quantum.training_config import lattice_shape
 from physlens.runs import Run
 
 RING8_E0 = -3.6510934089  # DESIGN.md reference table
@@ -130,9 +131,9 @@ def test_transformer_on_the_tfim_chain_converges_to_ed_and_reloads(tmp_path):
 def test_lattice_shape_follows_the_geometry():
     from physlens.quantum.systems import HeisenbergSquare, ToricCode
 
-    assert training.lattice_shape(HeisenbergSquare(4)) == (4, 4)
-    assert training.lattice_shape(HeisenbergRing(8)) == (8,)
-    assert training.lattice_shape(ToricCode(2)) == (8,)
+    assert lattice_shape(HeisenbergSquare(4)) == (4, 4)
+    assert lattice_shape(HeisenbergRing(8)) == (8,)
+    assert lattice_shape(ToricCode(2)) == (8,)
 
 
 def test_given_reference_energy_replaces_diagonalisation():

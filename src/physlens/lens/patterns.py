@@ -28,8 +28,10 @@ CONSTANT_TOL = 1e-12
 
 
 def afm_pattern(n_sites: int) -> np.ndarray:
-    """The antiferromagnetic (Néel) pattern s_i = (−1)^i, shape ``(N,)``."""
-    return (-1.0) ** np.arange(n_sites)
+    """The antiferromagnetic (Néel) pattern s_i = (−1)^i with sites numbered i = 1 … N, as the hidden-unit
+    paper writes it (arXiv 2603.24223, Eq. for S_AFM): −1 on the first site (array index 0), shape ``(N,)``.
+    A unit's score against it changes sign with the numbering; |S_AFM| does not."""
+    return (-1.0) ** (np.arange(n_sites) + 1)
 
 
 def uniform_pattern(n_sites: int) -> np.ndarray:

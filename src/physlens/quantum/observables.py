@@ -176,6 +176,17 @@ def czz_per_config(system: SpinSystem, sigma_SN: np.ndarray) -> np.ndarray:
     return pairs_SR / valid_RN.sum(axis=1)
 
 
+def staggered_amplitude(czz_KR: np.ndarray) -> np.ndarray:
+    """How antiferromagnetic a correlation function is: A = Σ_{r≥1} (−1)^r C_zz(r) / Σ_{r≥1} |C_zz(r)|, shape
+    ``czz_KR.shape[:-1]``, dimensionless in [−1, 1]. A = 1 when every C_zz(r) has the Néel sign (−1)^r; A < 0
+    means the staggered pattern is inverted (more weight on the wrong sign); NaN when C_zz(r ≥ 1) all vanish."""
+    czz_KR = np.asarray(czz_KR, dtype=float)[..., 1:]
+    sign_R = (-1.0) ** np.arange(1, czz_KR.shape[-1] + 1)
+    total = np.abs(czz_KR).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (czz_KR * sign_R).sum(axis=-1) / total, np.nan)
+
+
 def magnetisation_per_config(sigma_SN: np.ndarray) -> np.ndarray:
     """m = (1/N) Σ_i S^z_i of each configuration, shape ``(S,)``, in ħ."""
     return _sz(sigma_SN).mean(axis=1)

@@ -176,20 +176,27 @@ def _check_periodic(kind: str, size: int, pbc: bool) -> None:
 
 @dataclass(frozen=True)
 class HeisenbergRing(SpinSystem):
-    """Periodic Heisenberg ring H = J Σ_i S_i·S_{i+1}, spin-1/2 operators, total S^z = 0.
+    """Periodic Heisenberg ring H = J Σ_i S_i·S_{i+1}, spin-1/2 operators, total S^z = 0 by default.
 
     Attributes:
         n: number of sites N (even, ≥ 4).
         J: coupling, in the energy unit J (antiferromagnetic for J > 0).
         sign_rule: apply the Marshall sign rule (a basis rotation that makes the
             ground state positive; energies unchanged).
+        fixed_sz: restrict the basis to total S^z = 0 (C(N, N/2) states, sampled by spin
+            exchanges); False keeps all 2^N states, as single-spin-flip sampling
+            (NetKet's ``MetropolisLocal``) needs. The ground state (a singlet) is the same.
     """
 
     n: int
     J: float = 1.0
     sign_rule: bool = True
+    fixed_sz: bool = True
     kind: ClassVar[str] = "heisenberg-ring"
-    conserves_sz: ClassVar[bool] = True
+
+    @property
+    def conserves_sz(self) -> bool:
+        return self.fixed_sz
 
     def __post_init__(self):
         if self.n < 4 or self.n % 2:

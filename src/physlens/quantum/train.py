@@ -23,11 +23,9 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,157 +37,19 @@ import optax
 from netket.utils import struct
 from tqdm.auto import tqdm
 
-from physlens.errors import PhyslensError, check_choice
+from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
 from physlens.quantum import observables
-from physlens.quantum.evaluators import basis_size
-from physlens.quantum.final_state import FullSumEnergy, count_words, final_summary, relative_error
-from physlens.quantum.registry import build_model
-from physlens.quantum.systems import SYSTEMS, SpinSystem, make_system
-from physlens.runs import TERMINAL_STATES, Run, check_types, dataclass_from_dict
-
-MODES = ("exact", "sampled")
-OPTIMIZERS = ("sgd", "adam")
-MAX_EXACT_STATES = 2**24
-"""Largest basis physlens diagonalises (Lanczos reference) or trains on by a full sum (exact mode)."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (written to ``config.toml``).
-
-    Attributes:
-        system: system kind (``physlens.quantum.systems.SYSTEMS``).
-        size: N for chains and rings, L for 2D lattices.
-        system_params: further system parameters (``J``, ``h``, ``pbc``, ``sign_rule``).
-        model: ``rbm``, ``ffnn`` or ``transformer``.
-        alpha: RBM hidden-unit density (M = alpha · N).
-        widths: FFNN hidden-layer widths.
-        activation: FFNN activation (``relu`` or ``log_cosh``).
-        d_model: transformer residual-stream width.
-        n_layers: transformer encoder layers.
-        n_heads: transformer attention heads per layer.
-        patch_size: transformer patch side (sites on a chain, b×b on a square lattice);
-            the patch layout follows the system's geometry (``lattice_shape``).
-        pos_encoding: transformer positions: ``learned``, ``relative`` or ``none``.
-        reference_energy: ground-state energy to measure ε against, in the system's
-            unit, for systems too large for exact diagonalisation (None: Lanczos).
-        reference_method: where ``reference_energy`` comes from (closed form, literature).
-        seed: seed of the parameter initialisation (the sampler uses seed + 1).
-        steps: maximum number of SR steps.
-        mode: ``exact`` (full sum) or ``sampled`` (Monte Carlo).
-        samples: Monte Carlo samples per step (sampled mode).
-        chains: Markov chains (sampled mode).
-        optimizer: ``sgd`` or ``adam``, applied to the SR-preconditioned gradient.
-        learning_rate: optimiser step size.
-        diag_shift: SR diagonal shift.
-        tol: stop once ε = |E − E0|/|E0| < tol; 0 runs all steps.
-        log_every: steps between C_zz(r) logs and convergence checks.
-        checkpoint_every: steps between checkpoints.
-    """
-
-    system: str = "heisenberg-ring"
-    size: int = 8
-    system_params: dict = field(default_factory=dict)
-    model: str = "rbm"
-    alpha: float = 2.0
-    widths: tuple[int, ...] = (16,)
-    activation: str = "relu"
-    d_model: int = 16
-    n_layers: int = 1
-    n_heads: int = 2
-    patch_size: int = 2
-    pos_encoding: str = "learned"
-    reference_energy: float | None = None
-    reference_method: str = ""
-    seed: int = 0
-    steps: int = 1000
-    mode: str = "exact"
-    samples: int = 1024
-    chains: int = 16
-    optimizer: str = "sgd"
-    learning_rate: float = 0.05
-    diag_shift: float = 0.01
-    tol: float = 1e-3
-    log_every: int = 10
-    checkpoint_every: int = 50
-
-    def __post_init__(self):
-        check_choice("mode", self.mode, MODES)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        positive = {"steps": self.steps, "samples": self.samples, "chains": self.chains, "log_every": self.log_every,
-                    "checkpoint_every": self.checkpoint_every, "learning_rate": self.learning_rate}
-        for name, value in positive.items():
-            if not value > 0:
-                raise PhyslensError(f"{name} must be > 0; got {value}")
-        if self.tol < 0 or self.diag_shift < 0:
-            raise PhyslensError(f"tol and diag_shift must be >= 0; got tol={self.tol}, diag_shift={self.diag_shift}")
-        if self.mode == "sampled" and self.samples % self.chains:
-            raise PhyslensError(f"samples ({self.samples}) must be a multiple of chains ({self.chains})")
-        if self.system in SYSTEMS:
-            check_types(SYSTEMS[self.system], self.system_params, what=f"{self.system} parameter")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        """Build from a plain dict (a TOML table); unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def build_system(self) -> SpinSystem:
-        return make_system(self.system, self.size, **self.system_params)
-
-    def build_model(self, system: SpinSystem | None = None):
-        """The ansatz; a transformer's patch layout follows ``system`` (built from the config if None)."""
-        shape = None
-        if self.model == "transformer":
-            shape = lattice_shape(system or self.build_system())
-        return build_model(self.model, alpha=self.alpha, widths=self.widths, activation=self.activation,
-                           lattice_shape=shape, patch_size=self.patch_size, d_model=self.d_model,
-                           n_layers=self.n_layers, n_heads=self.n_heads, pos_encoding=self.pos_encoding)
-
-    def reference(self, system: SpinSystem) -> dict:
-        """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``);
-        for a basis too large to diagonalise and no ``reference_energy``, ``energy`` None (ε unavailable).
-        Exact mode on such a basis is a one-line ``PhyslensError`` suggesting sampled mode."""
-        n_states = basis_size(system)
-        if n_states > MAX_EXACT_STATES:
-            what = (f"{self.system} of size {self.size} has {count_words(n_states)} basis states, more than the "
-                    f"{MAX_EXACT_STATES:,} physlens can enumerate")
-            if self.mode == "exact":
-                raise PhyslensError(f"{what}; allowed: --sampled, with --e0 E0 (a known ground-state energy) or "
-                                    "without it (ε is then unavailable)")
-            if self.reference_energy is None:
-                return {"energy": None, "unit": system.energy_unit, "n_states": None,
-                        "method": "none: too large for exact diagonalisation and no reference_energy given",
-                        "system": system.params()}
-        if self.reference_energy is None:
-            ref = system.exact()
-            return {"energy": ref.energy, "unit": ref.unit, "n_states": ref.n_states, "method": ref.method,
-                    "system": system.params()}
-        return {"energy": float(self.reference_energy), "unit": system.energy_unit,
-                "n_states": n_states if n_states <= MAX_EXACT_STATES else None,
-                "method": self.reference_method or "given in the training config", "system": system.params()}
-
-
-def lattice_shape(system: SpinSystem) -> tuple[int, ...]:
-    """Site layout for patching: ``(Lx, Ly)`` when the sites fill a 2D integer grid in row-major order, else ``(N,)``."""
-    coords_ND = np.asarray(system.coords, dtype=float)
-    if coords_ND.shape[1] == 2:
-        pos_ND = np.rint(coords_ND - coords_ND.min(axis=0)).astype(int)
-        extent = tuple(int(e) for e in pos_ND.max(axis=0) + 1)
-        if np.allclose(coords_ND - coords_ND.min(axis=0), pos_ND) and \
-                np.array_equal(pos_ND[:, 0] * extent[1] + pos_ND[:, 1], np.arange(system.n_sites)):
-            return extent
-    return (system.n_sites,)
-
+from physlens.quantum.final_state import FullSumEnergy, final_summary, relative_error
+from physlens.quantum.systems import SpinSystem
+from physlens.quantum.training_config import TrainConfig
+from physlens.runs import TERMINAL_STATES, Run
 
 def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.VariationalState:
     """A ``FullSumState`` (exact mode) or ``MCState`` (sampled mode) seeded from the config."""
     if config.mode == "exact":
         return nk.vqs.FullSumState(system.hilbert, model, seed=config.seed)
-    return nk.vqs.MCState(system.metropolis_sampler(config.chains), model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
+    return nk.vqs.MCState(config.build_sampler(system), model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
 
 
 def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VMC:
@@ -249,6 +109,10 @@ class _Session:
             self.state, self.message = "failed", f"diverged: the energy is {energy} at step {step}"
             raise nk.callbacks.RunFinished()
         eps_check = row["eps"] if self.config.mode == "exact" and row["eps"] is not None else math.inf
+        every = self.config.snapshot_every
+        if every and step % every == 0:
+            variables = flax.serialization.to_state_dict(driver.state.variables)
+            self.run.write_blob(f"snapshots/{step:06d}.msgpack", flax.serialization.msgpack_serialize(variables))
         if step % self.config.log_every == 0:
             self._log_observables(row, driver)
             if self.config.mode == "sampled":
@@ -372,6 +236,17 @@ def resume(path: Path | str, *, progress: bool = True) -> Run:
         config = config_of(run)
         session, driver = _open_session(run, config, progress)
         return _run_session(session, driver)
+
+
+def snapshots(run: Run) -> list[tuple[int, Any]]:
+    """The kept parameter snapshots of a run (``snapshot_every``), as ``(steps done, variables)`` in step order,
+    each restored onto the run's model."""
+    config = config_of(run)
+    system = config.build_system()
+    template = config.build_model(system).init(jax.random.PRNGKey(0), np.ones((1, system.n_sites)))
+    files = sorted((run.path / "snapshots").glob("*.msgpack"))
+    return [(int(f.stem), flax.serialization.from_state_dict(template, run.read_state(f"snapshots/{f.name}")))
+            for f in files]
 
 
 def config_of(run: Run) -> TrainConfig:

@@ -123,3 +123,16 @@ def impact_scatter(scan: UnitScan, tau: float) -> plt.Figure:
            title=f"Impact per unit (ρ = {scan.rho:.2f})")
     fig.tight_layout()
     return fig
+
+
+def phase_inversion(staggered_removed_M: np.ndarray, staggered_full: float, important_M: np.ndarray) -> plt.Figure:
+    """Néel character A of C_zz(r) after removing each unit (A < 0: the staggered pattern inverted)."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.bar(np.arange(staggered_removed_M.size), staggered_removed_M, color=np.where(important_M, IMPORTANT, OTHER))
+    ax.axhline(staggered_full, color="C0", lw=1, label=f"full model (A = {staggered_full:.3f})")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="hidden unit j removed", ylabel="A = Σ(−1)^r C_zz(r) / Σ|C_zz(r)|", ylim=(-1.05, 1.05),
+           title=f"Staggered pattern after removal ({int((staggered_removed_M * staggered_full < 0).sum())} inverted)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

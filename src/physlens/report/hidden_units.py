@@ -46,7 +46,7 @@ def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis, p
     return Report(title, [
         *training,
         Section("Summary", f"Unit j is important when |ΔE(j)|/|E_full| > τ or Σ_r|ΔC_zz(j)(r)|/Σ_r|C_zz(r)| > τ, "
-                f"τ = {analysis.tau}. Every number here is an exact sum over the S^z = 0 basis.",
+                f"τ = {analysis.tau}. Every number here is an exact sum over every basis state the model is defined on.",
                 tables=[Table(quantities(analysis.model_row(), unit), "Headline numbers of the model"),
                         Table(split, "Energy and correlations of the important units alone and of the others alone",
                               unit, significant={"energy": 6})]),
@@ -61,7 +61,12 @@ def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis, p
                         f"Energy change ΔE(j) [{unit}] when hidden unit j is removed; important units in red."),
                  Figure(figures.delta_correlations(scan),
                         "Change of C_zz(r) when one unit is removed, for the units with the largest (red) and the "
-                        "smallest (grey) correlation impact.")]),
+                        "smallest (grey) correlation impact."),
+                 Figure(figures.phase_inversion(analysis.staggered_removed_M, analysis.staggered_full,
+                                                analysis.important_M),
+                        "Phase inversion: the Néel character A = Σ_{r≥1} (−1)^r C_zz(r) / Σ_{r≥1} |C_zz(r)| of the "
+                        "model with unit j removed (1: every C_zz(r) has the antiferromagnetic sign; below 0: the "
+                        "staggered pattern is inverted); important units in red.")]),
         Section("Retention and impacts", "Energy with one unit kept alone; energy impact against correlation impact.",
                 [Figure(figures.retention(scan, analysis.e0),
                         f"Energy [{unit}] of the model with only unit j kept, against the full model and E0."),
@@ -99,7 +104,8 @@ def _fraction_and_fits(by_size: pd.DataFrame, models: pd.DataFrame, fits: pd.Dat
     for i, (alpha, group) in enumerate(by_size.groupby("alpha")):
         ax_f.errorbar(group["N"], group["frac_mean"], group["frac_std"], marker="o", capsize=3, label=f"α = {alpha}", color=f"C{i}")
         ok = models[(models["alpha"] == alpha)]
-        ax_m.scatter(ok["N"], ok["m_important"], s=10, alpha=0.5, color=f"C{i}")
+        positive = ok[ok["m_important"] > 0]
+        ax_m.scatter(positive["N"], positive["m_important"], s=10, alpha=0.5, color=f"C{i}")
         fit = fits[fits["alpha"] == alpha]
         if len(ok) and len(fit) and np.isfinite(fit["k"].iloc[0]):
             fit = fit.iloc[0]
@@ -107,12 +113,16 @@ def _fraction_and_fits(by_size: pd.DataFrame, models: pd.DataFrame, fits: pd.Dat
             quality = "degenerate" if fit["degenerate"] else f"± {fit['k_se']:.2f}"
             ax_m.plot(grid, fit["a"] * grid ** fit["k"], color=f"C{i}", label=f"α = {alpha}: k = {fit['k']:.2f} {quality}")
     ax_f.set(xlabel="N", ylabel="m′ / M", title="Fraction of important units")
-    ax_m.set(xscale="log", yscale="log", xlabel="N", ylabel="m′", title="m′ = a N^k")
+    zeros = int((models["m_important"] == 0).sum()) if len(models) else 0
+    ax_m.set(xlabel="N", ylabel="m′", title="m′ = a N^k" + (f" ({zeros} models with m′ = 0 not drawn)" if zeros else ""))
+    if zeros < len(models):
+        ax_m.set(xscale="log", yscale="log")
     ax_k.errorbar(fits["alpha"], fits["k"], fits["k_se"], marker="o", capsize=3, ls="none")
     ax_k.axhline(1, color="k", ls=":", lw=0.8)
     ax_k.set(xlabel="α", ylabel="k", title="Exponent per α")
-    ax_f.legend(fontsize=8)
-    ax_m.legend(fontsize=7)
+    for ax, size in ((ax_f, 8), (ax_m, 7)):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=size)
     fig.tight_layout()
     return fig
 
@@ -125,7 +135,8 @@ def _tau(sensitivity: pd.DataFrame) -> plt.Figure:
     ax_k.axhline(1, color="k", ls=":", lw=0.8)
     ax_f.set(xlabel="τ", ylabel="mean m′ / M", title="Classification against τ")
     ax_k.set(xlabel="τ", ylabel="k", title="Exponent against τ")
-    ax_f.legend(fontsize=8)
+    if ax_f.get_legend_handles_labels()[0]:
+        ax_f.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -137,17 +148,20 @@ def _alpha(history: pd.DataFrame, by_alpha: pd.DataFrame, n_history: int) -> plt
         first = group[group["seed"] == group["seed"].min()]
         ax_h.semilogy(first["step"], first["eps"], lw=1, label=f"α = {alpha}")
     ax_h.set(xlabel="step", ylabel="|E − E0| / |E0|", title=f"Energy convergence, N = {n_history}")
-    ax_h.legend(fontsize=8)
     ax_f.errorbar(by_alpha["alpha"], by_alpha["frac_mean"], by_alpha["frac_std"], marker="o", capsize=3, label="m′ / M")
     ax_f.plot(by_alpha["alpha"], by_alpha["rho_mean"], "s-", label="ρ")
     ax_f.set(xlabel="α", title="α dependence, N = 12")
-    ax_f.legend(fontsize=8)
+    for ax in (ax_h, ax_f):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:
     """τ (rows) against α (columns): the fitted k ± SE and the mean m′/M; α values without any fit are left out."""
+    if sensitivity.empty:
+        return pd.DataFrame()
     fitted = sensitivity.groupby("alpha")["k"].transform(lambda k: k.notna().any())
     rows = {}
     for (tau, alpha), r in sensitivity[fitted].set_index(["tau", "alpha"]).iterrows():
@@ -194,3 +208,31 @@ def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFr
                                                "m′/M and ρ against α at N = 12.")],
                 [Table(summaries["alpha"], "Per α at N = 12")]),
     ], meta, config=config)
+
+
+def _convergence(history: pd.DataFrame) -> plt.Figure:
+    fig, (ax_e, ax_v) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for alpha, group in history.groupby("alpha"):
+        ax_e.semilogy(group["step"], group["eps"], lw=1, label=f"α = {alpha}")
+        if "variance" in group:
+            ax_v.semilogy(group["step"], group["variance"], lw=1, label=f"α = {alpha}")
+    ax_e.set(xlabel="step", ylabel="|E − E0| / |E0|", title="Relative error (exact full sum)")
+    ax_v.set(xlabel="step", ylabel="energy variance [J²]", title="Sampled energy variance")
+    ax_e.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cases_report(alpha_table: pd.DataFrame, history: pd.DataFrame, links: list[tuple[str, str]], meta: list[str]) -> Report:
+    """The case-study page: links to the case models' pages, and the α study's convergence and final numbers."""
+    n = int(history["N"].iloc[0]) if len(history) else 10
+    return Report("Hidden units: the paper's case studies", [
+        Section("Case models", "One model per ring size, trained until ε < 1e-3; each page shows the weight patterns "
+                "with S_AFM, ΔE per unit, C_zz(r) after each removal with the phase-inversion measure, single-unit "
+                "retention and the energy- against correlation-impact scatter.", links=links),
+        Section(f"α dependence at N = {n}", "Every α trained for the same fixed number of steps; energies are exact "
+                "full sums, in J (H = J Σ S_i·S_{i+1}, spin-1/2 operators).",
+                [Figure(_convergence(history), f"Left: relative error against the step for α = 1 … 4 at N = {n}. "
+                        "Right: the energy variance of the Monte Carlo samples at each step.")],
+                [Table(alpha_table, f"Final numbers per α at N = {n}", "J", significant={"energy": 7})]),
+    ], meta)

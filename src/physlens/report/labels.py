@@ -48,7 +48,11 @@ LABELS = {
     "mean_abs_s_afm_important": "mean |S_AFM|, important units", "mean_abs_s_afm_rest": "mean |S_AFM|, other units",
     "exact": "exact sums", "unit_of_energy": "energy unit", "energy_ablated": f"E with unit removed [{ENERGY}]",
     "energy_ablated_err": f"error of E with unit removed [{ENERGY}]", "energy_fraction": "E / E_full", "model": "model",
-    "best": "best pattern",
+    "best": "best pattern", "staggered_full": "Néel character A of C_zz(r)",
+    "n_phase_inverted": "units whose removal inverts C_zz(r)", "staggered_removed": "A with unit removed",
+    "phase_inverted": "removal inverts C_zz(r)", "important_by": "important by", "variance": f"energy variance [{ENERGY}²]",
+    "m_energy": "important by energy", "m_correlation": "important by correlation",
+    "max_energy_impact": "largest |ΔE|/|E|", "max_czz_impact": "largest Σ|ΔC_zz|/Σ|C_zz|",
     # SAE and steering
     "system": "system", "n_sites": "sites", "hook": "hook", "arch": "SAE architecture", "d_sae": "SAE latents",
     "method": "method", "n_configurations": "configurations", "mse": "normalised MSE",

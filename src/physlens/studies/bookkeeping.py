@@ -10,12 +10,15 @@ stored result per finished task; rerunning the same command redoes only the task
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from physlens.errors import PhyslensError
-from physlens.runs import atomic_write_text, library_versions
+import pandas as pd
+
+from physlens.runs import atomic_write_bytes, atomic_write_text, library_versions
 
 
 def record_config(study) -> None:
@@ -42,3 +45,23 @@ def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: st
     with executor as ex, tqdm(total=total, initial=total - len(todo), disable=not progress, desc=desc, unit="model") as bar:
         for _ in ex.map(run_task, todo):
             bar.update(1)
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    """Store ``frame`` as Parquet at ``path`` atomically (a killed study never leaves half a table)."""
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def record_settings(out: Path | str, kind: str, config: dict) -> None:
+    """Pin ``config`` to ``out/study.json`` under the folder kind ``kind`` (what ``physlens.folders`` reads);
+    raise ``PhyslensError`` if the folder already holds one made with other settings."""
+    path = Path(out) / "study.json"
+    config = json.loads(json.dumps(config))
+    if path.exists():
+        recorded = json.loads(path.read_text()).get("config")
+        if recorded != config:
+            raise PhyslensError(f"{out} holds a {kind} with other settings ({recorded}); use a new --out or the same settings")
+        return
+    atomic_write_text(path, json.dumps({"kind": kind, "config": config, "versions": library_versions()}, indent=2))

@@ -18,7 +18,7 @@ them into ``models.parquet`` and ``units.parquet``.
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
@@ -30,16 +30,14 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.lens.patterns import afm_pattern, pattern_scores, standard_patterns
 from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, split_units
+from physlens.quantum import protocols
 from physlens.quantum.evaluators import exact_evaluator
-from physlens.quantum.observables import czz_per_config
+from physlens.quantum.observables import czz_per_config, staggered_amplitude
 from physlens.quantum.registry import describe, entry_for, lens_of
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
-from physlens.studies.bookkeeping import record_config, run_tasks
-from physlens.runs import Run, atomic_write_bytes
-
-EXACT_MAX_SITES = 16
-"""Rings up to this size train with full-sum SR; larger ones by sampled SR (full-sum checks)."""
+from physlens.studies.bookkeeping import record_config, run_tasks, write_parquet
+from physlens.runs import Run
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,21 @@ class ModelAnalysis:
     def important_M(self) -> np.ndarray:
         return self.scan.important(self.tau)
 
+    @property
+    def staggered_full(self) -> float:
+        """Néel character A of the full model's C_zz(r) (``staggered_amplitude``: 1 fully staggered, < 0 inverted)."""
+        return float(staggered_amplitude(self.scan.observable_full_R))
+
+    @property
+    def staggered_removed_M(self) -> np.ndarray:
+        """A of C_zz(r) with unit j removed, ``(M,)``."""
+        return staggered_amplitude(self.scan.observable_ablated_MR)
+
+    @property
+    def phase_inverted_M(self) -> np.ndarray:
+        """Whether removing unit j inverts the staggered pattern (A changes sign), ``(M,)``."""
+        return np.sign(self.staggered_removed_M) * np.sign(self.staggered_full) < 0
+
     def model_row(self) -> dict:
         """The per-model numbers of the study (energies in ``scan.unit``)."""
         m = int(self.important_M.sum())
@@ -75,7 +88,8 @@ class ModelAnalysis:
         return {"M": self.scan.n_units, "m_important": m, "frac_important": m / self.scan.n_units,
                 "energy": e_full, "e0": self.e0, "eps": abs(e_full - self.e0) / abs(self.e0),
                 "energy_important": self.split.energies["important"], "energy_rest": self.split.energies["rest"],
-                "rho": self.scan.rho, "tau": self.tau, "unit": self.scan.unit, "exact": self.scan.exact,
+                "rho": self.scan.rho, "tau": self.tau, "staggered_full": self.staggered_full,
+                "n_phase_inverted": int(self.phase_inverted_M.sum()), "unit": self.scan.unit, "exact": self.scan.exact,
                 "czz_full": self.scan.observable_full_R.tolist(), "czz_exact": self.czz_exact_R.tolist(),
                 "czz_important": self.split.observables["important"].tolist(),
                 "czz_rest": self.split.observables["rest"].tolist(),
@@ -88,7 +102,9 @@ class ModelAnalysis:
         return pd.DataFrame({"unit_index": np.arange(s.n_units), "s_afm": self.s_afm_M, "delta_energy": s.delta_energy_M,
                              "energy_impact": s.energy_impact_M, "czz_impact": s.observable_impact_M,
                              "energy_retained": s.energy_retained_M, "important": self.important_M,
-                             "important_by": s.important_by(self.tau),
+                             "important_by": s.important_by(self.tau), "staggered_removed": self.staggered_removed_M,
+                             "weight_norm": np.linalg.norm(np.asarray(self.weights_MN), axis=1),
+                             "phase_inverted": self.phase_inverted_M,
                              "delta_czz": list(s.delta_observable_MR)})
 
 
@@ -144,8 +160,10 @@ class StudyConfig:
         steps: maximum SR steps per model.
         stop_at_tol: stop training as soon as ε < tol (True), or train all ``steps`` and
             judge convergence on the final ε (False, a fixed training budget).
-        samples: Monte Carlo samples per step for N > ``exact_max_sites``.
-        exact_max_sites: largest N trained by full-sum SR.
+        protocol: how every model is trained (``physlens.quantum.protocols``: ``physlens-sr`` or
+            ``rbm-paper``); a study folder holds one protocol only.
+        snapshot_every: steps between kept parameter snapshots of every model, for the analysis
+            along training (0: none).
         out: study folder (``results/``, ``runs/``, tables, report).
     """
 
@@ -157,8 +175,8 @@ class StudyConfig:
     tol: float = 1e-3
     steps: int = 1500
     stop_at_tol: bool = True
-    samples: int = 2048
-    exact_max_sites: int = EXACT_MAX_SITES
+    protocol: str = "physlens-sr"
+    snapshot_every: int = 0
     out: str = "runs/hidden-units"
 
     def tasks(self) -> list["Task"]:
@@ -182,17 +200,11 @@ class Task:
         return f"N{self.n:02d}-a{self.alpha}-s{self.seed:02d}"
 
     def train_config(self) -> TrainConfig:
-        exact = self.n <= self.study.exact_max_sites
-        return TrainConfig(system="heisenberg-ring", size=self.n, model="rbm", alpha=float(self.alpha), seed=self.seed,
-                           steps=self.study.steps, tol=self.study.tol if self.study.stop_at_tol else 0.0,
-                           mode="exact" if exact else "sampled",
-                           samples=self.study.samples, chains=16, learning_rate=0.05, diag_shift=0.01)
-
-
-def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue())
+        base = TrainConfig(system="heisenberg-ring", size=self.n, alpha=float(self.alpha), seed=self.seed,
+                           steps=self.study.steps)
+        config = protocols.apply(self.study.protocol, base)
+        return dataclasses.replace(config, tol=config.tol if self.study.stop_at_tol else 0.0,
+                                   snapshot_every=self.study.snapshot_every)
 
 
 def run_task(task: Task) -> str:
@@ -212,13 +224,14 @@ def run_task(task: Task) -> str:
     try:
         run = resume(run_dir, progress=False) if (run_dir / "config.toml").exists() else train(cfg, run_dir, progress=False)
         status = run.status
-        row = {**key, "state": status["state"], "steps": status["step"], "reason": status.get("message", "")}
+        row = {**key, "state": status["state"], "steps": status["step"], "reason": status.get("message", ""),
+               "variance": status.get("variance")}
         units = pd.DataFrame()
         if status["state"] != "failed":
             analysis = analyse_run(run, task.study.tau)
             row.update(analysis.model_row())
             units = analysis.unit_frame().assign(**{k: key[k] for k in ("N", "alpha", "seed")})
-        history = run.metrics()[["step", "energy", "eps"]].assign(N=task.n, alpha=task.alpha, seed=task.seed)
+        history = run.metrics()[["step", "energy", "variance", "eps"]].assign(N=task.n, alpha=task.alpha, seed=task.seed)
     except Exception as exc:  # a failing model is data, not the end of the study
         row = {**key, "state": "failed", "steps": 0, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
         units, history = pd.DataFrame(), pd.DataFrame()
@@ -226,9 +239,9 @@ def run_task(task: Task) -> str:
     row["converged"] = row["state"] != "failed" and row.get("eps", np.inf) < task.study.tol
     seconds = time.perf_counter() - start
     for kind, frame in (("units", units), ("history", history)):
-        _write_parquet(out / kind / f"{task.name}.parquet", frame)
-    _write_parquet(out / "timings" / f"{task.name}.parquet", pd.DataFrame([{**key, "seconds": seconds}]))
-    _write_parquet(result, pd.DataFrame([row]))
+        write_parquet(out / kind / f"{task.name}.parquet", frame)
+    write_parquet(out / "timings" / f"{task.name}.parquet", pd.DataFrame([{**key, "seconds": seconds}]))
+    write_parquet(result, pd.DataFrame([row]))
     return str(result)
 
 
@@ -257,5 +270,5 @@ def collect(out: str | Path) -> dict[str, pd.DataFrame]:
             frame = frame.sort_values(["N", "alpha", "seed"], kind="stable").reset_index(drop=True)
         name = "models" if kind == "results" else kind
         tables[name] = frame
-        _write_parquet(out / f"{name}.parquet", frame)
+        write_parquet(out / f"{name}.parquet", frame)
     return tables
