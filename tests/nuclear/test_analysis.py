@@ -111,3 +111,24 @@ def test_slow_helix_sees_past_the_parity_zigzag():
     row = geometry.row()
     assert row["slow_helix_turns_N"] == pytest.approx(112 / 40.0, rel=1e-2)
     assert row["helix_period_N"] == pytest.approx(2.0, rel=1e-3)
+
+
+def test_range_helix_fits_only_the_papers_range():
+    """A helix of radius 1 and period 20 over N = 40 … 120, with the radius growing linearly outside it: the fit
+    over the paper's range recovers the helix exactly, the fit over all rows does not."""
+    t_T = np.arange(8, 161).astype(float)
+    radius_T = 1.0 + 0.05 * np.clip(40 - t_T, 0, None) + 0.05 * np.clip(t_T - 120, 0, None)
+    angle_T = 2 * np.pi * t_T / 20.0
+    emb_TD = np.stack([radius_T * np.cos(angle_T), radius_T * np.sin(angle_T), 0.02 * t_T, np.zeros_like(t_T)], axis=1)
+    geometry = nuclear_analysis.embedding_geometry(emb_TD, t_T.astype(int), "N")
+    assert geometry.fit_range == (40, 120)
+    fit = geometry.range_helix
+    assert 1.0 / fit.frequency == pytest.approx(20.0, rel=1e-6) and fit.radius == pytest.approx(1.0, rel=1e-6)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-9) and fit.turns == pytest.approx(80 / 20.0, rel=1e-6)
+    assert geometry.slow_helix.r2 < 0.99
+    row = geometry.row()
+    assert (row["range_helix_from_N"], row["range_helix_to_N"]) == (40, 120)
+    assert row["range_helix_turns_N"] == pytest.approx(4.0, rel=1e-6)
+    assert nuclear_analysis.embedding_geometry(emb_TD[:5], t_T[:5].astype(int), "N").range_helix is None
+    with pytest.raises(PhyslensError, match="low < high"):
+        nuclear_analysis.embedding_geometry(emb_TD, t_T.astype(int), "N", fit_range=(120, 40))

@@ -35,6 +35,7 @@ def train_command(
     depth: Annotated[Optional[int], typer.Option(help="number of blocks; default: the preset's")] = None,
     steps: Annotated[Optional[int], typer.Option(help="AdamW steps; default: the preset's")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="peak AdamW rate; default: the preset's")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW decoupled weight decay (0: none, the paper's Fig. 24 control); default: the preset's 0.01")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/nuclear-s<seed>)")] = None,
     force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
@@ -51,7 +52,7 @@ def train_command(
         task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
         weight = preset.task_weights.get("B", 1.0) if b_weight is None else b_weight
         given = {"binding_target": binding_target, "width": width, "depth": depth, "steps": steps,
-                 "learning_rate": learning_rate}
+                 "learning_rate": learning_rate, "weight_decay": weight_decay}
         cfg = training.NuclearTrainConfig.from_dict(
             {**preset.to_dict(), **{k: v for k, v in given.items() if v is not None}, "tasks": task_list,
              "task_weights": {"B": weight} if "B" in task_list else {}, "train_fraction": train_fraction,

@@ -50,6 +50,11 @@ PERTURBATIONS: tuple[tuple[str, float], ...] = (("none", 1.0), ("radius", 0.5), 
                                                 ("frequency", 0.9), ("frequency", 1.1), ("pitch", 0.5), ("pitch", 1.5))
 """Helix perturbations: (parameter, factor applied to its fitted value)."""
 _COLUMNS = {"Z": 0, "N": 1}
+HELIX_RANGES: dict[str, tuple[int, int]] = {"Z": (25, 80), "N": (40, 120)}
+"""Index ranges where "From Neurons to Neutrons" (arXiv 2405.17425) fits its helix, so that the radius is
+constant: Z ∈ [25, 80], N ∈ [40, 120] (inclusive)."""
+MIN_RANGE_ROWS = 8
+"""Fewest rows in range for a range helix fit (fewer: no fit)."""
 SLOW_HELIX_MAX_FREQUENCY = 0.25
 """Highest frequency (turns per unit of Z or N) of the slow-helix fit: periods of 4 or more,
 so that the even/odd zig-zag (period 2, the parity split) cannot pass for a helix."""
@@ -87,6 +92,9 @@ class EmbeddingGeometry:
         helix: helix fitted to the rows' coordinates on the first ``helix_pcs`` PCs, t = index.
         slow_helix: the same fit restricted to periods ≥ 1/``SLOW_HELIX_MAX_FREQUENCY``.
         helix_pcs: number of leading PCs the helix is fitted in.
+        fit_range: the index range (inclusive) of ``range_helix``.
+        range_helix: the slow-helix fit over the rows with index in ``fit_range`` only, in the same PC
+            coordinates (None when fewer than ``MIN_RANGE_ROWS`` rows fall in it).
     """
 
     name: str
@@ -97,6 +105,8 @@ class EmbeddingGeometry:
     helix: HelixFit
     slow_helix: HelixFit
     helix_pcs: int
+    fit_range: tuple[int, int] | None = None
+    range_helix: HelixFit | None = None
 
     def row(self) -> dict:
         """Headline numbers: orderedness, R_P, helix R², radius, period, pitch and turns over the index range
@@ -104,20 +114,39 @@ class EmbeddingGeometry:
         n = self.name
         row = {f"orderedness_{n}": self.order.spearman, f"R_P_{n}": self.parity.ratio,
                f"helix_variance_{n}": float(self.basis.explained_variance_ratio_K[: self.helix_pcs].sum())}
-        for label, h in (("helix", self.helix), ("slow_helix", self.slow_helix)):
+        fits = [("helix", self.helix), ("slow_helix", self.slow_helix)]
+        if self.range_helix is not None:
+            fits.append(("range_helix", self.range_helix))
+            row |= {f"range_helix_from_{n}": self.fit_range[0], f"range_helix_to_{n}": self.fit_range[1]}
+        for label, h in fits:
             row |= {f"{label}_r2_{n}": h.r2, f"{label}_radius_{n}": h.radius, f"{label}_period_{n}": 1.0 / h.frequency,
                     f"{label}_pitch_{n}": h.pitch, f"{label}_turns_{n}": h.turns}
         return row
 
 
-def embedding_geometry(emb_TD: np.ndarray, index_T: np.ndarray, name: str, helix_pcs: int = 3) -> EmbeddingGeometry:
-    """PCA, orderedness, parity split and helix of an embedding table ``emb_TD`` with row indices ``index_T``."""
+def _slow_freqs(t_T: np.ndarray) -> np.ndarray:
+    span = float(np.ptp(t_T))
+    return np.linspace(0.5 / span, SLOW_HELIX_MAX_FREQUENCY, max(64, int(8 * span * SLOW_HELIX_MAX_FREQUENCY)))
+
+
+def embedding_geometry(emb_TD: np.ndarray, index_T: np.ndarray, name: str, helix_pcs: int = 3,
+                       fit_range: tuple[int, int] | None = None) -> EmbeddingGeometry:
+    """PCA, orderedness, parity split and helix of an embedding table ``emb_TD`` with row indices ``index_T``;
+    ``fit_range`` (default ``HELIX_RANGES[name]``, the paper's) restricts one more slow-helix fit to the rows
+    whose index lies in it (inclusive), in the PC coordinates of all rows."""
     basis = pca(emb_TD)
     coords_TP, t_T = basis.projections_BK[:, :helix_pcs], index_T.astype(np.float64)
-    span = float(np.ptp(t_T))
-    slow_G = np.linspace(0.5 / span, SLOW_HELIX_MAX_FREQUENCY, max(64, int(8 * span * SLOW_HELIX_MAX_FREQUENCY)))
+    fit_range = fit_range if fit_range is not None else HELIX_RANGES.get(name)
+    range_helix = None
+    if fit_range is not None:
+        if fit_range[0] >= fit_range[1]:
+            raise PhyslensError(f"helix fit range must be (low, high) with low < high; got {fit_range}")
+        inside_T = (t_T >= fit_range[0]) & (t_T <= fit_range[1])
+        if inside_T.sum() >= MIN_RANGE_ROWS:
+            range_helix = fit_helix(coords_TP[inside_T], t_T[inside_T], freqs_G=_slow_freqs(t_T[inside_T]))
     return EmbeddingGeometry(name, index_T, basis, orderedness(emb_TD, index_T), parity_split(emb_TD, index_T),
-                             fit_helix(coords_TP, t_T), fit_helix(coords_TP, t_T, freqs_G=slow_G), helix_pcs)
+                             fit_helix(coords_TP, t_T), fit_helix(coords_TP, t_T, freqs_G=_slow_freqs(t_T)), helix_pcs,
+                             fit_range, range_helix)
 
 
 @dataclass(frozen=True)

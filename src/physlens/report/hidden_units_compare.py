@@ -96,7 +96,15 @@ def comparison_report(tables: dict[str, pd.DataFrame], along: pd.DataFrame, prot
                 [Figure(_fraction_rho(shown), "Left: m′/M against α (mean ± sd over converged seeds), solid at "
                         "N = 12, dotted at the other sizes both studies have. Right: ρ, the Pearson correlation of "
                         "the energy and correlation impacts across a model's units.")],
-                [Table(shown, "Per protocol, ring size N and α (sizes both studies have)", "J")]),
+                [Table(shown[["protocol", "N", "alpha", "models", "converged", "frac_mean", "frac_std", "paper_frac",
+                              "rho_mean", "rho_std", "paper_rho"]],
+                       "Important units and ρ per protocol, ring size N and α (sizes both studies have; mean and sd "
+                       "over converged seeds)"),
+                 Table(shown[["protocol", "N", "alpha", "converged", "steps_median", "eps_median", "max_impact_median",
+                              "norm_median", "recovered_important", "recovered_rest"]],
+                       "The trained networks: steps to ε < 1e-3, ε, the largest single-unit |ΔE|/|E|, the median "
+                       "hidden-unit weight norm, and the energy of the important units alone and of the rest alone as "
+                       "a fraction of the full model's (medians and means over converged seeds)")]),
         Section("Scaling with N", "m′ = a·N^k fitted to the seed-averaged m′ at each N, as the paper fits; a fit on "
                 "fewer than three sizes is degenerate.",
                 tables=[Table(tables["fits"], "Power-law fits per protocol and α, with the paper's k"),

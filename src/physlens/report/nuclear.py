@@ -41,7 +41,10 @@ def _saved(figures: dict[str, tuple[plt.Figure, str]], folder: Path | None) -> l
 def _helix_table(analysis: NuclearAnalysis) -> pd.DataFrame:
     rows = []
     for name, g in analysis.embeddings.items():
-        for fit_name, h in (("all periods", g.helix), ("period ≥ 4", g.slow_helix)):
+        fits = [("all periods", g.helix), ("period ≥ 4", g.slow_helix)]
+        if g.range_helix is not None:
+            fits.append((f"period ≥ 4, {name} ∈ [{g.fit_range[0]}, {g.fit_range[1]}] (the paper's range)", g.range_helix))
+        for fit_name, h in fits:
             rows.append({"embedding": name, "fit": fit_name, "R²": h.r2, "period": 1.0 / h.frequency,
                          "turns": h.turns, "radius": h.radius, "pitch": h.pitch})
     return pd.DataFrame(rows)

@@ -7,8 +7,9 @@ reads each study's stored tables (never retrains) and returns, per protocol:
   largest hidden-unit weight norm ‖W_j‖₂ (from the unit table, or from the run folders where the
   unit table predates the column);
 - ``by_alpha``: per (protocol, N, α): models, converged, m′/M and ρ (mean ± sd over converged
-  seeds), median ε, median largest impact, median weight norm; with the paper's values where it
-  gives them;
+  seeds), median ε, median largest impact, median weight norm, and the energy recovered by the
+  important units alone and by the rest alone (mean E_important/E and E_rest/E); with the paper's
+  values where it gives them;
 - ``fits``: m′ = a·N^k fitted to seed averages, per (protocol, α), beside the paper's k;
 - ``window``: the τ range where k < 1, per protocol.
 
@@ -78,7 +79,9 @@ def _by_alpha(models: pd.DataFrame) -> pd.DataFrame:
                      "rho_mean": ok["rho"].mean(), "rho_std": ok["rho"].std(),
                      "paper_rho": paper_rho[0] if paper_rho else np.nan,
                      "eps_median": ok["eps"].median(), "max_impact_median": ok["max_energy_impact"].median(),
-                     "norm_median": ok["norm_median"].median(), "steps_median": ok["steps"].median()})
+                     "norm_median": ok["norm_median"].median(), "steps_median": ok["steps"].median(),
+                     "recovered_important": (ok["energy_important"] / ok["energy"]).mean(),
+                     "recovered_rest": (ok["energy_rest"] / ok["energy"]).mean()})
     return pd.DataFrame(rows)
 
 
