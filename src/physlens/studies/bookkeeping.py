@@ -24,17 +24,9 @@ from physlens.runs import atomic_write_bytes, atomic_write_text, library_version
 def record_config(study) -> None:
     """Write ``study.out/study.json`` (every field of the dataclass ``study`` but ``out``, and the library
     versions) once; raise ``PhyslensError`` if the folder already holds a study with other settings."""
-    path = Path(study.out) / "study.json"
-    config = json.loads(json.dumps(dataclasses.asdict(study)))
+    config = dataclasses.asdict(study)
     config.pop("out")
-    if path.exists():
-        recorded = json.loads(path.read_text())["config"]
-        if recorded != config:
-            changed = sorted(k for k in config if recorded.get(k) != config[k])
-            raise PhyslensError(f"{study.out} holds a study with other settings ({', '.join(changed)}); "
-                                "use a new --out or the same settings")
-        return
-    atomic_write_text(path, json.dumps({"config": config, "versions": library_versions()}, indent=2))
+    record_settings(study.out, None, config)
 
 
 def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True) -> None:
@@ -54,14 +46,18 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def record_settings(out: Path | str, kind: str, config: dict) -> None:
-    """Pin ``config`` to ``out/study.json`` under the folder kind ``kind`` (what ``physlens.folders`` reads);
-    raise ``PhyslensError`` if the folder already holds one made with other settings."""
+def record_settings(out: Path | str, kind: str | None, config: dict) -> None:
+    """Pin ``config`` to ``out/study.json``, under the folder kind ``kind`` (what ``physlens.folders`` reads;
+    None: the kind follows from the settings); raise ``PhyslensError`` naming the settings that differ if the
+    folder already holds one made with others."""
     path = Path(out) / "study.json"
     config = json.loads(json.dumps(config))
     if path.exists():
-        recorded = json.loads(path.read_text()).get("config")
+        recorded = json.loads(path.read_text()).get("config") or {}
         if recorded != config:
-            raise PhyslensError(f"{out} holds a {kind} with other settings ({recorded}); use a new --out or the same settings")
+            changed = sorted(k for k in config.keys() | recorded.keys() if recorded.get(k) != config.get(k))
+            raise PhyslensError(f"{out} holds a {kind or 'study'} with other settings ({', '.join(changed)}); "
+                                "use a new --out or the same settings")
         return
-    atomic_write_text(path, json.dumps({"kind": kind, "config": config, "versions": library_versions()}, indent=2))
+    payload = {"config": config, "versions": library_versions()}
+    atomic_write_text(path, json.dumps(payload if kind is None else {"kind": kind, **payload}, indent=2))
