@@ -181,7 +181,7 @@ def test_resume_of_finished_run_changes_nothing(straight):
     ({"task_weights": {"S_N": 2.0}}, "need distinct known task names"),
     ({"task_weights": {"B": -1.0}}, "task_weights must be >= 0"),
     ({"task_weights": {"B": 0.0}, "tasks": ["B"]}, "one trained task's > 0"),
-    ({"train_fraction": 1.0}, "train_fraction must lie in"),
+    ({"train_fraction": 1.01}, "train_fraction must lie in"),
     ({"binding_target": "per_A"}, "unknown binding_target 'per_A'; allowed: per_nucleon, total"),
     ({"steps": 0}, "steps must be > 0"),
     ({"batch_size": -1}, "batch_size must be >= 0"),

@@ -74,6 +74,7 @@ def test_killed_study_resumes_to_identical_tables(reference, tmp_path):
     assert_same_tables(read_tables(out), read_tables(reference))
 
 
+@pytest.mark.slow  # the Dask executor itself: tests/studies/test_executors.py
 def test_dask_executor_gives_the_same_tables(reference, tmp_path):
     out = tmp_path / "dask"
     result = runner.invoke(app, [*ARGS, "--executor", "dask", "--workers", "2", "--out", str(out)])

@@ -2,6 +2,9 @@
 
     physlens nuclear train --out runs/nuclear              # default preset, about 7 min on 2 cores
     physlens nuclear train --resume runs/nuclear
+    physlens nuclear train --target-source semf --structure-every 1000   # the SEMF pseudo-data control
+    physlens nuclear train --preset paper --out runs/nuclear-paper       # the paper's long run (an accelerator)
+    physlens nuclear controls --part controls; ... --part widths; ... --part report
     physlens nuclear analyse runs/nuclear                  # RUN/report.html and RUN/analysis.json
     physlens nuclear study --out runs/nuclear-study        # fractions x seeds, single vs multi task
 """
@@ -17,7 +20,7 @@ from rich.table import Table
 
 from physlens.cli.common import (add_row, check_output_file, cli_errors, console, frame_table, load_run, note,
                                  raise_if_failed, stages, train_or_reuse)
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 
 nuclear_app = typer.Typer(help="Nuclear binding from AME2020: train, analyse, study.", no_args_is_help=True)
 
@@ -25,17 +28,20 @@ nuclear_app = typer.Typer(help="Nuclear binding from AME2020: train, analyse, st
 @nuclear_app.command("train")
 @cli_errors
 def train_command(
-    tasks: Annotated[str, typer.Option(help="comma-separated tasks (B, S_n, S_p, S_2n, S_2p, Q_alpha, Q_beta_minus, Q_EC)")] = "B,S_n,S_p,S_2n,S_2p,Q_alpha,Q_beta_minus,Q_EC",
-    train_fraction: Annotated[float, typer.Option(help="fraction of nuclei in training")] = 0.8,
+    preset: Annotated[str, typer.Option(help="default (width 64, 40,000 steps, CPU) or paper (width 2048, 200,000 full-batch epochs, for an accelerator)")] = "default",
+    tasks: Annotated[Optional[str], typer.Option(help="comma-separated tasks (B, S_n, S_p, S_2n, S_2p, Q_alpha, Q_beta_minus, Q_EC, Z, N); default: the preset's")] = None,
+    target_source: Annotated[Optional[str], typer.Option(help="ame2020 (measured), semf or semf-grid (the fitted SEMF's pseudo-data); default: ame2020")] = None,
+    train_fraction: Annotated[Optional[float], typer.Option(help="fraction of nuclei in training, in (0, 1]; default: the preset's")] = None,
     split_seed: Annotated[int, typer.Option(help="seed of the train/validation split")] = 0,
     seed: Annotated[int, typer.Option(help="seed of initialisation and minibatch order")] = 0,
     binding_target: Annotated[Optional[str], typer.Option(help="what the B readout predicts: per_nucleon (B/A) or total (B); default: the preset's")] = None,
-    b_weight: Annotated[Optional[float], typer.Option(help="loss weight of B (other tasks weigh 1); default: the preset's")] = None,
+    b_weight: Annotated[Optional[float], typer.Option(help="loss weight of B; default: the preset's")] = None,
     width: Annotated[Optional[int], typer.Option(help="model width; default: the preset's")] = None,
     depth: Annotated[Optional[int], typer.Option(help="number of blocks; default: the preset's")] = None,
     steps: Annotated[Optional[int], typer.Option(help="AdamW steps; default: the preset's")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="peak AdamW rate; default: the preset's")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(help="AdamW decoupled weight decay (0: none, the paper's Fig. 24 control); default: the preset's 0.01")] = None,
+    structure_every: Annotated[Optional[int], typer.Option(help="steps between structure measures (structure.jsonl; 0: none); default: none")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/nuclear-s<seed>)")] = None,
     force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
@@ -44,19 +50,22 @@ def train_command(
     """Train the multi-task nuclear regressor (default preset) and compare it with the SEMF."""
     from physlens.nuclear import train as training
     from physlens.nuclear.evaluate import evaluate
+    from physlens.nuclear.training_config import preset as preset_config
 
     if resume is not None:
         run = training.resume(resume, progress=progress)
     else:
-        preset = training.NuclearTrainConfig()
-        task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
-        weight = preset.task_weights.get("B", 1.0) if b_weight is None else b_weight
+        base = preset_config(preset)
+        task_list = base.tasks if tasks is None else tuple(t.strip() for t in tasks.split(",") if t.strip())
+        weights = {t: w for t, w in base.task_weights.items() if t in task_list}
+        if b_weight is not None:
+            weights["B"] = b_weight
         given = {"binding_target": binding_target, "width": width, "depth": depth, "steps": steps,
-                 "learning_rate": learning_rate, "weight_decay": weight_decay}
+                 "learning_rate": learning_rate, "weight_decay": weight_decay, "target_source": target_source,
+                 "train_fraction": train_fraction, "structure_every": structure_every}
         cfg = training.NuclearTrainConfig.from_dict(
-            {**preset.to_dict(), **{k: v for k, v in given.items() if v is not None}, "tasks": task_list,
-             "task_weights": {"B": weight} if "B" in task_list else {}, "train_fraction": train_fraction,
-             "split_seed": split_seed, "seed": seed})
+            {**base.to_dict(), **{k: v for k, v in given.items() if v is not None}, "tasks": task_list,
+             "task_weights": weights, "split_seed": split_seed, "seed": seed})
         run = train_or_reuse(cfg, out or Path("runs") / f"nuclear-s{seed}", "nuclear run", training.train,
                              force=force, progress=progress)
     usable = run.status["state"] != "failed" and "B" in run.config["tasks"]
@@ -173,6 +182,44 @@ def study_command(
                                                   "multi_val_rms_MeV": "multi-task held-out RMS"})
     console.print(frame_table(tasks_frame, "held-out RMS per task", {"single-task held-out RMS": "MeV",
                                                                      "multi-task held-out RMS": "MeV"}))
+    console.print(f"report: {path}")
+
+
+@nuclear_app.command("controls")
+@cli_errors
+def controls_command(
+    part: Annotated[str, typer.Option(help="controls (SEMF, no weight decay, structure over training), widths (the scan) or report")] = "report",
+    steps: Annotated[int, typer.Option(help="steps of each control run")] = 40000,
+    structure_every: Annotated[int, typer.Option(help="steps between structure measures of the control runs")] = 1000,
+    widths: Annotated[str, typer.Option(help="widths of the scan, comma-separated")] = "64,128,256,512",
+    scan_steps: Annotated[int, typer.Option(help="steps of each width (a fixed budget)")] = 3000,
+    generations: Annotated[int, typer.Option(help="symbolic-regression generations per PC formula")] = 200,
+    sr_pcs: Annotated[int, typer.Option(help="PC formulas of each analysis (the direct baseline gets their total budget)")] = 6,
+    width: Annotated[int, typer.Option(help="width of the control runs")] = 64,
+    zmin: Annotated[int, typer.Option(help="smallest Z of the nuclei")] = 8,
+    nmin: Annotated[int, typer.Option(help="smallest N of the nuclei")] = 8,
+    out: Annotated[Path, typer.Option(help="study folder (an existing study with the same settings is resumed)")] = Path("runs/nuclear-controls"),
+) -> None:
+    """The nuclear controls: SEMF pseudo-data, no weight decay, structure over training, a width scan."""
+    from physlens.report.nuclear_controls import write_controls_outputs
+    from physlens.studies import nuclear_controls
+    from physlens.studies.bookkeeping import record_config
+
+    try:
+        width_list = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise PhyslensError(f"--widths must be comma-separated integers; got {widths!r}") from None
+    check_choice("part", part, (*nuclear_controls.PARTS, "report"))
+    study = nuclear_controls.ControlsConfig(steps=steps, structure_every=structure_every, widths=width_list,
+                                            scan_steps=scan_steps, generations=generations, sr_pcs=sr_pcs, width=width,
+                                            zmin=zmin, nmin=nmin, out=str(out))
+    if part == "report":
+        if not (out / "study.json").is_file():
+            raise PhyslensError(f"{out} holds no controls study; allowed: a folder that --part controls or widths wrote")
+        record_config(study)
+    else:
+        nuclear_controls.run_part(study, part)
+    path = write_controls_outputs(study, nuclear_controls.collect(study))
     console.print(f"report: {path}")
 
 

@@ -35,118 +35,18 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.lens.geometry import (PCA, TermMatch, Topography, TruncationCurve, latent_topography, match_terms, pca,
                                     truncation_curve)
-from physlens.lens.helix import HelixFit, fit_helix
 from physlens.lens.hooks import Lens
-from physlens.lens.index_structure import Orderedness, ParitySplit, orderedness, parity_split
 from physlens.lens.symbolic import FormulaCombination, SymbolicFit, combine_formulas, fit_symbolic
+from physlens.nuclear.embeddings import COLUMNS, EmbeddingGeometry, embedding_geometry, embedding_table
 from physlens.nuclear.evaluate import binding_factor, semf_baseline
-from physlens.nuclear.terms import SEMF_TERMS, term_vectors
+from physlens.nuclear.structure import TERMS
+from physlens.nuclear.terms import term_vectors
 from physlens.nuclear.train import load
 from physlens.runs import Run
 
-TERMS: tuple[str, ...] = (*SEMF_TERMS, "shell_P", "shell_P2")
-"""Physics terms the penultimate PCs are matched to (vectors of ``term_vectors``)."""
 PERTURBATIONS: tuple[tuple[str, float], ...] = (("none", 1.0), ("radius", 0.5), ("radius", 1.5),
                                                 ("frequency", 0.9), ("frequency", 1.1), ("pitch", 0.5), ("pitch", 1.5))
-"""Helix perturbations: (parameter, factor applied to its fitted value)."""
-_COLUMNS = {"Z": 0, "N": 1}
-HELIX_RANGES: dict[str, tuple[int, int]] = {"Z": (25, 80), "N": (40, 120)}
-"""Index ranges where "From Neurons to Neutrons" (arXiv 2405.17425) fits its helix, so that the radius is
-constant: Z ∈ [25, 80], N ∈ [40, 120] (inclusive)."""
-MIN_RANGE_ROWS = 8
-"""Fewest rows in range for a range helix fit (fewer: no fit)."""
-SLOW_HELIX_MAX_FREQUENCY = 0.25
-"""Highest frequency (turns per unit of Z or N) of the slow-helix fit: periods of 4 or more,
-so that the even/odd zig-zag (period 2, the parity split) cannot pass for a helix."""
-
-
-def embedding_table(variables: dict, which: str, index_T: np.ndarray) -> np.ndarray:
-    """Rows ``index_T`` of the Z or N embedding table, shape (T, D)."""
-    if which not in _COLUMNS:
-        raise PhyslensError(f"unknown embedding {which!r}; allowed: Z, N")
-    return np.asarray(variables["params"][f"embed_{which}"]["embedding"])[np.asarray(index_T)]
-
-
-def index_structure_row(variables: dict, nuclei: pd.DataFrame) -> dict:
-    """Orderedness (|Spearman ρ| along PC0) and parity split R_P of the Z and N embeddings,
-    over the Z and N values that occur in ``nuclei``."""
-    row = {}
-    for which in _COLUMNS:
-        index_T = np.unique(nuclei[which].to_numpy())
-        emb_TD = embedding_table(variables, which, index_T)
-        row[f"orderedness_{which}"] = orderedness(emb_TD, index_T).spearman
-        row[f"R_P_{which}"] = parity_split(emb_TD, index_T).ratio
-    return row
-
-
-@dataclass(frozen=True)
-class EmbeddingGeometry:
-    """Geometry of one embedding table over the indices that occur in the data.
-
-    Attributes:
-        name: ``Z`` or ``N``.
-        index_T: the proton (neutron) numbers of the rows.
-        basis: PCA of the rows.
-        order: orderedness along PC0.
-        parity: parity split R_P (full embedding space).
-        helix: helix fitted to the rows' coordinates on the first ``helix_pcs`` PCs, t = index.
-        slow_helix: the same fit restricted to periods ≥ 1/``SLOW_HELIX_MAX_FREQUENCY``.
-        helix_pcs: number of leading PCs the helix is fitted in.
-        fit_range: the index range (inclusive) of ``range_helix``.
-        range_helix: the slow-helix fit over the rows with index in ``fit_range`` only, in the same PC
-            coordinates (None when fewer than ``MIN_RANGE_ROWS`` rows fall in it).
-    """
-
-    name: str
-    index_T: np.ndarray
-    basis: PCA
-    order: Orderedness
-    parity: ParitySplit
-    helix: HelixFit
-    slow_helix: HelixFit
-    helix_pcs: int
-    fit_range: tuple[int, int] | None = None
-    range_helix: HelixFit | None = None
-
-    def row(self) -> dict:
-        """Headline numbers: orderedness, R_P, helix R², radius, period, pitch and turns over the index range
-        (``slow_helix_*``: the same for the fit with period ≥ 4)."""
-        n = self.name
-        row = {f"orderedness_{n}": self.order.spearman, f"R_P_{n}": self.parity.ratio,
-               f"helix_variance_{n}": float(self.basis.explained_variance_ratio_K[: self.helix_pcs].sum())}
-        fits = [("helix", self.helix), ("slow_helix", self.slow_helix)]
-        if self.range_helix is not None:
-            fits.append(("range_helix", self.range_helix))
-            row |= {f"range_helix_from_{n}": self.fit_range[0], f"range_helix_to_{n}": self.fit_range[1]}
-        for label, h in fits:
-            row |= {f"{label}_r2_{n}": h.r2, f"{label}_radius_{n}": h.radius, f"{label}_period_{n}": 1.0 / h.frequency,
-                    f"{label}_pitch_{n}": h.pitch, f"{label}_turns_{n}": h.turns}
-        return row
-
-
-def _slow_freqs(t_T: np.ndarray) -> np.ndarray:
-    span = float(np.ptp(t_T))
-    return np.linspace(0.5 / span, SLOW_HELIX_MAX_FREQUENCY, max(64, int(8 * span * SLOW_HELIX_MAX_FREQUENCY)))
-
-
-def embedding_geometry(emb_TD: np.ndarray, index_T: np.ndarray, name: str, helix_pcs: int = 3,
-                       fit_range: tuple[int, int] | None = None) -> EmbeddingGeometry:
-    """PCA, orderedness, parity split and helix of an embedding table ``emb_TD`` with row indices ``index_T``;
-    ``fit_range`` (default ``HELIX_RANGES[name]``, the paper's) restricts one more slow-helix fit to the rows
-    whose index lies in it (inclusive), in the PC coordinates of all rows."""
-    basis = pca(emb_TD)
-    coords_TP, t_T = basis.projections_BK[:, :helix_pcs], index_T.astype(np.float64)
-    fit_range = fit_range if fit_range is not None else HELIX_RANGES.get(name)
-    range_helix = None
-    if fit_range is not None:
-        if fit_range[0] >= fit_range[1]:
-            raise PhyslensError(f"helix fit range must be (low, high) with low < high; got {fit_range}")
-        inside_T = (t_T >= fit_range[0]) & (t_T <= fit_range[1])
-        if inside_T.sum() >= MIN_RANGE_ROWS:
-            range_helix = fit_helix(coords_TP[inside_T], t_T[inside_T], freqs_G=_slow_freqs(t_T[inside_T]))
-    return EmbeddingGeometry(name, index_T, basis, orderedness(emb_TD, index_T), parity_split(emb_TD, index_T),
-                             fit_helix(coords_TP, t_T), fit_helix(coords_TP, t_T, freqs_G=_slow_freqs(t_T)), helix_pcs,
-                             fit_range, range_helix)
+"""Helix perturbations: (parameter, factor applied to its fitted value); the pitch sets the helix's length."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +60,7 @@ class NuclearAnalysis:
         topography: the B readout (B/A or B, MeV) over a plane of Z-embedding PCs 0 and 1 at ``topography_N``.
         topography_N: the neutron number of the topography.
         helix_perturbation: B RMS over all and held-out nuclei per (embedding, parameter, factor).
+        helix_predictions: the predicted B (MeV) per (embedding, parameter, factor) and nucleus (Z, N).
         penultimate: PCA of the penultimate activations for the B task.
         match: cosine similarity of the leading penultimate PCs with the terms of ``TERMS``.
         symbolic: one formula per leading PC, fitted on the training nuclei.
@@ -175,6 +76,7 @@ class NuclearAnalysis:
     topography: Topography
     topography_N: int
     helix_perturbation: pd.DataFrame
+    helix_predictions: pd.DataFrame
     penultimate: PCA
     match: TermMatch
     symbolic: tuple[SymbolicFit, ...]
@@ -233,10 +135,11 @@ def _truncation(lens: Lens, x_K3, factor_K, binding_K, cache: dict) -> dict[str,
 
 
 def _helix_perturbation(lens: Lens, x_K3, nuclei, factor_K, geometries: dict[str, EmbeddingGeometry],
-                        variables) -> pd.DataFrame:
-    """B RMS with each embedding's helix component replaced by a perturbed helix (one batched pass per table)."""
+                        variables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """B RMS with each embedding's helix component replaced by a perturbed helix (one batched pass per table),
+    and the predictions themselves (one row per embedding, perturbation and nucleus)."""
     binding_K, val_K = nuclei.B.to_numpy(), ~nuclei.train.to_numpy()
-    rows, P, K = [], len(PERTURBATIONS), len(x_K3)
+    rows, predictions, P, K = [], [], len(PERTURBATIONS), len(x_K3)
     for name, g in geometries.items():
         table = np.asarray(variables["params"][f"embed_{name}"]["embedding"])
         coords_T3 = g.basis.projections_BK[:, : g.helix_pcs]
@@ -247,14 +150,30 @@ def _helix_perturbation(lens: Lens, x_K3, nuclei, factor_K, geometries: dict[str
             moved_T3 = g.helix.points(with_residual=True, **change) - coords_T3
             tables_PTD[p, g.index_T] += moved_T3 @ g.basis.components_KD[: g.helix_pcs]
         x_PK3 = np.tile(x_K3, (P, 1))
-        rows_PKD = jnp.asarray(tables_PTD[np.repeat(np.arange(P), K), x_PK3[:, _COLUMNS[name]]])
+        rows_PKD = jnp.asarray(tables_PTD[np.repeat(np.arange(P), K), x_PK3[:, COLUMNS[name]]])
         out_PK = np.asarray(lens.run_with_hooks(jnp.asarray(x_PK3), {f"embed.{name}": lambda _: rows_PKD})).reshape(P, K)
         err_PK = out_PK * factor_K - binding_K
         for p, (param, factor) in enumerate(PERTURBATIONS):
             rows.append({"embedding": name, "parameter": param, "factor": factor,
                          "rms_all_MeV": float(np.sqrt(np.mean(err_PK[p] ** 2))),
                          "rms_val_MeV": float(np.sqrt(np.mean(err_PK[p, val_K] ** 2)))})
-    return pd.DataFrame(rows)
+            predictions.append(pd.DataFrame({"embedding": name, "parameter": param, "factor": factor,
+                                             "Z": x_K3[:, 0], "N": x_K3[:, 1], "B_MeV": out_PK[p] * factor_K}))
+    return pd.DataFrame(rows), pd.concat(predictions, ignore_index=True)
+
+
+def perturb_helix(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The helix perturbations of ``analyse`` alone (no symbolic regression): the B RMS table and the predicted
+    B (MeV) per (embedding, parameter, factor) and nucleus."""
+    run = run if run.model is not None else load(run.path)
+    model, variables = run.model, run.variables
+    nuclei = run.system.nuclei[["Z", "N", "A", "B", "train"]].reset_index(drop=True)
+    Z_K, N_K = nuclei.Z.to_numpy(), nuclei.N.to_numpy()
+    x_K3 = np.stack([Z_K, N_K, np.full(len(Z_K), model.tasks.index("B"))], axis=1)
+    geometries = {w: embedding_geometry(embedding_table(variables, w, idx), idx, w)
+                  for w, idx in ((w, np.unique(nuclei[w])) for w in COLUMNS)}
+    return _helix_perturbation(Lens(model, variables), x_K3, nuclei, binding_factor(model, Z_K, N_K), geometries,
+                               variables)
 
 
 def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82, generations: int = 200,
@@ -283,7 +202,7 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82
     hooks = [*(f"blocks.{i}.resid" for i in range(model.depth)), "penultimate"]
     out_K, cache = lens.run_with_cache(jnp.asarray(x_K3), hooks)
     geometries = {w: embedding_geometry(embedding_table(variables, w, idx), idx, w)
-                  for w, idx in ((w, np.unique(nuclei[w])) for w in _COLUMNS)}
+                  for w, idx in ((w, np.unique(nuclei[w])) for w in COLUMNS)}
 
     def predict_plane(rows_ND):
         x_N3 = np.tile([[int(Z_K[0]), topography_N, model.tasks.index("B")]], (len(rows_ND), 1))
@@ -303,13 +222,15 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82
         names = ["A", *(f"A*{name}" for name in names)]
     semf = semf_baseline(data)
     model_B_K = np.asarray(out_K) * factor_K
+    perturbation, perturbed = _helix_perturbation(lens, x_K3, nuclei, factor_K, geometries, variables)
     return NuclearAnalysis(
         nuclei=nuclei,
         embeddings=geometries,
         truncation=_truncation(lens, x_K3, factor_K, binding_K, cache),
         topography=latent_topography(geometries["Z"].basis, predict_plane, batched=True),
         topography_N=topography_N,
-        helix_perturbation=_helix_perturbation(lens, x_K3, nuclei, factor_K, geometries, variables),
+        helix_perturbation=perturbation,
+        helix_predictions=perturbed,
         penultimate=pen,
         match=match,
         symbolic=fits,
@@ -318,3 +239,36 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82
         rms_semf_train=semf["train_rms"],
         rms_semf_val=semf["val_rms"],
     )
+
+
+@dataclass(frozen=True)
+class DirectFormula:
+    """The symbolic baseline that skips the network: B(Z, N) searched directly on the training nuclei.
+
+    Attributes:
+        fit: the Operon search (formula, training RMS, complexity, seconds).
+        generations: generations of the search (the PC route's total: generations × formulas).
+        rms_train: B RMS on the training nuclei, MeV.
+        rms_val: B RMS on the held-out nuclei, MeV.
+    """
+
+    fit: SymbolicFit
+    generations: int
+    rms_train: float
+    rms_val: float
+
+
+def direct_formula(run: Run, *, sr_pcs: int = 6, generations: int = 200, population_size: int = 1000,
+                   max_length: int = 30, seed: int = 0) -> DirectFormula:
+    """Operon on (Z, N) → B (MeV) over the run's training nuclei with the budget of the PC route of ``analyse``
+    (``sr_pcs`` searches of ``generations`` each: one search of ``sr_pcs × generations``)."""
+    run = run if run.model is not None else load(run.path)
+    nuclei = run.system.nuclei
+    X_K2, B_K = nuclei[["Z", "N"]].to_numpy(np.float64), nuclei.B.to_numpy()
+    train_K = nuclei.train.to_numpy()
+    total = sr_pcs * generations
+    fit = fit_symbolic(X_K2[train_K], B_K[train_K], ("Z", "N"), generations=total, population_size=population_size,
+                       max_length=max_length, seed=seed)
+    err_K = fit.predict(X_K2) - B_K
+    rms_val = float(np.sqrt(np.mean(err_K[~train_K] ** 2))) if (~train_K).any() else float("nan")
+    return DirectFormula(fit, total, float(np.sqrt(np.mean(err_K[train_K] ** 2))), rms_val)

@@ -65,8 +65,12 @@ def semf_baseline(data: NuclearData) -> dict:
     fit = fit_semf(nuclei.Z[train], nuclei.N[train], nuclei.B[train])
     semf_K = semf_design(nuclei.Z, nuclei.N) @ np.array([fit.coefficients[c] for c in SEMF_COEFFICIENTS])
     err_K = semf_K - nuclei.B.to_numpy()
-    return {"coefficients": fit.coefficients, "B": semf_K, "train_rms": float(np.sqrt(np.mean(err_K[train] ** 2))),
-            "val_rms": float(np.sqrt(np.mean(err_K[~train] ** 2)))}
+    return {"coefficients": fit.coefficients, "B": semf_K, "train_rms": _rms(err_K[train]), "val_rms": _rms(err_K[~train])}
+
+
+def _rms(err_K: np.ndarray) -> float:
+    """Root mean square, NaN for no values (a run with every nucleus in training has no held-out ones)."""
+    return float(np.sqrt(np.mean(err_K**2))) if err_K.size else float("nan")
 
 
 @dataclass(frozen=True)
@@ -104,5 +108,4 @@ def evaluate(run: Run) -> BindingEvaluation:
     held_out = ~nuclei.train.to_numpy()
     Z_K, N_K, binding_K = (nuclei[c].to_numpy()[held_out] for c in ("Z", "N", "B"))
     model_K, semf_K = predict(run, Z_K, N_K, "B"), semf_baseline(run.system)["B"][held_out]
-    return BindingEvaluation(Z_K, N_K, binding_K, model_K, semf_K, float(np.sqrt(np.mean((model_K - binding_K) ** 2))),
-                             float(np.sqrt(np.mean((semf_K - binding_K) ** 2))))
+    return BindingEvaluation(Z_K, N_K, binding_K, model_K, semf_K, _rms(model_K - binding_K), _rms(semf_K - binding_K))

@@ -36,12 +36,10 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import flax.serialization
@@ -51,91 +49,14 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from physlens.errors import PhyslensError, check_choice
-from physlens.nuclear.data import STUDY_NMIN, STUDY_ZMIN
+from physlens.errors import PhyslensError
 from physlens.nuclear.evaluate import semf_baseline
+from physlens.nuclear import structure
 from physlens.nuclear.model import NuclearModel
-from physlens.nuclear.targets import BINDING_TARGETS, DEFAULT_TASKS, TASKS, NuclearData, load_data
+from physlens.nuclear.targets import NuclearData, load_data
+from physlens.nuclear.training_config import NuclearTrainConfig, make_optimizer
 from physlens.folders import FolderLock
-from physlens.runs import TERMINAL_STATES, Run, dataclass_from_dict
-
-@dataclass(frozen=True)
-class NuclearTrainConfig:
-    """Everything that defines a nuclear training run (written to ``config.toml``).
-
-    Attributes:
-        tasks: task names from ``TASKS``; their order is the model's task index.
-        task_weights: loss weight per task name of ``TASKS``; tasks not named weigh 1.
-        binding_target: what the readout of ``B`` predicts, one of ``BINDING_TARGETS``:
-            ``total`` (B, the default) or ``per_nucleon`` (B/A).
-        experimental_only: keep only experimental masses and experimental target values.
-        zmin: smallest Z kept.
-        nmin: smallest N kept.
-        train_fraction: fraction of nuclei in the training split, in (0, 1).
-        split_seed: seed of the train/validation split.
-        width: model width D.
-        depth: number of blocks L.
-        mlp_ratio: MLP hidden width as a multiple of D.
-        seed: seed of the initialisation and of the minibatch order.
-        steps: optimiser steps.
-        batch_size: rows per minibatch; 0 uses every training row each step.
-        learning_rate: peak AdamW learning rate.
-        warmup_steps: steps of linear warm-up before the cosine decay.
-        weight_decay: AdamW decoupled weight decay.
-        log_every: steps between metric rows (train/val RMS per task).
-        checkpoint_every: steps between checkpoints (a multiple of ``log_every``).
-    """
-
-    tasks: tuple[str, ...] = DEFAULT_TASKS
-    task_weights: dict = field(default_factory=lambda: {"B": 100.0})
-    binding_target: str = "total"
-    experimental_only: bool = True
-    zmin: int = STUDY_ZMIN
-    nmin: int = STUDY_NMIN
-    train_fraction: float = 0.8
-    split_seed: int = 0
-    width: int = 64
-    depth: int = 2
-    mlp_ratio: int = 4
-    seed: int = 0
-    steps: int = 40000
-    batch_size: int = 256
-    learning_rate: float = 3e-3
-    warmup_steps: int = 200
-    weight_decay: float = 1e-2
-    log_every: int = 250
-    checkpoint_every: int = 1000
-
-    def __post_init__(self):
-        names = (*self.tasks, *self.task_weights)
-        if not self.tasks or len(set(self.tasks)) != len(self.tasks) or any(t not in TASKS for t in names):
-            raise PhyslensError(f"tasks {list(self.tasks)} and task_weights {list(self.task_weights)} need distinct "
-                                f"known task names; allowed: {', '.join(TASKS)}")
-        check_choice("binding_target", self.binding_target, BINDING_TARGETS)
-        weights = [self.task_weights.get(t, 1.0) for t in self.tasks]
-        if min(weights) < 0 or max(weights) <= 0:
-            raise PhyslensError(f"task_weights must be >= 0, one trained task's > 0; got {self.task_weights}")
-        if not 0 < self.train_fraction < 1:
-            raise PhyslensError(f"train_fraction must lie in (0, 1); got {self.train_fraction}")
-        for name in ("width", "mlp_ratio", "steps", "log_every", "checkpoint_every", "learning_rate"):
-            if not getattr(self, name) > 0:
-                raise PhyslensError(f"{name} must be > 0; got {getattr(self, name)}")
-        for name in ("depth", "batch_size", "warmup_steps", "weight_decay", "zmin", "nmin"):
-            if getattr(self, name) < 0:
-                raise PhyslensError(f"{name} must be >= 0; got {getattr(self, name)}")
-        if self.checkpoint_every % self.log_every:
-            raise PhyslensError(f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "
-                                f"log_every ({self.log_every})")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "NuclearTrainConfig":
-        """Build from a plain dict (a TOML table); unknown keys are an error."""
-        return dataclass_from_dict(cls, values)
-
-    def to_dict(self) -> dict:
-        """The config as a plain dict (tuples stay tuples)."""
-        return dataclasses.asdict(self)
-
+from physlens.runs import TERMINAL_STATES, Run
 
 def build_model(config: NuclearTrainConfig, data: NuclearData) -> NuclearModel:
     """The ``NuclearModel`` of ``config``, sized to ``data`` (1 + largest Z, N) and carrying its standardisation."""
@@ -143,13 +64,6 @@ def build_model(config: NuclearTrainConfig, data: NuclearData) -> NuclearModel:
                         width=config.width, depth=config.depth, mlp_ratio=config.mlp_ratio,
                         binding_per_nucleon=config.binding_target == "per_nucleon",
                         target_shift=tuple(data.shift_K.tolist()), target_scale=tuple(data.scale_K.tolist()))
-
-
-def make_optimizer(config: NuclearTrainConfig) -> optax.GradientTransformation:
-    """AdamW with linear warm-up and cosine decay to 1 % of the peak learning rate."""
-    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, min(config.warmup_steps, config.steps - 1),
-                                                  config.steps, end_value=0.01 * config.learning_rate)
-    return optax.adamw(schedule, weight_decay=config.weight_decay)
 
 
 def _make_chunk(model: NuclearModel, optimizer, config: NuclearTrainConfig, data: NuclearData):
@@ -196,9 +110,9 @@ def _make_rms(model: NuclearModel, data: NuclearData):
     x, y, unit = jnp.asarray(data.x_R3), jnp.asarray(data.y_R), jnp.asarray(data.unit_R)
     n_groups = 2 * len(data.tasks)
     group = jnp.asarray(data.x_R3[:, 2] + len(data.tasks) * (~data.train_R))
-    count = jnp.maximum(jax.ops.segment_sum(jnp.ones_like(y), group, n_groups), 1)
-    return jax.jit(lambda v: jnp.sqrt(jax.ops.segment_sum((unit * (model.apply(v, x) - y)) ** 2, group, n_groups)
-                                      / count).reshape(2, -1))
+    count = jax.ops.segment_sum(jnp.ones_like(y), group, n_groups)
+    return jax.jit(lambda v: jnp.where(count > 0, jnp.sqrt(jax.ops.segment_sum(
+        (unit * (model.apply(v, x) - y)) ** 2, group, n_groups) / jnp.maximum(count, 1)), jnp.nan).reshape(2, -1))
 
 
 class _Trainer:
@@ -211,11 +125,13 @@ class _Trainer:
         variables = self.model.init(jax.random.PRNGKey(config.seed), jnp.asarray(self.data.x_R3[:1]))
         self.state = (variables, optimizer.init(variables), jnp.asarray(0, dtype=jnp.int64))
         self.metrics: list[dict] = []
+        self.structure: list[dict] = []
         self.seconds_before, self.start = 0.0, time.perf_counter()
         snapshot = run.read_state("checkpoint.msgpack")
         if snapshot is not None:
             self.state = flax.serialization.from_state_dict(self.state, snapshot)
             self.metrics = [r for r in run.metrics_rows() if r["step"] <= self.step]
+            self.structure = [r for r in structure.read_rows(run) if r["step"] <= self.step]
             self.seconds_before = run.status.get("seconds", 0.0)
         self.rows, self.chunk = _make_chunk(self.model, optimizer, config, self.data)
         self.rms = _make_rms(self.model, self.data)
@@ -237,13 +153,23 @@ class _Trainer:
         self.metrics.append(row)
         return row
 
+    def record_structure(self) -> None:
+        """Append the structure measures of the model as it is now, when ``structure_every`` asks for them."""
+        every = self.config.structure_every
+        if every and self.step % every == 0 and not any(r["step"] == self.step for r in self.structure):
+            self.structure.append({"step": self.step,
+                                   **structure.structure_row(self.model, self.state[0], self.data)})
+
     def after_chunk(self) -> None:
+        self.record_structure()
         if self.step % self.config.checkpoint_every == 0:
             self.checkpoint()
 
     def checkpoint(self) -> None:
         """Save parameters, optimiser state and step, with the metrics up to them."""
         self.run.write_metrics(self.metrics)
+        if self.structure:
+            structure.write_rows(self.run, self.structure)
         state = flax.serialization.to_state_dict(self.state)
         self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(state))
         self.run.write_status("running", step=self.step, seconds=self.seconds)
@@ -253,6 +179,7 @@ class _Trainer:
         bar = tqdm(total=config.steps, initial=self.step, desc="nuclear", file=sys.stderr, dynamic_ncols=True,
                    mininterval=0.5, disable=not self.progress)
         try:
+            self.record_structure()
             while self.step < config.steps:
                 n = min(config.log_every - self.step % config.log_every, config.steps - self.step)
                 self.state, loss = self.chunk(self.state, self.rows, n)

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.nuclear.analysis import index_structure_row
+from physlens.nuclear.embeddings import index_structure_row
 from physlens.nuclear.targets import DEFAULT_TASKS
 from physlens.nuclear.train import NuclearTrainConfig, load, resume, train
 from physlens.studies.bookkeeping import record_config, run_tasks

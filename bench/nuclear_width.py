@@ -1,0 +1,58 @@
+"""Training time per step of the nuclear regressor against width, and the paper preset's projected time.
+
+    .venv/bin/python bench/nuclear_width.py [--widths 64,128,256,512,2048] [--steps 250]
+
+For each width: the default preset (minibatches of 256 rows) timed over ``--steps`` jitted
+steps after a warm-up chunk; then the paper preset (width 2048, full batch, one step per
+epoch) timed over a few steps and projected to its 200,000 epochs. Prints one line per
+setting; the results with the machine's load go in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+
+from physlens.nuclear.targets import load_data
+from physlens.nuclear.train import _make_chunk, build_model
+from physlens.nuclear.training_config import make_optimizer, preset
+
+
+def seconds_per_step(cfg, steps: int) -> float:
+    """Wall seconds per optimiser step of ``cfg`` (jit compile excluded)."""
+    data = load_data(cfg)
+    model, optimizer = build_model(cfg, data), make_optimizer(cfg)
+    variables = model.init(jax.random.PRNGKey(cfg.seed), jnp.asarray(data.x_R3[:1]))
+    state = (variables, optimizer.init(variables), jnp.asarray(0, dtype=jnp.int64))
+    rows, chunk = _make_chunk(model, optimizer, cfg, data)
+    state, loss = chunk(state, rows, steps)
+    loss.block_until_ready()
+    start = time.perf_counter()
+    state, loss = chunk(state, rows, steps)
+    loss.block_until_ready()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", default="64,128,256,512,2048")
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--paper-steps", type=int, default=5)
+    args = parser.parse_args()
+    print(f"device {jax.devices()[0].platform}, load {os.getloadavg()[0]:.2f}")
+    for width in (int(w) for w in args.widths.split(",")):
+        per_step = seconds_per_step(preset("default", width=width, steps=10 * args.steps), args.steps)
+        print(f"default preset, width {width:5d}: {1e3 * per_step:8.2f} ms/step, 10,000 steps {per_step * 1e4:7.0f} s, "
+              f"40,000 steps {per_step * 4e4:7.0f} s")
+    paper = preset("paper")
+    per_step = seconds_per_step(preset("paper", steps=10 * args.paper_steps), args.paper_steps)
+    print(f"paper preset (width {paper.width}, full batch): {per_step:.3f} s/step, {paper.steps:,} steps "
+          f"projected {per_step * paper.steps / 3600:.1f} h")
+
+
+if __name__ == "__main__":
+    main()

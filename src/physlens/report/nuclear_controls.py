@@ -1,0 +1,129 @@
+"""The report of the nuclear controls study: tables (CSV), figures (PNG) and one HTML page.
+
+    write_controls_outputs(study, collect(study))     # OUT/report.html, OUT/*.csv, OUT/figures/*.png
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from physlens.report import nuclear_controls_figures as figs
+from physlens.report.html import Figure, Report, Section, figure_png
+from physlens.report.tables import Table
+from physlens.runs import atomic_write_bytes, atomic_write_text
+from physlens.studies.bookkeeping import write_parquet
+from physlens.studies.nuclear_controls import HELIX_R2, MULTI_TURN, SHELL_MATCH, ControlsConfig, config_dict
+
+CONTROL_COLUMNS = {"run": "run", "rms_model_val": "held-out B RMS [MeV]", "rms_semf_val": "SEMF held-out B RMS [MeV]",
+                   "rms_formula_val": "PC-route formula held-out RMS [MeV]", "range_helix_r2_Z": "Z helix R² (Z ∈ [25, 80])",
+                   "range_helix_turns_Z": "Z helix turns", "range_helix_r2_N": "N helix R² (N ∈ [40, 120])",
+                   "range_helix_turns_N": "N helix turns", "R_P_Z": "R_P (Z)", "R_P_N": "R_P (N)",
+                   "volume_best_cos": "volume: best PC cos", "pairing_best_cos": "pairing: best PC cos",
+                   "shell_P_best_cos": "shell P: best PC cos", "seconds": "training time [s]"}
+"""Columns of the control-run table and their human names."""
+WIDTH_COLUMNS = {"width": "width", "n_parameters": "parameters", "seconds_per_step": "time per step [s]",
+                 "seconds": "training time [s]", "val_rms_B": "held-out B RMS [MeV]", "helix_r2_Z": "Z helix R²",
+                 "helix_turns_Z": "Z helix turns", "helix_r2_N": "N helix R²", "helix_turns_N": "N helix turns",
+                 "cos_shell_P": "shell P: best PC |cos|", "cos_pairing": "pairing: best PC |cos|"}
+"""Columns of the width-scan table and their human names."""
+
+
+def _predictions(out: Path, name: str) -> pd.DataFrame | None:
+    """The helix-perturbation predictions of control run ``name``: stored, or computed from its run folder."""
+    from physlens.nuclear.analysis import perturb_helix
+    from physlens.nuclear.train import load
+
+    stored, run_dir = out / "results" / f"{name}-predictions.parquet", out / "runs" / name
+    if not stored.exists():
+        if not (run_dir / "params.msgpack").exists():
+            return None
+        write_parquet(stored, perturb_helix(load(run_dir))[1])
+    return pd.read_parquet(stored)
+
+
+def _figure(fig: plt.Figure, caption: str, folder: Path, name: str) -> Figure:
+    png = figure_png(fig)
+    atomic_write_bytes(folder / f"{name}.png", png)
+    return Figure(png, caption)
+
+
+def _select(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    present = [c for c in columns if c in frame]
+    return frame[present].rename(columns=columns)
+
+
+def write_controls_outputs(study: ControlsConfig, tables: dict[str, pd.DataFrame]) -> Path:
+    """Write ``controls.csv``, ``widths.csv``, ``structure.csv``, ``extrapolation.csv``, ``perturbation.csv``,
+    ``figures/*.png`` and ``report.html`` into the study folder; returns the report's path."""
+    out = Path(study.out)
+    figures = out / "figures"
+    for name in ("controls", "widths", "structure", "extrapolation", "perturbation", "terms"):
+        atomic_write_text(out / f"{name}.csv", tables[name].to_csv(index=False))
+    sections = []
+    controls = tables["controls"]
+    if len(controls):
+        text = ("Three runs of the default preset (width 64, depth 2, 40,000 AdamW steps, minibatches of 256): "
+                "measured AME2020 targets; the same without weight decay (the paper's Fig. 24); every task "
+                "replaced by the SEMF fitted on the training nuclei (the paper's Figs. 14–15). Helix fits are over "
+                "the paper's range (Z ∈ [25, 80], N ∈ [40, 120]); all measures are exact over the nuclei.")
+        direct = controls[controls.run == "measured"]
+        tables_ = [Table(_select(controls, CONTROL_COLUMNS), "Control runs")]
+        if len(direct) and "rms_direct_val" in direct:
+            row = direct.iloc[0]
+            text += (f" Direct symbolic baseline (Operon on (Z, N) → B, {int(row.direct_generations)} generations, "
+                     f"the PC route's total budget): held-out {row.rms_direct_val:.2f} MeV against "
+                     f"{row.rms_formula_val:.2f} MeV by the PC route and {row.rms_semf_val:.2f} MeV for the SEMF.")
+            tables_.append(Table(pd.DataFrame([{"formula": row.direct_formula, "held-out RMS [MeV]": row.rms_direct_val,
+                                                "training RMS [MeV]": row.rms_direct_train,
+                                                "search time [s]": row.direct_seconds}]), "Direct symbolic baseline"))
+        sections.append(Section("SEMF pseudo-data and weight decay", text, tables=tables_))
+        shown = []
+        for name in sorted({"measured", "semf"} & set(controls.run)):
+            predictions = _predictions(out, name)
+            if predictions is not None:
+                shown.append(_figure(figs.helix_predictions(predictions, _targets(out, name)),
+                                     f"Run {name}: predicted B/A against A (mean over nuclei of each A) with each "
+                                     "embedding's helix redrawn with its radius, frequency or pitch (length) scaled; "
+                                     "grey: the run's targets.", figures, f"helix_predictions_{name}"))
+        if shown:
+            sections.append(Section("Helix perturbations as predictions", "What the model predicts when the helix "
+                                    "part of every embedding row is redrawn with one parameter changed.", figures=shown,
+                                    tables=[Table(tables["perturbation"], "B RMS [MeV] with the helix redrawn")]))
+    if len(tables["structure"]):
+        sections.append(Section("Structure over training", f"Measured every {study.structure_every} steps from step 0 "
+                                "(physlens.nuclear.structure), as in the paper's Fig. 16.",
+                                figures=[_figure(figs.structure_over_training(tables["structure"]),
+                                                 "Orderedness, parity split, helix R² and turns over the paper's range, "
+                                                 "and the best |cos| of a penultimate PC with the volume, pairing and "
+                                                 "shell terms, against training step, per control run.", figures,
+                                                 "structure_over_training")]))
+    widths = tables["widths"]
+    if len(widths):
+        text = (f"The default preset at each width for {study.scan_steps:,} steps (a fixed budget on this machine's "
+                f"CPU). A helix counts as present at R² ≥ {HELIX_R2} (multi-turn with ≥ {MULTI_TURN:g} turns), a "
+                f"shell PC at |cos| ≥ {SHELL_MATCH}; the extrapolation fits each measure linearly in log2(width).")
+        figs_ = [_figure(figs.width_scan(widths, tables["extrapolation"]), "Helix R², best PC–term |cos| and B RMS "
+                         "against width; dotted: the log-linear trend, grey lines: the thresholds.", figures, "width_scan")] \
+            if len(widths) >= 2 else []
+        sections.append(Section("Width scan", text, figures=figs_,
+                                tables=[Table(_select(widths, WIDTH_COLUMNS), "Width scan"),
+                                        Table(tables["extrapolation"], "Where the trends reach the thresholds")]))
+    meta = ["exact over all nuclei (no sampling); energies in MeV",
+            "command: physlens nuclear controls --part controls; --part widths; --part report"]
+    report = Report("Nuclear controls: SEMF pseudo-data, weight decay, structure over training, width",
+                    sections, meta, config=config_dict(study))
+    return report.write(out / "report.html")
+
+
+def _targets(out: Path, name: str) -> pd.DataFrame:
+    """Control run ``name``'s target B (MeV) per nucleus (Z, N): stored, or read from its run folder."""
+    from physlens.nuclear.train import load
+
+    run_dir = out / "runs" / name
+    stored = out / "results" / f"{name}-targets.parquet"
+    if not stored.exists():
+        write_parquet(stored, load(run_dir).system.nuclei[["Z", "N", "B"]].reset_index(drop=True))
+    return pd.read_parquet(stored)

@@ -1,0 +1,73 @@
+"""The nuclear controls study end to end on a tiny setting, and the width extrapolation against a closed form."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from physlens.cli import app
+from physlens.errors import PhyslensError
+from physlens.report.nuclear_controls import write_controls_outputs
+from physlens.studies import nuclear_controls as nc
+
+runner = CliRunner()
+TINY = dict(steps=250, structure_every=250, widths=(4, 8), scan_steps=250, generations=1, sr_pcs=2, width=8,
+            zmin=50, nmin=50)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    config = nc.ControlsConfig(**TINY, out=str(tmp_path_factory.mktemp("controls") / "out"))
+    for part in nc.PARTS:
+        nc.run_part(config, part)
+    return config
+
+
+def test_every_part_lands_in_the_tables(study):
+    tables = nc.collect(study)
+    controls = tables["controls"].set_index("run")
+    assert set(controls.index) == set(nc.CONTROLS)
+    assert controls.loc["semf", "rms_semf_val"] < 1e-8, "the SEMF refitted to SEMF pseudo-data is exact"
+    assert controls.loc["measured", "rms_semf_val"] > 1.0
+    assert controls.loc["measured-no-wd", "weight_decay"] == 0.0
+    assert controls.loc["measured", "direct_generations"] == TINY["sr_pcs"] * TINY["generations"]
+    assert np.isfinite(controls.loc["measured", "rms_direct_val"])
+    for run, rows in tables["structure"].groupby("run"):
+        assert rows.step.tolist() == [0, 250]
+    widths = tables["widths"]
+    assert widths.width.tolist() == [4, 8] and (widths.steps == 250).all()
+    assert len(tables["extrapolation"]) == 3
+
+
+def test_report_and_refusal(study, tmp_path):
+    args = ["nuclear", "controls", "--part", "report", "--steps", "250", "--structure-every", "250", "--widths", "4,8",
+            "--scan-steps", "250", "--generations", "1", "--sr-pcs", "2", "--width", "8", "--zmin", "50", "--nmin", "50",
+            "--out", study.out]
+    report_before = (Path(study.out) / "results").stat().st_mtime
+    refused = runner.invoke(app, [*args[:-2], "--generations", "3", "--out", study.out])
+    assert refused.exit_code == 2 and "other settings" in refused.stderr
+    assert not (Path(study.out) / "report.html").exists() and (Path(study.out) / "results").stat().st_mtime == report_before
+    written = runner.invoke(app, args)
+    assert written.exit_code == 0, written.output
+    path = write_controls_outputs(study, nc.collect(study))
+    assert path.stat().st_size > 20_000
+    assert {p.name for p in (path.parent / "figures").glob("*.png")} >= {"structure_over_training.png", "width_scan.png",
+                                                                        "helix_predictions_semf.png"}
+    assert json.loads((path.parent / "study.json").read_text())["config"]["widths"] == [4, 8]
+    bad = runner.invoke(app, ["nuclear", "controls", "--part", "everything", "--out", str(tmp_path / "new")])
+    assert bad.exit_code == 2 and "part" in bad.stderr and not (tmp_path / "new").exists()
+
+
+def test_extrapolation_of_a_log_linear_trend():
+    widths = pd.DataFrame({"width": [64, 128, 256], "y": [0.3, 0.4, 0.5]})
+    assert nc.extrapolate(widths, "y", 0.9) == pytest.approx(64 * 2**6)
+    assert nc.extrapolate(widths, "y", 0.35) == 128
+    assert np.isnan(nc.extrapolate(widths.assign(y=[0.5, 0.4, 0.3]), "y", 0.9))
+
+
+def test_bad_settings():
+    with pytest.raises(PhyslensError, match="scan_steps"):
+        nc.ControlsConfig(scan_steps=300)
