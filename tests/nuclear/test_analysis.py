@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from physlens.errors import PhyslensError
@@ -83,3 +84,25 @@ def test_bad_requests_are_one_line_errors(run):
         nuclear_analysis.analyse(run, n_pcs=4, sr_pcs=2, topography_N=7)
     with pytest.raises(PhyslensError, match="sr_pcs"):
         nuclear_analysis.analyse(run, n_pcs=9)
+
+
+def test_helix_predictions_give_the_perturbation_table(run, result):
+    table, predictions = nuclear_analysis.perturb_helix(run)
+    pd.testing.assert_frame_equal(table, result.helix_perturbation)
+    truth = result.nuclei.set_index(["Z", "N"]).B
+    for (name, param, factor), rows in predictions.groupby(["embedding", "parameter", "factor"]):
+        err = rows.B_MeV.to_numpy() - truth.loc[list(zip(rows.Z, rows.N))].to_numpy()
+        expected = table[(table.embedding == name) & (table.parameter == param) & (table.factor == factor)]
+        assert np.sqrt(np.mean(err**2)) == pytest.approx(expected.rms_all_MeV.iloc[0], rel=1e-12)
+    unperturbed = predictions[(predictions.embedding == "Z") & (predictions.parameter == "none")]
+    np.testing.assert_allclose(unperturbed.B_MeV, predict(run, unperturbed.Z, unperturbed.N, "B"), rtol=1e-9)
+
+
+def test_direct_formula_uses_the_pc_routes_budget_and_held_out_nuclei(run):
+    direct = nuclear_analysis.direct_formula(run, sr_pcs=2, generations=3, population_size=50, max_length=10)
+    nuclei = run.system.nuclei
+    X, B, train = nuclei[["Z", "N"]].to_numpy(float), nuclei.B.to_numpy(), nuclei.train.to_numpy()
+    err = direct.fit.predict(X) - B
+    assert direct.generations == 6
+    assert direct.rms_val == pytest.approx(np.sqrt(np.mean(err[~train] ** 2)), rel=1e-9)
+    assert direct.rms_train == pytest.approx(direct.fit.rms, rel=1e-5)
