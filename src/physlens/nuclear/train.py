@@ -1,7 +1,7 @@
 """Supervised multi-task training of the nuclear regressor into a run directory, resumable.
 
-Targets come from the AME2020 table (``physlens.nuclear.data``), one task per quantity of
-``TASKS``, in MeV. For the task ``B`` the readout predicts the total binding energy B
+Targets come from the AME2020 table (``physlens.nuclear.data``) or the fitted SEMF's
+pseudo-data (``target_source``), one task per quantity of ``TASKS``, in MeV. For the task ``B`` the readout predicts the total binding energy B
 (``binding_target = "total"``, the default, as in the model Kitouni et al. analyse) or B/A
 (``"per_nucleon"``, MeV per nucleon, a target of small dynamic range); metrics, ``predict``
 and ``evaluate`` report the total B in MeV either way. Rows (nucleus, task)
@@ -12,11 +12,14 @@ training rows; the model carries that affine map, so its output is in physical u
 The split is over nuclei (``train_fraction`` of them, drawn with ``split_seed``): a
 nucleus is in the same split for every task, and every Z and N occurs in training. The
 loss Σ_t w_t·MSE_t / Σ_t w_t of standardised errors is minimised by AdamW (linear
-warm-up, cosine decay to 1 % of the peak rate), full-batch (``batch_size = 0``) or on
+warm-up and cosine decay to 1 % of the peak rate, or constant; ``training_config.make_optimizer``), full-batch (``batch_size = 0``) or on
 minibatches drawn epoch by epoch from a permutation seeded by ``seed`` and the epoch, so
 ``resume(path)`` of an interrupted run ends bitwise where an uninterrupted one does.
 
-Default preset (the defaults of ``NuclearTrainConfig``): width 64, depth 2, MLP ratio 4;
+With ``structure_every`` the run records the structure measures of
+``physlens.nuclear.structure`` every that many steps, step 0 included, in ``structure.jsonl``.
+
+Default preset (the defaults of ``NuclearTrainConfig``, ``training_config.PRESETS``): width 64, depth 2, MLP ratio 4;
 all eight tasks, the B readout predicting the total binding energy (as in the model Kitouni
 et al. analyse) with loss weight 100 (the seven other tasks weigh 1); AdamW, peak rate
 3e-3, weight decay 1e-2; minibatches of 256 rows for 40,000 steps; 80 % of the 2,457

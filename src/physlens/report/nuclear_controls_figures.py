@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 STRUCTURE_PANELS = (
     (("orderedness_Z", "orderedness_N"), "orderedness (|Spearman ρ| along PC0)"),
@@ -21,6 +22,9 @@ STRUCTURE_PANELS = (
     (("cos_volume", "cos_pairing", "cos_shell_P"), "best |cos| of a penultimate PC"),
 )
 """Panels of the structure-over-training figure: columns of ``structure.frame`` and the axis label."""
+NAMES = {"helix_r2_Z": "Z helix", "helix_r2_N": "N helix", "cos_shell_P": "shell term P", "cos_pairing": "pairing term",
+         "cos_volume": "volume term (A)"}
+"""Legend names of the width-scan columns."""
 
 
 def helix_predictions(predictions: pd.DataFrame, measured: pd.DataFrame) -> plt.Figure:
@@ -68,18 +72,21 @@ def width_scan(widths: pd.DataFrame, extrapolation: pd.DataFrame) -> plt.Figure:
     for ax, columns, label in ((axes[0], ("helix_r2_Z", "helix_r2_N"), "helix R² over the paper's range"),
                                (axes[1], ("cos_shell_P", "cos_pairing", "cos_volume"), "best |cos| of a penultimate PC")):
         for column in columns:
-            line, = ax.plot(w_W, widths[column], "o", label=column)
+            line, = ax.plot(w_W, widths[column], "o", label=NAMES.get(column, column))
             b, a = np.polyfit(np.log2(w_W), widths[column].to_numpy(float), 1)
             ax.plot(grid, a + b * np.log2(grid), ":", color=line.get_color(), lw=0.9)
         for row in extrapolation.itertuples():
             if row.column in columns:
                 ax.axhline(row.target, color="0.5", lw=0.6)
-        ax.set(xscale="log", xlabel="width", ylabel=label, ylim=(0, 1.02))
+        ax.set(xscale="log", xlabel="width (dotted: log-linear trend)", ylabel=label, ylim=(0, 1.02))
         ax.legend(fontsize=7)
     axes[2].plot(w_W, widths.val_rms_B, "o-", label="held-out")
     axes[2].plot(w_W, widths.train_rms_B, "s--", label="training")
-    axes[2].set(xscale="log", yscale="log", xlabel="width", ylabel="B RMS [MeV]",
+    axes[2].set(xscale="log", xlabel="width", ylabel="B RMS [MeV]", ylim=(0, None),
                 title=f"after {int(widths.steps.iloc[0]):,} steps each")
     axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(w_W if ax is axes[2] else [*w_W, 2048], [f"{w:g}" for w in (w_W if ax is axes[2] else [*w_W, 2048])])
     fig.tight_layout()
     return fig
