@@ -52,7 +52,7 @@ def test_report_and_refusal(study, tmp_path):
     assert not (Path(study.out) / "report.html").exists() and (Path(study.out) / "results").stat().st_mtime == report_before
     written = runner.invoke(app, args)
     assert written.exit_code == 0, written.output
-    path = write_controls_outputs(study, nc.collect(study))
+    path = write_controls_outputs(study.out, nc.collect(study), nc.report_settings(study))
     assert path.stat().st_size > 20_000
     assert {p.name for p in (path.parent / "figures").glob("*.png")} >= {"structure_over_training.png", "width_scan.png",
                                                                         "helix_predictions_semf.png"}

@@ -219,7 +219,7 @@ def controls_command(
         record_config(study)
     else:
         nuclear_controls.run_part(study, part)
-    path = write_controls_outputs(study, nuclear_controls.collect(study))
+    path = write_controls_outputs(out, nuclear_controls.collect(study), nuclear_controls.report_settings(study))
     console.print(f"report: {path}")
 
 

@@ -1,6 +1,8 @@
 """The report of the nuclear controls study: tables (CSV), figures (PNG) and one HTML page.
 
-    write_controls_outputs(study, collect(study))     # OUT/report.html, OUT/*.csv, OUT/figures/*.png
+    write_controls_outputs(out, collect(study), report_settings(study))   # OUT/report.html, OUT/*.csv, OUT/figures/*.png
+
+``collect`` and ``report_settings`` are those of ``physlens.studies.nuclear_controls``; this module only draws.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from physlens.report import nuclear_controls_figures as figs
 from physlens.report.html import Figure, Report, Section, figure_png
 from physlens.report.tables import Table
 from physlens.runs import atomic_write_bytes, atomic_write_text
-from physlens.studies.bookkeeping import write_parquet
-from physlens.studies.nuclear_controls import HELIX_R2, MULTI_TURN, SHELL_MATCH, ControlsConfig, config_dict
 
 CONTROL_COLUMNS = {"run": "run", "rms_model_val": "held-out B RMS [MeV]", "rms_semf_val": "SEMF held-out B RMS [MeV]",
                    "rms_formula_val": "PC-route formula held-out RMS [MeV]", "range_helix_r2_Z": "Z helix R² (Z ∈ [25, 80])",
@@ -31,19 +31,6 @@ WIDTH_COLUMNS = {"width": "width", "n_parameters": "parameters", "seconds_per_st
 """Columns of the width-scan table and their human names."""
 
 
-def _predictions(out: Path, name: str) -> pd.DataFrame | None:
-    """The helix-perturbation predictions of control run ``name``: stored, or computed from its run folder."""
-    from physlens.nuclear.analysis import perturb_helix
-    from physlens.nuclear.train import load
-
-    stored, run_dir = out / "results" / f"{name}-predictions.parquet", out / "runs" / name
-    if not stored.exists():
-        if not (run_dir / "params.msgpack").exists():
-            return None
-        write_parquet(stored, perturb_helix(load(run_dir))[1])
-    return pd.read_parquet(stored)
-
-
 def _figure(fig: plt.Figure, caption: str, folder: Path, name: str) -> Figure:
     png = figure_png(fig)
     atomic_write_bytes(folder / f"{name}.png", png)
@@ -55,10 +42,13 @@ def _select(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return frame[present].rename(columns=columns)
 
 
-def write_controls_outputs(study: ControlsConfig, tables: dict[str, pd.DataFrame]) -> Path:
+def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], settings: dict) -> Path:
     """Write ``controls.csv``, ``widths.csv``, ``structure.csv``, ``extrapolation.csv``, ``perturbation.csv``,
-    ``figures/*.png`` and ``report.html`` into the study folder; returns the report's path."""
-    out = Path(study.out)
+    ``terms.csv``, ``figures/*.png`` and ``report.html`` into the study folder ``out``; returns the report's path.
+
+    ``settings`` holds the study's settings (``structure_every``, ``scan_steps``, …) and the thresholds
+    ``helix_r2``, ``multi_turn``, ``shell_match``."""
+    out = Path(out)
     figures = out / "figures"
     for name in ("controls", "widths", "structure", "extrapolation", "perturbation", "terms"):
         atomic_write_text(out / f"{name}.csv", tables[name].to_csv(index=False))
@@ -81,19 +71,19 @@ def write_controls_outputs(study: ControlsConfig, tables: dict[str, pd.DataFrame
                                                 "search time [s]": row.direct_seconds}]), "Direct symbolic baseline"))
         sections.append(Section("SEMF pseudo-data and weight decay", text, tables=tables_))
         shown = []
-        for name in sorted({"measured", "semf"} & set(controls.run)):
-            predictions = _predictions(out, name)
-            if predictions is not None:
-                shown.append(_figure(figs.helix_predictions(predictions, _targets(out, name)),
-                                     f"Run {name}: predicted B/A against A (mean over nuclei of each A) with each "
-                                     "embedding's helix redrawn with its radius, frequency or pitch (length) scaled; "
-                                     "grey: the run's targets.", figures, f"helix_predictions_{name}"))
+        predictions, targets = tables["predictions"], tables["targets"]
+        for name in sorted({"measured", "semf"} & set(predictions.get("run", ()))):
+            shown.append(_figure(figs.helix_predictions(predictions[predictions.run == name],
+                                                        targets[targets.run == name]),
+                                 f"Run {name}: predicted B/A against A (mean over nuclei of each A) with each "
+                                 "embedding's helix redrawn with its radius, frequency or pitch (length) scaled; "
+                                 "grey: the run's targets.", figures, f"helix_predictions_{name}"))
         if shown:
             sections.append(Section("Helix perturbations as predictions", "What the model predicts when the helix "
                                     "part of every embedding row is redrawn with one parameter changed.", figures=shown,
                                     tables=[Table(tables["perturbation"], "B RMS [MeV] with the helix redrawn")]))
     if len(tables["structure"]):
-        sections.append(Section("Structure over training", f"Measured every {study.structure_every} steps from step 0 "
+        sections.append(Section("Structure over training", f"Measured every {settings['structure_every']} steps from step 0 "
                                 "(physlens.nuclear.structure), as in the paper's Fig. 16.",
                                 figures=[_figure(figs.structure_over_training(tables["structure"]),
                                                  "Orderedness, parity split, helix R² and turns over the paper's range, "
@@ -102,9 +92,9 @@ def write_controls_outputs(study: ControlsConfig, tables: dict[str, pd.DataFrame
                                                  "structure_over_training")]))
     widths = tables["widths"]
     if len(widths):
-        text = (f"The default preset at each width for {study.scan_steps:,} steps (a fixed budget on this machine's "
-                f"CPU). A helix counts as present at R² ≥ {HELIX_R2} (multi-turn with ≥ {MULTI_TURN:g} turns), a "
-                f"shell PC at |cos| ≥ {SHELL_MATCH}; the extrapolation fits each measure linearly in log2(width).")
+        text = (f"The default preset at each width for {settings['scan_steps']:,} steps (a fixed budget on this machine's "
+                f"CPU). A helix counts as present at R² ≥ {settings['helix_r2']} (multi-turn with ≥ "
+                f"{settings['multi_turn']:g} turns), a shell PC at |cos| ≥ {settings['shell_match']}; the extrapolation fits each measure linearly in log2(width).")
         figs_ = [_figure(figs.width_scan(widths, tables["extrapolation"]), "Helix R², best PC–term |cos| and B RMS "
                          "against width; dotted: the log-linear trend, grey lines: the thresholds.", figures, "width_scan")] \
             if len(widths) >= 2 else []
@@ -114,16 +104,6 @@ def write_controls_outputs(study: ControlsConfig, tables: dict[str, pd.DataFrame
     meta = ["exact over all nuclei (no sampling); energies in MeV",
             "command: physlens nuclear controls --part controls; --part widths; --part report"]
     report = Report("Nuclear controls: SEMF pseudo-data, weight decay, structure over training, width",
-                    sections, meta, config=config_dict(study))
+                    sections, meta, config={k: v for k, v in settings.items()
+                                            if k not in ("helix_r2", "multi_turn", "shell_match")})
     return report.write(out / "report.html")
-
-
-def _targets(out: Path, name: str) -> pd.DataFrame:
-    """Control run ``name``'s target B (MeV) per nucleus (Z, N): stored, or read from its run folder."""
-    from physlens.nuclear.train import load
-
-    run_dir = out / "runs" / name
-    stored = out / "results" / f"{name}-targets.parquet"
-    if not stored.exists():
-        write_parquet(stored, load(run_dir).system.nuclei[["Z", "N", "B"]].reset_index(drop=True))
-    return pd.read_parquet(stored)

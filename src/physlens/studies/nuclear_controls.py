@@ -35,7 +35,7 @@ import pandas as pd
 from physlens.errors import PhyslensError, check_choice
 from physlens.nuclear import structure
 from physlens.nuclear.data import STUDY_NMIN, STUDY_ZMIN
-from physlens.nuclear.analysis import NuclearAnalysis, analyse, direct_formula
+from physlens.nuclear.analysis import NuclearAnalysis, analyse, direct_formula, perturb_helix
 from physlens.nuclear.train import load, resume, train
 from physlens.nuclear.training_config import NuclearTrainConfig, preset
 from physlens.runs import atomic_write_text
@@ -167,15 +167,31 @@ def extrapolate(widths: pd.DataFrame, column: str, target: float) -> float:
     return float(2 ** ((target - a) / b)) if b > 0 else float("nan")
 
 
+def _store_predictions(out: Path, name: str) -> None:
+    """Store the helix-perturbation predictions and the targets of control run ``name`` (when its run folder
+    has finished and they are not stored yet): ``results/<name>-predictions.parquet``, ``-targets.parquet``."""
+    run_dir = out / "runs" / name
+    if (out / "results" / f"{name}-predictions.parquet").exists() or not (run_dir / "params.msgpack").exists():
+        return
+    run = load(run_dir)
+    write_parquet(out / "results" / f"{name}-targets.parquet",
+                  run.system.nuclei[["Z", "N", "B"]].reset_index(drop=True).assign(run=name))
+    write_parquet(out / "results" / f"{name}-predictions.parquet", perturb_helix(run)[1].assign(run=name))
+
+
 def collect(study: ControlsConfig) -> dict[str, pd.DataFrame]:
     """The study's tables from its stored results: ``controls``, ``structure``, ``perturbation``, ``terms``,
+    ``predictions`` and ``targets`` (the helix perturbations' predicted B and the runs' target B per nucleus),
     ``widths`` and ``extrapolation`` (whatever parts have finished)."""
     results = Path(study.out) / "results"
+    for name in CONTROLS:
+        if (results / f"{name}.json").exists():
+            _store_predictions(Path(study.out), name)
     read = [json.loads(p.read_text()) for p in sorted(results.glob("*.json"))]
     tables = {"controls": pd.DataFrame([r for r in read if "run" in r]),
               "widths": pd.DataFrame([r for r in read if "width" in r]).sort_values("width", ignore_index=True)
               if any("width" in r for r in read) else pd.DataFrame()}
-    for kind in ("structure", "perturbation", "terms"):
+    for kind in ("structure", "perturbation", "terms", "predictions", "targets"):
         files = sorted(results.glob(f"*-{kind}.parquet"))
         tables[kind] = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
     widths = tables["widths"]
@@ -194,3 +210,8 @@ def collect(study: ControlsConfig) -> dict[str, pd.DataFrame]:
 def config_dict(study: ControlsConfig) -> dict:
     """The settings as recorded (without ``out``)."""
     return {k: v for k, v in dataclasses.asdict(study).items() if k != "out"}
+
+
+def report_settings(study: ControlsConfig) -> dict:
+    """What the report states besides the tables: the settings and the thresholds of the extrapolation."""
+    return {**config_dict(study), "helix_r2": HELIX_R2, "multi_turn": MULTI_TURN, "shell_match": SHELL_MATCH}
