@@ -26,6 +26,12 @@ def study(tmp_path_factory):
     return config
 
 
+@pytest.fixture(autouse=True)
+def tiny_models_count_as_trained(monkeypatch):
+    """250 steps of a width-4 model leave B errors of tens of MeV; the threshold itself is tested below."""
+    monkeypatch.setattr(nc, "UNTRAINED_RMS_MEV", 1e4)
+
+
 def test_every_part_lands_in_the_tables(study):
     tables = nc.collect(study)
     controls = tables["controls"].set_index("run")
@@ -59,6 +65,21 @@ def test_report_and_refusal(study, tmp_path):
     assert json.loads((path.parent / "study.json").read_text())["config"]["widths"] == [4, 8]
     bad = runner.invoke(app, ["nuclear", "controls", "--part", "everything", "--out", str(tmp_path / "new")])
     assert bad.exit_code == 2 and "part" in bad.stderr and not (tmp_path / "new").exists()
+
+
+def test_untrained_widths_are_left_out_of_the_trends(tmp_path, monkeypatch):
+    monkeypatch.setattr(nc, "UNTRAINED_RMS_MEV", 30.0)
+    study = nc.ControlsConfig(widths=(64, 128, 256, 512), out=str(tmp_path))
+    (tmp_path / "results").mkdir()
+    for width, rms, r2 in ((64, 3.0, 0.5), (128, 2.5, 0.6), (256, 2.0, 0.7), (512, 3000.0, 0.05)):
+        row = {"width": width, "steps": 3000, "train_rms_B": rms, "val_rms_B": rms, "helix_r2_Z": r2,
+               "helix_r2_N": r2, "cos_shell_P": 0.5}
+        (tmp_path / "results" / f"width-{width}.json").write_text(json.dumps(row))
+    tables = nc.collect(study)
+    assert tables["widths"].trained.tolist() == [True, True, True, False]
+    fit = tables["extrapolation"].set_index("column").loc["helix_r2_Z"]
+    assert fit.widths_fitted == "64, 128, 256"
+    assert fit.slope_per_doubling == pytest.approx(0.1) and fit.predicted_width == pytest.approx(64 * 2**4)
 
 
 def test_extrapolation_of_a_log_linear_trend():

@@ -27,7 +27,8 @@ CONTROL_COLUMNS = {"run": "run", "rms_model_val": "held-out B RMS [MeV]", "rms_s
 WIDTH_COLUMNS = {"width": "width", "n_parameters": "parameters", "seconds_per_step": "time per step [s]",
                  "seconds": "training time [s]", "val_rms_B": "held-out B RMS [MeV]", "helix_r2_Z": "Z helix R²",
                  "helix_turns_Z": "Z helix turns", "helix_r2_N": "N helix R²", "helix_turns_N": "N helix turns",
-                 "cos_shell_P": "shell P: best PC |cos|", "cos_pairing": "pairing: best PC |cos|"}
+                 "cos_shell_P": "shell P: best PC |cos|", "cos_pairing": "pairing: best PC |cos|",
+                 "trained": "trained (training B RMS < 30 MeV)"}
 """Columns of the width-scan table and their human names."""
 
 
@@ -95,9 +96,12 @@ def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], set
         text = (f"The default preset at each width for {settings['scan_steps']:,} steps (a fixed budget on this machine's "
                 f"CPU). A helix counts as present at R² ≥ {settings['helix_r2']} (multi-turn with ≥ "
                 f"{settings['multi_turn']:g} turns), a shell PC at |cos| ≥ {settings['shell_match']}; the extrapolation fits each measure linearly in log2(width).")
+        for row in widths[~widths.trained].itertuples():
+            text += (f" Width {int(row.width)} did not train at the preset's peak rate (training B RMS "
+                     f"{row.train_rms_B:,.0f} MeV) and is left out of the trends.")
         figs_ = [_figure(figs.width_scan(widths, tables["extrapolation"]), "Helix R², best PC–term |cos| and B RMS "
                          "against width; dotted: the log-linear trend, grey lines: the thresholds.", figures, "width_scan")] \
-            if len(widths) >= 2 else []
+            if widths.trained.sum() >= 2 else []
         sections.append(Section("Width scan", text, figures=figs_,
                                 tables=[Table(_select(widths, WIDTH_COLUMNS), "Width scan"),
                                         Table(tables["extrapolation"], "Where the trends reach the thresholds")]))

@@ -65,8 +65,11 @@ def structure_over_training(structure: pd.DataFrame) -> plt.Figure:
 
 
 def width_scan(widths: pd.DataFrame, extrapolation: pd.DataFrame) -> plt.Figure:
-    """Helix R², shell-term match and held-out B RMS against width, with the log-linear trends."""
+    """Helix R², shell-term match and held-out B RMS against width, with the log-linear trends, over the widths
+    that trained (column ``trained``); the others are named in the title."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    untrained = widths[~widths.trained]
+    widths = widths[widths.trained]
     w_W = widths.width.to_numpy(float)
     grid = np.geomspace(w_W.min(), w_W.max() * 8, 50)
     for ax, columns, label in ((axes[0], ("helix_r2_Z", "helix_r2_N"), "helix R² over the paper's range"),
@@ -82,8 +85,10 @@ def width_scan(widths: pd.DataFrame, extrapolation: pd.DataFrame) -> plt.Figure:
         ax.legend(fontsize=7)
     axes[2].plot(w_W, widths.val_rms_B, "o-", label="held-out")
     axes[2].plot(w_W, widths.train_rms_B, "s--", label="training")
-    axes[2].set(xscale="log", xlabel="width", ylabel="B RMS [MeV]", ylim=(0, None),
-                title=f"after {int(widths.steps.iloc[0]):,} steps each")
+    title = f"after {int(widths.steps.iloc[0]):,} steps each"
+    if len(untrained):
+        title += "; not trained (left out): width " + ", ".join(str(int(w)) for w in untrained.width)
+    axes[2].set(xscale="log", xlabel="width", ylabel="B RMS [MeV]", ylim=(0, None), title=title)
     axes[2].legend(fontsize=7)
     for ax in axes:
         ax.xaxis.set_minor_formatter(NullFormatter())

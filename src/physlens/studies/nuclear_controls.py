@@ -12,7 +12,7 @@ width 2048. This study trains, on this machine:
 - a width scan: the default preset at each of ``widths`` for ``scan_steps`` steps (a
   fixed budget), measuring the helix over the paper's range, the shell-term match and the
   held-out RMS against width, with a log-linear extrapolation of the width at which the
-  helix fit would reach R² ``HELIX_R2`` (present; multi-turn with ``MULTI_TURN`` turns) and
+  helix fit would reach R² ``HELIX_R2`` (over the widths that trained: ``UNTRAINED_RMS_MEV``) (present; multi-turn with ``MULTI_TURN`` turns) and
   a penultimate PC the shell term at |cos| ``SHELL_MATCH``.
 
 Every part resumes (runs continue from their checkpoints; finished results are files in
@@ -48,6 +48,9 @@ CONTROLS: dict[str, dict] = {
 }
 """Control runs: name → settings over the default preset."""
 PARTS = ("controls", "widths")
+UNTRAINED_RMS_MEV = 30.0
+"""Training B RMS (MeV) above which a width counts as not trained (ten times the fitted SEMF's ~3 MeV): such a
+model has not learned binding energies, its structure measures say nothing, and the extrapolation leaves it out."""
 HELIX_R2 = 0.9
 """R² of the range-helix fit above which the helix counts as present (its turns are then meaningful)."""
 MULTI_TURN = 2.0
@@ -159,12 +162,16 @@ def run_part(study: ControlsConfig, part: str) -> None:
 
 def extrapolate(widths: pd.DataFrame, column: str, target: float) -> float:
     """The width at which a log-linear fit ``column = a + b·log2(width)`` reaches ``target``: NaN when the
-    fit does not rise towards it (b ≤ 0 below the target), the smallest scanned width when already reached."""
+    fit does not rise towards it (b ≤ 0 below the target), inf when it rises too slowly to reach it within
+    float range, the smallest scanned width when already reached."""
     w_W, y_W = widths.width.to_numpy(float), widths[column].to_numpy(float)
     if (y_W >= target).any():
         return float(w_W[y_W >= target].min())
     b, a = np.polyfit(np.log2(w_W), y_W, 1)
-    return float(2 ** ((target - a) / b)) if b > 0 else float("nan")
+    if b <= 0:
+        return float("nan")
+    with np.errstate(over="ignore"):  # a trend too flat to reach the target within float range: inf
+        return float(np.exp2((target - a) / b))
 
 
 def _store_predictions(out: Path, name: str) -> None:
@@ -195,14 +202,18 @@ def collect(study: ControlsConfig) -> dict[str, pd.DataFrame]:
         files = sorted(results.glob(f"*-{kind}.parquet"))
         tables[kind] = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
     widths = tables["widths"]
+    if len(widths):
+        widths["trained"] = widths.train_rms_B < UNTRAINED_RMS_MEV
     rows = []
-    if len(widths) >= 2:
+    trained = widths[widths.trained] if len(widths) else widths
+    if len(trained) >= 2:
         for column, target, meaning in (("helix_r2_Z", HELIX_R2, "R² of the Z helix over Z ∈ [25, 80]"),
                                         ("helix_r2_N", HELIX_R2, "R² of the N helix over N ∈ [40, 120]"),
                                         ("cos_shell_P", SHELL_MATCH, "best |cos| of a penultimate PC with shell P")):
-            b, a = np.polyfit(np.log2(widths.width.to_numpy(float)), widths[column].to_numpy(float), 1)
+            b, a = np.polyfit(np.log2(trained.width.to_numpy(float)), trained[column].to_numpy(float), 1)
             rows.append({"measure": meaning, "column": column, "target": target, "slope_per_doubling": b,
-                         "predicted_width": extrapolate(widths, column, target)})
+                         "predicted_width": extrapolate(trained, column, target),
+                         "widths_fitted": ", ".join(str(int(w)) for w in trained.width)})
     tables["extrapolation"] = pd.DataFrame(rows)
     return tables
 
