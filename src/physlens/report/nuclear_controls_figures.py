@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
 STRUCTURE_PANELS = (
     (("orderedness_Z", "orderedness_N"), "orderedness (|Spearman ρ| along PC0)"),
@@ -50,16 +50,20 @@ def helix_predictions(predictions: pd.DataFrame, measured: pd.DataFrame) -> plt.
 
 def structure_over_training(structure: pd.DataFrame) -> plt.Figure:
     """Structure measures against training step, one line style per run (the paper's Fig. 16)."""
-    fig, axes = plt.subplots(1, len(STRUCTURE_PANELS), figsize=(17, 3.6))
+    fig, grid = plt.subplots(2, 3, figsize=(14, 7.5))
+    axes = grid.ravel()[: len(STRUCTURE_PANELS)]
+    for ax in grid.ravel()[len(STRUCTURE_PANELS):]:
+        ax.set_axis_off()
     styles = dict(zip(dict.fromkeys(structure.run), ("-", "--", ":", "-.")))
     for ax, (columns, label) in zip(axes, STRUCTURE_PANELS):
         for column, colour in zip(columns, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
             for run, rows in structure.groupby("run", sort=False):
                 ax.plot(rows.step, rows[column], styles[run], color=colour, lw=1.1,
-                        label=f"{column.split('_')[-1] if column.startswith('cos') else column[-1]}, {run}")
+                        label=f"{column[4:].replace('_', ' ') if column.startswith('cos') else column[-1]}, {run}")
         ax.set(xlabel="training step", ylabel=label)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
     for ax in axes:
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -80,7 +84,7 @@ def width_scan(widths: pd.DataFrame, extrapolation: pd.DataFrame) -> plt.Figure:
             ax.plot(grid, a + b * np.log2(grid), ":", color=line.get_color(), lw=0.9)
         for row in extrapolation.itertuples():
             if row.column in columns:
-                ax.axhline(row.target, color="0.5", lw=0.6)
+                ax.axhline(row.threshold, color="0.5", lw=0.6)
         ax.set(xscale="log", xlabel="width (dotted: log-linear trend)", ylabel=label, ylim=(0, 1.02))
         ax.legend(fontsize=7)
     axes[2].plot(w_W, widths.val_rms_B, "o-", label="held-out")

@@ -211,7 +211,7 @@ def collect(study: ControlsConfig) -> dict[str, pd.DataFrame]:
                                         ("helix_r2_N", HELIX_R2, "R² of the N helix over N ∈ [40, 120]"),
                                         ("cos_shell_P", SHELL_MATCH, "best |cos| of a penultimate PC with shell P")):
             b, a = np.polyfit(np.log2(trained.width.to_numpy(float)), trained[column].to_numpy(float), 1)
-            rows.append({"measure": meaning, "column": column, "target": target, "slope_per_doubling": b,
+            rows.append({"measure": meaning, "column": column, "threshold": target, "slope_per_doubling": b,
                          "predicted_width": extrapolate(trained, column, target),
                          "widths_fitted": ", ".join(str(int(w)) for w in trained.width)})
     tables["extrapolation"] = pd.DataFrame(rows)
