@@ -348,15 +348,23 @@ class Run:
                                 "converged or interrupted run")
         self.verify()
 
-    def metrics_rows(self) -> list[dict]:
-        """The logged metrics, one dict per logged step."""
-        file = self.path / "metrics.jsonl"
+    def read_rows(self, name: str) -> list[dict]:
+        """The rows of the JSON-lines file ``name`` (``metrics.jsonl``, ``structure.jsonl``); empty when absent."""
+        file = self.path / name
         if not file.is_file():
             return []
         try:
             return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
             raise PhyslensError(f"{file} is corrupt: {exc}") from None
+
+    def write_rows(self, name: str, rows: list[dict]) -> None:
+        """Replace the JSON-lines file ``name`` with ``rows`` (atomically)."""
+        atomic_write_text(self.path / name, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def metrics_rows(self) -> list[dict]:
+        """The logged metrics, one dict per logged step."""
+        return self.read_rows("metrics.jsonl")
 
     def metrics(self) -> pd.DataFrame:
         """The logged metrics as a DataFrame, one row per logged step; with no rows, an empty frame that
@@ -366,7 +374,7 @@ class Run:
 
     def write_metrics(self, rows: list[dict]) -> None:
         """Replace the metrics log with ``rows`` (atomically)."""
-        atomic_write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        self.write_rows("metrics.jsonl", rows)
 
     def write_blob(self, name: str, data: bytes) -> None:
         """Store a binary file (``checkpoint.msgpack``, ``params.msgpack``) atomically."""

@@ -39,7 +39,7 @@ def test_study_stores_rows_resumes_and_collects(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished task was trained again")
 
-    monkeypatch.setattr(nuclear, "train", no_training)
+    monkeypatch.setattr(nuclear, "train_or_resume", no_training)
     again = nuclear.run_study(study, LocalExecutor(), progress=False)
     assert again["models"].equals(tables["models"])
     with pytest.raises(PhyslensError, match="other settings"):

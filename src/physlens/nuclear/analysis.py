@@ -37,8 +37,8 @@ from physlens.lens.geometry import (PCA, TermMatch, Topography, TruncationCurve,
                                     truncation_curve)
 from physlens.lens.hooks import Lens
 from physlens.lens.symbolic import FormulaCombination, SymbolicFit, combine_formulas, fit_symbolic
-from physlens.nuclear.embeddings import COLUMNS, EmbeddingGeometry, embedding_geometry, embedding_table
-from physlens.nuclear.evaluate import binding_factor, semf_baseline
+from physlens.nuclear.embeddings import COLUMNS, EmbeddingGeometry, embedding_geometries
+from physlens.nuclear.evaluate import binding_factor, rms, semf_baseline
 from physlens.nuclear.structure import TERMS
 from physlens.nuclear.terms import term_vectors
 from physlens.nuclear.train import load
@@ -170,10 +170,8 @@ def perturb_helix(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     nuclei = run.system.nuclei[["Z", "N", "A", "B", "train"]].reset_index(drop=True)
     Z_K, N_K = nuclei.Z.to_numpy(), nuclei.N.to_numpy()
     x_K3 = np.stack([Z_K, N_K, np.full(len(Z_K), model.tasks.index("B"))], axis=1)
-    geometries = {w: embedding_geometry(embedding_table(variables, w, idx), idx, w)
-                  for w, idx in ((w, np.unique(nuclei[w])) for w in COLUMNS)}
-    return _helix_perturbation(Lens(model, variables), x_K3, nuclei, binding_factor(model, Z_K, N_K), geometries,
-                               variables)
+    return _helix_perturbation(Lens(model, variables), x_K3, nuclei, binding_factor(model, Z_K, N_K),
+                               embedding_geometries(variables, nuclei), variables)
 
 
 def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82, generations: int = 200,
@@ -201,8 +199,7 @@ def analyse(run: Run, *, n_pcs: int = 8, sr_pcs: int = 6, topography_N: int = 82
     lens = Lens(model, variables)
     hooks = [*(f"blocks.{i}.resid" for i in range(model.depth)), "penultimate"]
     out_K, cache = lens.run_with_cache(jnp.asarray(x_K3), hooks)
-    geometries = {w: embedding_geometry(embedding_table(variables, w, idx), idx, w)
-                  for w, idx in ((w, np.unique(nuclei[w])) for w in COLUMNS)}
+    geometries = embedding_geometries(variables, nuclei)
 
     def predict_plane(rows_ND):
         x_N3 = np.tile([[int(Z_K[0]), topography_N, model.tasks.index("B")]], (len(rows_ND), 1))
@@ -270,5 +267,4 @@ def direct_formula(run: Run, *, sr_pcs: int = 6, generations: int = 200, populat
     fit = fit_symbolic(X_K2[train_K], B_K[train_K], ("Z", "N"), generations=total, population_size=population_size,
                        max_length=max_length, seed=seed)
     err_K = fit.predict(X_K2) - B_K
-    rms_val = float(np.sqrt(np.mean(err_K[~train_K] ** 2))) if (~train_K).any() else float("nan")
-    return DirectFormula(fit, total, float(np.sqrt(np.mean(err_K[train_K] ** 2))), rms_val)
+    return DirectFormula(fit, total, rms(err_K[train_K]), rms(err_K[~train_K]))

@@ -120,3 +120,9 @@ def embedding_geometry(emb_TD: np.ndarray, index_T: np.ndarray, name: str, helix
     return EmbeddingGeometry(name, index_T, basis, orderedness(emb_TD, index_T), parity_split(emb_TD, index_T),
                              fit_helix(coords_TP, t_T), fit_helix(coords_TP, t_T, freqs_G=_slow_freqs(t_T)), helix_pcs,
                              fit_range, range_helix)
+
+
+def embedding_geometries(variables: dict, nuclei: pd.DataFrame) -> dict[str, EmbeddingGeometry]:
+    """``embedding_geometry`` of the Z and N tables over the Z and N values that occur in ``nuclei``."""
+    return {which: embedding_geometry(embedding_table(variables, which, index_T), index_T, which)
+            for which, index_T in ((w, np.unique(nuclei[w].to_numpy())) for w in COLUMNS)}

@@ -65,10 +65,10 @@ def semf_baseline(data: NuclearData) -> dict:
     fit = fit_semf(nuclei.Z[train], nuclei.N[train], nuclei.B[train])
     semf_K = semf_design(nuclei.Z, nuclei.N) @ np.array([fit.coefficients[c] for c in SEMF_COEFFICIENTS])
     err_K = semf_K - nuclei.B.to_numpy()
-    return {"coefficients": fit.coefficients, "B": semf_K, "train_rms": _rms(err_K[train]), "val_rms": _rms(err_K[~train])}
+    return {"coefficients": fit.coefficients, "B": semf_K, "train_rms": rms(err_K[train]), "val_rms": rms(err_K[~train])}
 
 
-def _rms(err_K: np.ndarray) -> float:
+def rms(err_K: np.ndarray) -> float:
     """Root mean square, NaN for no values (a run with every nucleus in training has no held-out ones)."""
     return float(np.sqrt(np.mean(err_K**2))) if err_K.size else float("nan")
 
@@ -108,4 +108,4 @@ def evaluate(run: Run) -> BindingEvaluation:
     held_out = ~nuclei.train.to_numpy()
     Z_K, N_K, binding_K = (nuclei[c].to_numpy()[held_out] for c in ("Z", "N", "B"))
     model_K, semf_K = predict(run, Z_K, N_K, "B"), semf_baseline(run.system)["B"][held_out]
-    return BindingEvaluation(Z_K, N_K, binding_K, model_K, semf_K, _rms(model_K - binding_K), _rms(semf_K - binding_K))
+    return BindingEvaluation(Z_K, N_K, binding_K, model_K, semf_K, rms(model_K - binding_K), rms(semf_K - binding_K))

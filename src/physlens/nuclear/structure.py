@@ -11,7 +11,7 @@ exactly over the run's nuclei:
   PCs with it (``cos_<term>``) and which PC that is (``pc_<term>``).
 
 A run with ``structure_every > 0`` records one row every that many steps, step 0 included,
-in ``structure.jsonl`` (``physlens.nuclear.train``); ``frame(run)`` reads it back::
+in ``structure.jsonl`` (``physlens.nuclear.train``, through ``Run.write_rows``); ``frame(run)`` reads it back::
 
     rows = structure_row(model, variables, data)      # one dict, the model as it is now
     frame(run)                                         # one row per recorded step
@@ -19,19 +19,17 @@ in ``structure.jsonl`` (``physlens.nuclear.train``); ``frame(run)`` reads it bac
 
 from __future__ import annotations
 
-import json
-
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from physlens.lens.geometry import match_terms, pca
 from physlens.lens.hooks import Lens
-from physlens.nuclear.embeddings import COLUMNS, embedding_geometry, embedding_table
+from physlens.nuclear.embeddings import embedding_geometries
 from physlens.nuclear.model import NuclearModel
 from physlens.nuclear.targets import NuclearData
 from physlens.nuclear.terms import SEMF_TERMS, term_vectors
-from physlens.runs import Run, atomic_write_text
+from physlens.runs import Run
 
 TERMS: tuple[str, ...] = (*SEMF_TERMS, "shell_P", "shell_P2")
 """Physics terms the penultimate PCs are matched to (vectors of ``terms.term_vectors``)."""
@@ -45,9 +43,7 @@ def structure_row(model: NuclearModel, variables: dict, data: NuclearData, n_pcs
     The penultimate activations are those of the task ``B`` (the first task when B is not trained)."""
     nuclei = data.nuclei
     row: dict = {}
-    for which in COLUMNS:
-        index_T = np.unique(nuclei[which].to_numpy())
-        geometry = embedding_geometry(embedding_table(variables, which, index_T), index_T, which)
+    for which, geometry in embedding_geometries(variables, nuclei).items():
         row |= {f"orderedness_{which}": geometry.order.spearman, f"R_P_{which}": geometry.parity.ratio}
         fit = geometry.range_helix
         for name in ("r2", "turns", "radius"):
@@ -66,17 +62,6 @@ def structure_row(model: NuclearModel, variables: dict, data: NuclearData, n_pcs
     return row
 
 
-def read_rows(run: Run) -> list[dict]:
-    """The recorded rows of a run (empty when it records none)."""
-    file = run.path / FILE
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()] if file.is_file() else []
-
-
-def write_rows(run: Run, rows: list[dict]) -> None:
-    """Replace a run's record with ``rows`` (atomically)."""
-    atomic_write_text(run.path / FILE, "".join(json.dumps(r) + "\n" for r in rows))
-
-
 def frame(run: Run) -> pd.DataFrame:
     """A run's structure measures, one row per recorded step (column ``step``)."""
-    return pd.DataFrame(read_rows(run))
+    return pd.DataFrame(run.read_rows(FILE))

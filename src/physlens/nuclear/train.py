@@ -134,7 +134,7 @@ class _Trainer:
         if snapshot is not None:
             self.state = flax.serialization.from_state_dict(self.state, snapshot)
             self.metrics = [r for r in run.metrics_rows() if r["step"] <= self.step]
-            self.structure = [r for r in structure.read_rows(run) if r["step"] <= self.step]
+            self.structure = [r for r in run.read_rows(structure.FILE) if r["step"] <= self.step]
             self.seconds_before = run.status.get("seconds", 0.0)
         self.rows, self.chunk = _make_chunk(self.model, optimizer, config, self.data)
         self.rms = _make_rms(self.model, self.data)
@@ -172,7 +172,7 @@ class _Trainer:
         """Save parameters, optimiser state and step, with the metrics up to them."""
         self.run.write_metrics(self.metrics)
         if self.structure:
-            structure.write_rows(self.run, self.structure)
+            self.run.write_rows(structure.FILE, self.structure)
         state = flax.serialization.to_state_dict(self.state)
         self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(state))
         self.run.write_status("running", step=self.step, seconds=self.seconds)
@@ -237,6 +237,13 @@ def resume(path: Path | str, *, progress: bool = True) -> Run:
         if run.status["state"] in TERMINAL_STATES:
             return load(path)
         return _Trainer(run, _config_of(run), progress).fit()
+
+
+def train_or_resume(config: NuclearTrainConfig, path: Path | str, *, progress: bool = True) -> Run:
+    """The run of ``config`` in ``path``: trained anew into an empty ``path``, else resumed (or loaded when ended).
+    For studies, whose folders pin their settings so that ``path`` can only hold a run of ``config``."""
+    path = Path(path)
+    return resume(path, progress=progress) if (path / "config.toml").exists() else train(config, path, progress=progress)
 
 
 def _config_of(run: Run) -> NuclearTrainConfig:

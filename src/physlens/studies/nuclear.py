@@ -32,7 +32,7 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.nuclear.embeddings import index_structure_row
 from physlens.nuclear.targets import DEFAULT_TASKS
-from physlens.nuclear.train import NuclearTrainConfig, load, resume, train
+from physlens.nuclear.train import NuclearTrainConfig, load, train_or_resume
 from physlens.studies.bookkeeping import record_config, run_tasks
 from physlens.runs import atomic_write_text
 
@@ -119,7 +119,7 @@ def run_task(task: Task) -> str:
     start = time.perf_counter()
     try:
         cfg = task.train_config()
-        run = resume(run_dir, progress=False) if (run_dir / "config.toml").exists() else train(cfg, run_dir, progress=False)
+        run = train_or_resume(cfg, run_dir, progress=False)
         run = run if run.model is not None else load(run.path)
         status = run.status
         row |= {"state": status["state"], "steps": status["step"],

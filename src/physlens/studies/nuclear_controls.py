@@ -36,7 +36,7 @@ from physlens.errors import PhyslensError, check_choice
 from physlens.nuclear import structure
 from physlens.nuclear.data import STUDY_NMIN, STUDY_ZMIN
 from physlens.nuclear.analysis import NuclearAnalysis, analyse, direct_formula, perturb_helix
-from physlens.nuclear.train import load, resume, train
+from physlens.nuclear.train import load, train_or_resume
 from physlens.nuclear.training_config import NuclearTrainConfig, preset
 from physlens.runs import atomic_write_text
 from physlens.studies.bookkeeping import record_config, write_parquet
@@ -102,10 +102,6 @@ class ControlsConfig:
                       nmin=self.nmin)
 
 
-def _trained(config: NuclearTrainConfig, path: Path):
-    return resume(path, progress=False) if (path / "config.toml").exists() else train(config, path, progress=False)
-
-
 def _analysis_files(out: Path, name: str, analysis: NuclearAnalysis) -> None:
     write_parquet(out / "results" / f"{name}-perturbation.parquet", analysis.helix_perturbation.assign(run=name))
     write_parquet(out / "results" / f"{name}-terms.parquet", analysis.best_pc_per_term().assign(run=name))
@@ -117,7 +113,7 @@ def run_control(study: ControlsConfig, name: str) -> None:
     result = out / "results" / f"{name}.json"
     if result.exists():
         return
-    run = load(_trained(study.control_config(name), out / "runs" / name).path)
+    run = load(train_or_resume(study.control_config(name), out / "runs" / name, progress=False).path)
     analysis = analyse(run, sr_pcs=study.sr_pcs, generations=study.generations)
     _analysis_files(out, name, analysis)
     write_parquet(out / "results" / f"{name}-structure.parquet", structure.frame(run).assign(run=name))
@@ -138,7 +134,7 @@ def run_width(study: ControlsConfig, width: int) -> None:
     result = out / "results" / f"width-{width}.json"
     if result.exists():
         return
-    run = _trained(study.width_config(width), out / "runs" / f"width-{width}")
+    run = train_or_resume(study.width_config(width), out / "runs" / f"width-{width}", progress=False)
     final = structure.frame(run).iloc[-1].to_dict()
     status = run.status
     row = {"width": width, "steps": status["step"], "n_parameters": status.get("n_parameters"),
