@@ -218,3 +218,16 @@ def test_masked_wrapper_needs_a_mask_collection():
     init = Masked(MODEL).init(jax.random.PRNGKey(0), jnp.ones((1, 6)))
     assert jax.tree_util.tree_structure(init["mask"]) == jax.tree_util.tree_structure(init["params"])
     assert all(np.all(np.asarray(leaf) == 1) for leaf in jax.tree_util.tree_leaves(init["mask"]))
+
+
+def test_nearest_rounding_is_numpy_rint():
+    mask = Mask.ones_like({"layers.0": {"kernel": np.zeros((16, 128))}})
+    params = {"layers.0": {"kernel": np.random.default_rng(0).normal(size=(16, 128))}}
+    assert mask.kept - prune_global(params, mask, 0.12, rounding="nearest").kept == 246 == int(np.rint(0.12 * 2048))
+    assert mask.kept - prune_global(params, mask, 0.12).kept == 245
+    small = Mask.ones_like({"layers.0": {"kernel": np.zeros((2, 5))}})
+    small_params = {"layers.0": {"kernel": np.arange(1.0, 11.0).reshape(2, 5)}}
+    assert small.kept - prune_layerwise(small_params, small, 0.25, rounding="nearest").kept == 2   # 2.5 → 2 (even)
+    assert small.kept - prune_random(small, 0.35, seed=0, rounding="nearest").kept == 4             # 3.5 → 4 (even)
+    with pytest.raises(PhyslensError, match="rounding"):
+        prune_global(params, mask, 0.12, rounding="up")

@@ -106,7 +106,10 @@ def lottery_summary(kind: str, size: int, units: int, seed: int) -> SimpleNamesp
     claims = pd.DataFrame({"question": ["IMP ticket with <= 10% weights within 2x of the dense error"],
                            "answer": ["no"], "detail": ["dense 1.000e-04; IMP medians at <= 10%: " + ", ".join(
                                f"0.{i:03d}: 1.23e-0{i % 9}" for i in range(40))]})
-    return SimpleNamespace(study=study, levels=levels, curve=curve_, dense_error=1e-4,
+    observables = levels.assign(rho=levels.density * units, m_z=0.0, abs_m_z=0.6 * levels.density, m_z_sq=0.4 * levels.density,
+                                m_x=1 - 0.5 * levels.density, fidelity_dense=levels.density,
+                                fidelity_previous=0.99).drop(columns="rel_error")
+    return SimpleNamespace(study=study, levels=levels, curve=curve_, dense_error=1e-4, observables=observables,
                            fit=piecewise_power_law(imp.density.to_numpy(), imp["median"].to_numpy()),
                            transition=detect_transition(imp.density.to_numpy(), pivot.to_numpy()), claims=claims,
                            filter_level=3, kernel_NM=kernel_NM, keep_NM=keep_NM,

@@ -113,16 +113,19 @@ def run_prune(config, out: Path, force: bool = False, progress: bool = True) -> 
 
 
 def prune_command(
-    target: Annotated[str, typer.Argument(metavar="TARGET", help="a preset (tfim-4x4, tfim-chain, toric-code, tiny), an FFNN run "
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="a preset (tfim-4x4, tfim-chain, toric-code, tiny; Barton et al.'s "
+                                                                   "figures: barton-4x4-a1, -a2.5, -a5, -a8, barton-toric-a8), an FFNN run "
                                                                    "directory, a TOML config, or a saved NetKet network "
                                                                    "(.mpack/.msgpack with --system, --size, --model)")],
     rounds: Annotated[Optional[int], typer.Option(help="pruning rounds R")] = None,
     fraction: Annotated[Optional[float], typer.Option(help="share of surviving weights pruned per round")] = None,
     controls: Annotated[Optional[str], typer.Option(help="all, none, or a list of reinit,random_mask,random_prune (default: the config's)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="initialisation seeds, e.g. 0,1,2 or 0-4")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Adam steps per pruning level")] = None,
-    dense_steps: Annotated[Optional[int], typer.Option(help="Adam steps of the dense level 0 (default: --steps)")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam step size")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps per pruning level")] = None,
+    dense_steps: Annotated[Optional[int], typer.Option(help="training steps of the dense level 0 (default: --steps)")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="step size")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam, or sr (gradient steps on the SR-preconditioned gradient)")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="exact (full sums) or sampled (MetropolisLocal) training; energies are exact either way")] = None,
     rewind_step: Annotated[Optional[int], typer.Option(help="rewind survivors to this training step (0: θ_0)")] = None,
     scope: Annotated[Optional[str], typer.Option(help="global or layerwise magnitude pruning")] = None,
     out: Annotated[Path, typer.Option(help="study folder (an existing one with the same settings is resumed)")] = Path("runs/lottery"),
@@ -130,11 +133,11 @@ def prune_command(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None,
 ) -> None:
-    """Find lottery tickets: IMP with rewinding and its controls, exact training; writes levels, tables and report.html.
+    """Find lottery tickets: IMP with rewinding and its controls, exact energies; writes levels, tables and report.html.
 
     From a saved network the dense level continues from its weights and the tickets rewind to them."""
     overrides = {"rounds": rounds, "fraction": fraction, "steps": steps, "dense_steps": dense_steps,
-                 "learning_rate": learning_rate,
+                 "learning_rate": learning_rate, "optimizer": optimizer, "mode": mode,
                  "rewind_step": rewind_step, "scope": scope, "seeds": int_list(seeds) if seeds else None}
     config = _base_config(target, system, size, param, model)
     overrides["controls"] = _controls(controls) if controls is not None else None

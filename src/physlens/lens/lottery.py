@@ -38,12 +38,15 @@ import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.mask import Mask
-from physlens.lens.pruning import prune_global, prune_layerwise, prune_random, random_mask_like, rewind
+from physlens.lens.pruning import ROUNDINGS, prune_global, prune_layerwise, prune_random, random_mask_like, rewind
 from physlens.runs import atomic_write_bytes, atomic_write_text
 
 ARMS = ("imp", "reinit", "random_mask", "random_prune")
 """Arms of a level ≥ 1: the ticket and its three controls."""
 CONTROLS = ARMS[1:]
+ISOLATED = ("reinit", "random_mask")
+"""Controls trained once from a start point (not iteratively): ``train_control`` trains them."""
+CONTROL_STARTS = ("rewind", "init")
 SCOPES = ("global", "layerwise")
 
 
@@ -58,6 +61,12 @@ class LotteryConfig:
         controls: which controls to train beside ``imp`` (subset of ``CONTROLS``).
         rewind_step: rewind survivors to the parameters after this many training steps of
             the dense level (0: θ_0, the classic lottery ticket).
+        rounding: how fraction · n becomes a count (``physlens.lens.pruning.ROUNDINGS``).
+        controls_from: where the isolated controls start: ``rewind`` (``random_mask`` from the
+            ticket's rewind point, ``reinit`` from θ_rand) or ``init`` (``random_mask`` from θ_0, as
+            Barton et al.'s code restarts its controls from the saved initialisation).
+        control_levels: levels at which ``reinit`` and ``random_mask`` are trained (empty: every
+            level); ``random_prune`` is iterative and runs at every level.
     """
 
     rounds: int = 10
@@ -65,18 +74,29 @@ class LotteryConfig:
     scope: str = "global"
     controls: tuple[str, ...] = CONTROLS
     rewind_step: int = 0
+    rounding: str = "floor"
+    controls_from: str = "rewind"
+    control_levels: tuple[int, ...] = ()
 
     def __post_init__(self):
         check_choice("scope", self.scope, SCOPES)
+        check_choice("rounding", self.rounding, ROUNDINGS)
+        check_choice("controls_from", self.controls_from, CONTROL_STARTS)
         for control in self.controls:
             check_choice("control", control, CONTROLS)
         if self.rounds < 1 or not 0.0 < self.fraction < 1.0 or self.rewind_step < 0:
             raise PhyslensError(f"need rounds >= 1, 0 < fraction < 1, rewind_step >= 0; got {self.rounds}, "
                                 f"{self.fraction}, {self.rewind_step}")
+        if any(not 1 <= level <= self.rounds for level in self.control_levels):
+            raise PhyslensError(f"control_levels {self.control_levels} must lie in 1..{self.rounds}")
 
     @property
     def arms(self) -> tuple[str, ...]:
         return ("imp",) + tuple(c for c in CONTROLS if c in self.controls)
+
+    def arms_at(self, level: int) -> tuple[str, ...]:
+        """The arms trained at ``level`` ≥ 1."""
+        return tuple(a for a in self.arms if a not in ISOLATED or not self.control_levels or level in self.control_levels)
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,12 @@ def _level_dir(out: Path, level: int) -> Path:
     return out / f"level_{level:02d}"
 
 
+def level_params(out: Path | str, level: int, arm: str, seed: int, like: Any) -> Any:
+    """The trained parameters of (level, arm, seed) saved by ``run_lottery`` under ``out``, in the pytree
+    structure of ``like``; pruned entries are 0."""
+    return _params_from(_level_dir(Path(out), level) / f"{arm}_seed{seed}.params.npz", like)
+
+
 def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict) -> list[dict]:
     folder = _level_dir(out, level)
     rows = []
@@ -160,6 +186,14 @@ def _load_level(out: Path, level: int) -> list[dict] | None:
     return json.loads((folder / "level.json").read_text())
 
 
+def _recorded(file: Path) -> dict:
+    """The header in ``file``, with settings it predates filled in with their defaults."""
+    recorded = json.loads(file.read_text())
+    defaults = json.loads(json.dumps(asdict(LotteryConfig()), default=list))
+    recorded["config"] = {**defaults, **recorded["config"]}
+    return recorded
+
+
 def _check_inputs(init_params: Sequence, reinit_params: Sequence, seeds: Sequence[int], template: Mask) -> None:
     if not init_params or len(init_params) != len(seeds) or len(reinit_params) != len(seeds):
         raise PhyslensError(f"need one init and one reinit parameter set per seed; got {len(init_params)}, "
@@ -168,9 +202,26 @@ def _check_inputs(init_params: Sequence, reinit_params: Sequence, seeds: Sequenc
         template.check_fits(params)
 
 
+def _train_arms(entries: list[tuple], starts: list, train: TrainFn, train_control: TrainFn | None) -> TrainedBatch:
+    """One ``TrainedBatch`` for ``entries`` in order: all by one ``train`` call, or, given ``train_control``,
+    the isolated controls by ``train_control`` and the rest by ``train``."""
+    if train_control is None:
+        return train(starts, [mask for _, _, mask in entries])
+    groups = [[k for k, (arm, _, _) in enumerate(entries) if (arm in ISOLATED) == isolated] for isolated in (False, True)]
+    params, objective_K, error_K = [None] * len(entries), np.zeros(len(entries)), np.zeros(len(entries))
+    for trainer, ks in zip((train, train_control), groups):
+        if not ks:
+            continue
+        batch = trainer([starts[k] for k in ks], [entries[k][2] for k in ks])
+        for j, k in enumerate(ks):
+            params[k] = batch.params[j]
+        objective_K[ks], error_K[ks] = batch.objective_K, batch.error_K
+    return TrainedBatch(params, objective_K, error_K)
+
+
 def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,
                 config: LotteryConfig, seeds: Sequence[int] | None = None, prunable=None,
-                train_dense: TrainFn | None = None) -> LotteryResult:
+                train_dense: TrainFn | None = None, train_control: TrainFn | None = None) -> LotteryResult:
     """Run (or resume) IMP with rewinding and its controls, saving every level under ``out``.
 
     Args:
@@ -179,6 +230,8 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         reinit_params: a second, independent initialisation of each seed (for ``reinit``).
         train: trains K (parameters, mask) pairs; see ``TrainedBatch``.
         train_dense: trains the dense level 0 (default ``train``), e.g. for longer.
+        train_control: trains the isolated controls ``reinit`` and ``random_mask`` (default ``train``),
+            e.g. as long as the dense level, as Barton et al. train theirs.
         config: rounds, fraction, scope, controls, rewind step.
         seeds: labels of the seeds (default 0..S−1); they also seed the random controls.
         prunable: which leaves may be pruned (``Mask.ones_like``'s argument; default kernels).
@@ -191,8 +244,8 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
     like = init_params[0]
     rows, masks, params = [], {}, {}
     header = {"config": asdict(config), "seeds": seeds}
-    header["config"]["controls"] = list(config.controls)
-    if (out / "lottery.json").is_file() and json.loads((out / "lottery.json").read_text()) != header:
+    header["config"].update(controls=list(config.controls), control_levels=list(config.control_levels))
+    if (out / "lottery.json").is_file() and _recorded(out / "lottery.json") != header:
         raise PhyslensError(f"{out} holds a lottery run with another configuration; allowed: the same config and seeds, or a new folder")
     atomic_write_text(out / "lottery.json", json.dumps(header, indent=1))
 
@@ -209,7 +262,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
     rows += level0
     rewind_base = ({s: _params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
                    if config.rewind_step else dict(zip(seeds, init_params)))
-    reinit = dict(zip(seeds, reinit_params))
+    reinit, init = dict(zip(seeds, reinit_params)), dict(zip(seeds, init_params))
     for s in seeds:
         masks[(0, "imp", s)] = template
         params[(0, "imp", s)] = load_params(0, "imp", s)
@@ -224,18 +277,24 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
             continue
         entries, starts = [], []
         for s in seeds:
-            imp_mask = prune(params[(level - 1, "imp", s)], masks[(level - 1, "imp", s)], config.fraction)
+            imp_mask = prune(params[(level - 1, "imp", s)], masks[(level - 1, "imp", s)], config.fraction,
+                             config.rounding)
             for arm in config.arms:
                 if arm == "random_mask":
                     mask = random_mask_like(imp_mask, _seed(s, level, arm))
                 elif arm == "random_prune":
-                    mask = prune_random(masks.get((level - 1, arm, s), template), config.fraction, _seed(s, level, arm))
+                    previous = masks.get((level - 1, arm, s), template)
+                    mask = prune_random(previous, config.fraction, _seed(s, level, arm), config.rounding)
+                    masks[(level, arm, s)] = mask
                 else:
                     mask = imp_mask
-                base = reinit[s] if arm == "reinit" else rewind_base[s]
+                if arm not in config.arms_at(level):
+                    continue
+                base = {"reinit": reinit[s], "random_mask": init[s] if config.controls_from == "init" else rewind_base[s]
+                        }.get(arm, rewind_base[s])
                 entries.append((arm, s, mask))
                 starts.append(rewind(params[(level - 1, "imp", s)], base, mask))
-        batch = train(starts, [m for _, _, m in entries])
+        batch = _train_arms(entries, starts, train, train_control)
         done = _save_level(out, level, entries, batch, {})
         for k, (arm, s, mask) in enumerate(entries):
             masks[(level, arm, s)] = mask

@@ -1,9 +1,11 @@
 """Lottery-ticket pruning: magnitude and random pruning, rewinding, masked training.
 
 Every pruning routine takes a ``physlens.lens.mask.Mask`` and returns a new one that
-removes *exactly* floor(p · n) weights, n being the surviving prunable weights
-(globally, or per leaf for ``prune_layerwise``). p · n is taken on the decimal value
-of p as written, so 0.29 of 100 weights is 29, not the 28 of binary rounding. Ties in
+removes *exactly* floor(p · n) weights (``rounding="floor"``) or p · n rounded to the
+nearest integer, halves to even (``rounding="nearest"``, the ``rint`` of Barton et al.'s
+code: 12 % of 2,048 is 246, not 245), n being the surviving prunable weights (globally,
+or per leaf for ``prune_layerwise``). p · n is taken on the decimal value of p as
+written, so 0.29 of 100 weights is 29, not the 28 of binary rounding. Ties in
 |θ| go to the earlier weight: leaves in mask order (``Mask.paths``), entries in C order.
 
 Training under a mask, through NetKet's VMC with SR and any optax optimiser, has two
@@ -39,7 +41,7 @@ Usage::
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import flax.linen as nn
@@ -48,8 +50,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from physlens.errors import PhyslensError
+from physlens.errors import PhyslensError, check_choice
 from physlens.lens.mask import Mask
+
+ROUNDINGS = ("floor", "nearest")
+"""How fraction · n becomes a count of weights to prune."""
 
 
 def _check_fraction(fraction: float) -> None:
@@ -57,9 +62,12 @@ def _check_fraction(fraction: float) -> None:
         raise PhyslensError(f"pruning fraction must be in [0, 1]; got {fraction}")
 
 
-def _count(fraction: float, n: int) -> int:
-    """floor(fraction · n), computed on the decimal value of ``fraction`` as written."""
-    return math.floor(Decimal(repr(float(fraction))) * n)
+def _count(fraction: float, n: int, rounding: str = "floor") -> int:
+    """fraction · n rounded down (``floor``) or to the nearest integer, halves to even (``nearest``, NumPy's
+    ``rint`` as in Barton et al.'s sparse-nqs code), computed on the decimal value of ``fraction`` as written."""
+    check_choice("rounding", rounding, ROUNDINGS)
+    exact = Decimal(repr(float(fraction))) * n
+    return math.floor(exact) if rounding == "floor" else int(exact.to_integral_value(ROUND_HALF_EVEN))
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -102,13 +110,15 @@ def _smallest(values: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(values, kind="stable")[:n]
 
 
-def prune_global(params: Any, mask: Mask, fraction: float) -> Mask:
-    """Prune floor(fraction · n) of the n surviving prunable weights with the smallest |θ| across all leaves.
+def prune_global(params: Any, mask: Mask, fraction: float, rounding: str = "floor") -> Mask:
+    """Prune fraction · n (rounded by ``rounding``) of the n surviving prunable weights with the smallest |θ|
+    across all leaves.
 
     Args:
         params: parameter pytree matching ``mask`` (any float or complex dtype).
         mask: the current mask; already-pruned weights stay pruned.
         fraction: share of the surviving prunable weights to remove, in [0, 1].
+        rounding: ``floor`` or ``nearest`` (``ROUNDINGS``).
     """
     _check_fraction(fraction)
     mags = _magnitudes(params, mask)
@@ -116,25 +126,27 @@ def prune_global(params: Any, mask: Mask, fraction: float) -> Mask:
     values = np.concatenate([mags[p][flat] for p, flat in survivors])
     leaf_of = np.concatenate([np.full(flat.size, i) for i, (_, flat) in enumerate(survivors)])
     flat_of = np.concatenate([flat for _, flat in survivors])
-    chosen = _smallest(values, _count(fraction, values.size))
+    chosen = _smallest(values, _count(fraction, values.size, rounding))
     return _remove(mask, {p: flat_of[chosen[leaf_of[chosen] == i]] for i, (p, _) in enumerate(survivors)})
 
 
-def prune_layerwise(params: Any, mask: Mask, fraction: float) -> Mask:
-    """Prune, in every prunable leaf, floor(fraction · n_leaf) of its surviving weights with the smallest |θ|."""
+def prune_layerwise(params: Any, mask: Mask, fraction: float, rounding: str = "floor") -> Mask:
+    """Prune, in every prunable leaf, fraction · n_leaf (rounded by ``rounding``) of its surviving weights with the
+    smallest |θ|."""
     _check_fraction(fraction)
     mags = _magnitudes(params, mask)
-    return _remove(mask, {p: flat[_smallest(mags[p][flat], _count(fraction, flat.size))]
+    return _remove(mask, {p: flat[_smallest(mags[p][flat], _count(fraction, flat.size, rounding))]
                           for p, flat in _survivors(mask)})
 
 
-def prune_random(mask: Mask, fraction: float, seed: int) -> Mask:
-    """Prune floor(fraction · n) of the n surviving prunable weights, uniformly at random (NumPy ``default_rng(seed)``)."""
+def prune_random(mask: Mask, fraction: float, seed: int, rounding: str = "floor") -> Mask:
+    """Prune fraction · n (rounded by ``rounding``) of the n surviving prunable weights, uniformly at random
+    (NumPy ``default_rng(seed)``)."""
     _check_fraction(fraction)
     rng = _rng(seed)
     survivors = _survivors(mask)
     sizes = np.cumsum([0] + [flat.size for _, flat in survivors])
-    chosen = rng.choice(sizes[-1], size=_count(fraction, int(sizes[-1])), replace=False)
+    chosen = rng.choice(sizes[-1], size=_count(fraction, int(sizes[-1]), rounding), replace=False)
     return _remove(mask, {p: flat[chosen[(chosen >= lo) & (chosen < hi)] - lo]
                           for (p, flat), lo, hi in zip(survivors, sizes[:-1], sizes[1:])})
 

@@ -108,8 +108,9 @@ class FFNN(nn.Module):
         activation: ``"relu"`` or ``"log_cosh"``, applied after every layer.
         use_bias: include a bias in every layer.
         param_dtype: dtype of the parameters (float64 by default).
-        init_std: standard deviation of the normal initialisation of the biases;
-            kernels use LeCun-normal initialisation.
+        init_std: standard deviation of the normal initialisation of the biases.
+        kernel_std: standard deviation of a normal initialisation of the kernels (Barton et al.'s
+            sparse-nqs code uses 0.01 with no biases); None: LeCun-normal.
     """
 
     widths: tuple[int, ...] = (16,)
@@ -117,6 +118,7 @@ class FFNN(nn.Module):
     use_bias: bool = True
     param_dtype: Any = jnp.float64
     init_std: float = 0.01
+    kernel_std: float | None = None
 
     @nn.compact
     def __call__(self, sigma_BN: jax.Array) -> jax.Array:
@@ -125,9 +127,10 @@ class FFNN(nn.Module):
         if not self.widths or min(self.widths) < 1:
             raise PhyslensError(f"FFNN widths {self.widths} must be one or more positive integers")
         act = _activation(self.activation)
+        kernel_init = nn.initializers.lecun_normal() if self.kernel_std is None else normal(self.kernel_std)
         h = sigma_BN
         for i, width in enumerate(self.widths):
-            dense = nn.Dense(width, use_bias=self.use_bias, param_dtype=self.param_dtype,
+            dense = nn.Dense(width, use_bias=self.use_bias, param_dtype=self.param_dtype, kernel_init=kernel_init,
                              bias_init=normal(self.init_std), name=f"layers.{i}")
             h = HookPoint(name=layer_site(i, "pre"))(dense(h))
             h = HookPoint(name=layer_site(i, "post"))(act(h))

@@ -19,7 +19,7 @@ ENERGY = "{unit}"
 """Placeholder for the energy unit of the system a table belongs to."""
 
 OBSERVABLES = {
-    "m_z": "m_z", "abs_m_z": "|m_z|", "m_s": "m_s", "abs_m_s": "|m_s|", "c_nn": "C_zz, nearest neighbours",
+    "m_z": "m_z", "abs_m_z": "|m_z|", "m_z_sq": "m_z²", "m_x": "m_x", "m_s": "m_s", "abs_m_s": "|m_s|", "c_nn": "C_zz, nearest neighbours",
     "c_far": "C_zz, farthest pair", "domain_walls": "domain walls", "e_loc": "local energy",
     "bond_energy_x": "bond energy (x)", "bond_energy_y": "bond energy (y)", "czz": "C_zz(r)",
 }
@@ -65,7 +65,8 @@ LABELS = {
     "dense_fraction": "dense fraction", "shrinkage": "shrinkage", "dense_above": "dense above frequency",
     "n_inputs": "training tokens", "e_clean": f"E, clean model [{ENERGY}]", "e_sae": f"E, SAE spliced in [{ENERGY}]",
     "e_zero": f"E, hook zero-ablated [{ENERGY}]", "ess_sae": "ESS/S, SAE spliced in", "ess_zero": "ESS/S, zero-ablated",
-    "energy_recovered": "energy recovered", "fidelity": "fidelity |⟨ψ|ψ_sae⟩|²", "target": "steered observable",
+    "energy_recovered": "energy recovered", "fidelity": "fidelity |⟨ψ|ψ_sae⟩|²",
+    "fidelity_dense": "fidelity with dense", "fidelity_previous": "fidelity with level before", "target": "steered observable",
     "feature": "feature", "feature_r": "r of the steered feature", "admissible_points": "admissible points",
     "n_points_steering": "points", "max_rel_energy_dev": "max |ΔE|/|E| (admissible)", "frequency": "firing frequency",
     "best_observable": "best-matched observable", "r": "Pearson r", "abs_r": "|r|", "observable": "observable",

@@ -24,6 +24,7 @@ from physlens.lens.piecewise import PiecewiseFit, Transition  # noqa: E402
 from physlens.quantum.filters import FilterExtent, StabiliserOverlap  # noqa: E402
 from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
 from physlens.report.html import Figure, Report, Section  # noqa: E402
+from physlens.report.lottery_observables import observables_section  # noqa: E402
 from physlens.report.tables import Table, format_value  # noqa: E402
 from physlens.runs import atomic_write_text  # noqa: E402
 
@@ -45,6 +46,8 @@ class LotterySummary:
         kernel_NM, keep_NM: first-layer kernel and mask of that level's ticket of the first seed.
         extent: its filters' extent; overlap: its stabiliser overlap (toric code only, else None).
         system: the system the study was trained on.
+        observables: magnetisations and fidelities of every network
+            (``physlens.studies.lottery_observables.measure``), or None.
     """
 
     study: dict
@@ -60,6 +63,7 @@ class LotterySummary:
     extent: FilterExtent
     overlap: StabiliserOverlap | None
     system: SpinSystem
+    observables: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.curve
@@ -74,6 +78,8 @@ class LotterySummary:
             tables["transition"] = self.transition.to_frame()
         if self.overlap is not None:
             tables["filters_stabilisers"] = self.overlap.to_frame()
+        if self.observables is not None:
+            tables["observables"] = self.observables
         for name, table in tables.items():
             atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False))
 
@@ -198,9 +204,12 @@ def _describe(study: dict) -> str:
     """The study in one line: system, network, training, pruning (numbers to a few significant figures)."""
     v = {k: format_value(x) for k, x in study.items()}
     return (f"{v['system']} size {v['size']}, FFNN widths {v['widths']} (ReLU, summed output), seeds {v['seeds']}; "
-            f"Adam lr {v['learning_rate']}, {v['steps']} steps per level "
+            f"{study.get('training_method', 'Adam on exact full-sum gradients')}, lr {v['learning_rate']}, "
+            f"{v['steps']} steps per level "
             f"({format_value(study.get('dense_steps') or study['steps'])} for the dense level); prune {v['fraction']} "
-            f"per round ({v['scope']}), {v['rounds']} rounds, rewind to step {v['rewind_step']}; "
+            f"per round ({v['scope']}, rounded {study.get('rounding', 'floor')}), {v['rounds']} rounds, rewind to step "
+            f"{v['rewind_step']}; controls from {study.get('controls_from', 'rewind')}, "
+            f"{format_value(study.get('control_steps') or study['steps'])} steps; "
             f"E0 = {format_value(study['e0'], 10)} {v['unit']}.")
 
 
@@ -245,6 +254,8 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
         sections.append(Section("Transition", "The largest jump of the IMP median between neighbouring levels; a split "
                                 "is a gap of more than one decade between seeds at one level.",
                                 tables=[Table(summary.transition.to_frame(), "Largest jump of the IMP median")]))
+    if summary.observables is not None:
+        sections.append(observables_section(summary.observables))
     tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "

@@ -38,6 +38,7 @@ from physlens.quantum.masked_training import (BATCHINGS, EnergyAndGrad, ExactPro
 from physlens.quantum.models import FFNN
 from physlens.quantum.registry import load_variables, model_from_spec
 from physlens.quantum.systems import SpinSystem, make_system
+from physlens.quantum.vmc_masked_training import VMCSettings, train_masked_vmc
 from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml
 
 REINIT_OFFSET = 1000
@@ -69,6 +70,14 @@ class StudyConfig:
         start: a flax msgpack file of that network's trained variables (a NetKet user's ``.mpack``): the
             dense level 0 then continues from them for every seed instead of from θ_0, so survivors rewind to
             the user's trained network (late rewinding); ``reinit`` still starts from a fresh initialisation.
+        use_bias: biases in the FFNN (Barton et al.'s networks have none).
+        kernel_std: normal initialisation of the FFNN kernels with this standard deviation (None: LeCun-normal).
+        optimizer: ``adam`` or ``sr`` (gradient steps on the SR-preconditioned gradient, NetKet's SR).
+        mode: ``exact`` (full sums) or ``sampled`` (``MetropolisLocal``); Adam on full sums trains all networks
+            of a level in one compiled step, every other pair through NetKet's VMC driver, network by network.
+        diag_shift, samples, chains, discard: SR's shift and the sampler's settings (``VMCSettings``).
+        rounding, controls_from, control_levels: see ``LotteryConfig``.
+        control_steps: training steps of the isolated controls ``reinit`` and ``random_mask`` (None: ``steps``).
     """
 
     system: str = "tfim-square"
@@ -89,14 +98,29 @@ class StudyConfig:
     batching: str = "map"
     model: str = ""
     start: str = ""
+    use_bias: bool = True
+    kernel_std: float | None = None
+    optimizer: str = "adam"
+    mode: str = "exact"
+    diag_shift: float = 1e-3
+    samples: int = 1024
+    chains: int = 16
+    discard: int = 5
+    rounding: str = "floor"
+    controls_from: str = "rewind"
+    control_levels: tuple[int, ...] = ()
+    control_steps: int | None = None
 
     def __post_init__(self):
-        if not self.seeds or min(self.steps, self.level0_steps) < 1 or self.learning_rate <= 0 or self.init_scale <= 0:
-            raise PhyslensError(f"need seeds, steps and dense_steps >= 1, learning_rate > 0 and init_scale > 0; got "
-                                f"{self.seeds}, {self.steps}, {self.dense_steps}, {self.learning_rate}, {self.init_scale}")
+        if not self.seeds or min(self.steps, self.level0_steps, self.control_steps or 1) < 1 or self.learning_rate <= 0 \
+                or self.init_scale <= 0:
+            raise PhyslensError(f"need seeds, steps, dense_steps and control_steps >= 1, learning_rate > 0 and "
+                                f"init_scale > 0; got {self.seeds}, {self.steps}, {self.dense_steps}, "
+                                f"{self.control_steps}, {self.learning_rate}, {self.init_scale}")
         if self.rewind_step > self.level0_steps:
             raise PhyslensError(f"rewind_step {self.rewind_step} exceeds the dense level's {self.level0_steps} steps")
         check_choice("batching", self.batching, BATCHINGS)
+        self.vmc_settings()
         self.lottery()
 
     @classmethod
@@ -119,16 +143,44 @@ class StudyConfig:
         """Adam steps of the dense level 0."""
         return self.steps if self.dense_steps is None else self.dense_steps
 
+    @property
+    def prunable_weights(self) -> int:
+        """Prunable (first-layer kernel) weights of the dense FFNN: N · width for one hidden layer."""
+        n_sites = self.build_system().hilbert.size
+        return sum(a * b for a, b in zip((n_sites,) + tuple(self.widths), self.widths))
+
+    @property
+    def training_method(self) -> str:
+        """How the networks are trained, in words (recorded in ``study.json`` and the report)."""
+        if self.batched:
+            return "Adam on exact full-sum gradients"
+        step = f"SR (diagonal shift {self.diag_shift:g}) with plain gradient steps" if self.optimizer == "sr" else "Adam"
+        data = (f"MetropolisLocal, {self.chains} chains, {self.samples} samples, {self.discard} discarded per chain"
+                if self.mode == "sampled" else "full sums")
+        return f"NetKet VMC: {step}, {data}"
+
+    @property
+    def batched(self) -> bool:
+        """Whether a level trains in one compiled step (Adam on full sums) rather than through NetKet's driver."""
+        return self.optimizer == "adam" and self.mode == "exact"
+
+    def vmc_settings(self) -> VMCSettings:
+        return VMCSettings(optimizer=self.optimizer, learning_rate=self.learning_rate, diag_shift=self.diag_shift,
+                           mode=self.mode, samples=self.samples, chains=self.chains, discard=self.discard)
+
     def lottery(self) -> LotteryConfig:
         return LotteryConfig(rounds=self.rounds, fraction=self.fraction, scope=self.scope,
-                             controls=tuple(self.controls), rewind_step=self.rewind_step)
+                             controls=tuple(self.controls), rewind_step=self.rewind_step, rounding=self.rounding,
+                             controls_from=self.controls_from, control_levels=tuple(self.control_levels))
 
     def build_system(self) -> SpinSystem:
         return make_system(self.system, self.size, **self.system_params)
 
     def build_model(self) -> nn.Module:
         """``model`` from the registry, or the ReLU FFNN of ``widths`` with summed output."""
-        return model_from_spec(self.model) if self.model else FFNN(widths=tuple(self.widths), activation="relu")
+        if self.model:
+            return model_from_spec(self.model)
+        return FFNN(widths=tuple(self.widths), activation="relu", use_bias=self.use_bias, kernel_std=self.kernel_std)
 
 
 PRESETS: dict[str, StudyConfig] = {
@@ -142,18 +194,58 @@ PRESETS: dict[str, StudyConfig] = {
                         seeds=(0, 1), steps=60, learning_rate=0.05, rounds=3, fraction=0.3),
 }
 
+BARTON = dict(use_bias=False, kernel_std=0.01, init_scale=1.0, optimizer="sr", mode="sampled", learning_rate=0.008,
+              diag_shift=1e-3, samples=1024, chains=16, rounding="nearest", scope="layerwise", fraction=0.12,
+              controls_from="init", seeds=(0, 1, 2))
+"""The training and pruning of Barton et al.'s sparse-nqs code (its ``src/vmc/vmc.py``, ``src/pruning_algorithm``
+and ``src/networks/prunable_ffnn.py``): FFNN with one hidden ReLU layer, no biases, summed output, kernels
+N(0, 0.01²); SR with plain gradient steps η = 0.008, shift 1e-3; ``MetropolisLocal``, 16 chains, 1,024 samples;
+12 % of the surviving first-layer weights pruned per round (``rint``), survivors rewound to the trained dense
+network, the isolated controls restarted from the saved initialisation and trained as long as the dense network."""
+
+
+def _barton_tfim(alpha: float, rounds: int) -> StudyConfig:
+    """The 4×4 open TFIM at h/J = 3.04438 with Barton et al.'s protocol (``example_scripts/tfim_2d/ffnn``: 10,000
+    dense steps, 1,000 per level, 5 samples discarded per chain) at width α · 16. The isolated controls run at the
+    levels where ρ = 16α · 0.88^r first falls below 64, 32, …, 1 weights per spin (the paper picks its levels by
+    hand; these are physlens's)."""
+    width = round(alpha * 16)
+    levels = sorted({int(np.ceil(np.log(width / rho) / -np.log(0.88))) for rho in (64, 32, 16, 8, 4, 2, 1)
+                     if rho < width})
+    return StudyConfig(widths=(width,), dense_steps=10_000, steps=1_000, rewind_step=10_000, control_steps=10_000,
+                       discard=5, rounds=rounds, control_levels=tuple(levels), **BARTON)
+
+
+PRESETS.update({
+    **{f"barton-4x4-a{alpha:g}": _barton_tfim(alpha, rounds) for alpha, rounds in ((1, 24), (2.5, 31), (5, 36))},
+    "barton-4x4-a8": _barton_tfim(8, 51),
+    "barton-toric-a8": StudyConfig(system="toric-code", size=3, system_params={}, widths=(144,), dense_steps=2_000,
+                                   steps=200, rewind_step=2_000, control_steps=2_000, discard=10, rounds=53,
+                                   control_levels=(17, 23, 39), **BARTON),
+})
+"""Barton et al.'s figures: ``barton-4x4-a8`` is Fig. 3's α = 8 at L = 4 (51 rounds, as its notebook loads);
+``barton-4x4-a{1,2.5,5}`` the same protocol at the widths of Fig. 1–2 (which the paper runs on 10×10), each down to
+ρ < 1; ``barton-toric-a8`` Fig. 4 (3×3 toric code, α = 8, 2,592 weights, 53 rounds) with the step counts of the
+code's toric-code example (2,000 dense, 200 per level, 10 discarded per chain) and ``MetropolisLocal`` where the
+code uses its own toric-code sampler; its controls at ρ ≈ 16 (level 17), 8 and 1."""
+
 
 def batch_trainer(config: StudyConfig, problem: ExactProblem, energy_and_grad: EnergyAndGrad, steps: int,
                   snapshot_step: int | None = None):
     """The ``TrainFn`` of the study: K (parameters, mask) pairs trained ``steps`` Adam steps in one compiled exact run
     of ``energy_and_grad`` (shared by every level), keeping the parameters after ``snapshot_step`` steps when given."""
-    model = config.build_model()
+    model, system = config.build_model(), config.build_system()
 
     def train(params: list, masks: list[Mask]) -> TrainedBatch:
-        params_K = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *params)
-        result = train_masked(model, problem, params_K, stack_masks(masks), steps=steps,
-                              learning_rate=config.learning_rate, chunk=config.chunk,
-                              snapshot_step=snapshot_step, energy_and_grad=energy_and_grad)
+        if not config.batched:
+            result = train_masked_vmc(model, system, problem, params, masks, steps=steps,
+                                      settings=config.vmc_settings(), energy_and_grad=energy_and_grad,
+                                      snapshot_step=snapshot_step)
+        else:
+            params_K = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *params)
+            result = train_masked(model, problem, params_K, stack_masks(masks), steps=steps,
+                                  learning_rate=config.learning_rate, chunk=config.chunk,
+                                  snapshot_step=snapshot_step, energy_and_grad=energy_and_grad)
 
         def split(tree):
             return [jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[k]), tree) for k in range(len(params))]
@@ -218,7 +310,7 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
         init = [jax.tree_util.tree_map(np.asarray, trained) for _ in config.seeds]
     out.mkdir(parents=True, exist_ok=True)
     study = {**dataclasses.asdict(config), "e0": problem.e0, "unit": problem.unit,
-             "energy_method": "exact full sum over the basis"}
+             "energy_method": "exact full sum over the basis", "training_method": config.training_method}
     atomic_write_text(out / "study.json", json.dumps(study, indent=1, default=list))
     energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
     with tqdm(total=config.rounds + 1, desc="pruning levels trained", unit="level", file=sys.stderr,
@@ -227,6 +319,8 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
                              train=_counting(batch_trainer(config, problem, energy_and_grad, config.steps), bar),
                              train_dense=_counting(batch_trainer(config, problem, energy_and_grad, config.level0_steps,
                                                                  config.rewind_step or None), bar),
+                             train_control=(batch_trainer(config, problem, energy_and_grad, config.control_steps)
+                                            if config.control_steps else None),
                              config=config.lottery(), seeds=config.seeds)
     frame = result.to_frame().rename(columns={"objective": "energy", "error": "rel_error"})
     atomic_write_text(out / "levels.csv", frame.to_csv(index=False))

@@ -9,7 +9,8 @@ unfinished study can be read too), masks and parameters of a study folder
 - the claims: the sparsest IMP level within 2× of the dense error, whether T(θ_init, m_IMP)
   and T(θ_rand, m_IMP) agree (median errors within a factor 2 at every level), and the
   density at which T(θ_init, m_rand) first leaves 2× of dense while IMP does not;
-- the filters of a sparse IMP ticket of the first seed (extent; stars and plaquettes for the toric code).
+- the filters of a sparse IMP ticket of the first seed (extent; stars and plaquettes for the toric code);
+- the exact magnetisations and fidelities of every network (``physlens.studies.lottery_observables``).
 
 Usage::
 
@@ -31,6 +32,7 @@ from physlens.lens.piecewise import detect_transition, piecewise_power_law
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
+from physlens.studies.lottery_observables import measure
 
 AGREE_FACTOR = 2.0
 """Two arms agree at a level when their median errors are within this factor."""
@@ -107,4 +109,4 @@ def summarize(out: Path | str) -> LotterySummary:
     kernel_NM, keep_NM = _ticket(out, filter_level, int(levels.seed.min()))
     overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
     return LotterySummary(study, levels, curve, dense, fit, transition, _claims(curve, dense), filter_level, kernel_NM,
-                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system)
+                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, measure(out))

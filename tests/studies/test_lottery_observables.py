@@ -1,0 +1,84 @@
+"""Barton et al.'s presets, and a study in their protocol measured: magnetisations and fidelities by full sums."""
+
+import jax
+import netket as nk
+import numpy as np
+import pandas as pd
+import pytest
+
+from physlens.lens.lottery import level_params
+from physlens.report.lottery import write_report
+from physlens.studies.lottery import BARTON, PRESETS, StudyConfig, run_study
+from physlens.studies.lottery_observables import measure
+from physlens.studies.lottery_summary import summarize
+
+
+@pytest.mark.parametrize("name, weights", [("barton-4x4-a1", 256), ("barton-4x4-a2.5", 640), ("barton-4x4-a5", 1280),
+                                           ("barton-4x4-a8", 2048), ("barton-toric-a8", 2592)])
+def test_presets_build_the_papers_networks(name, weights):
+    config = PRESETS[name]
+    n_sites = config.build_system().hilbert.size
+    params = config.build_model().init(jax.random.PRNGKey(2), np.ones((1, n_sites)))["params"]
+    assert list(params) == ["layers.0"] and list(params["layers.0"]) == ["kernel"]
+    kernel = np.asarray(params["layers.0"]["kernel"])
+    assert kernel.size == config.prunable_weights == weights
+    assert np.std(kernel) == pytest.approx(0.01, rel=0.1)
+    assert config.prunable_weights * 0.88 ** config.rounds / n_sites < 1
+    assert (config.optimizer, config.mode, config.learning_rate, config.diag_shift, config.fraction, config.rounding) == \
+        ("sr", "sampled", 0.008, 1e-3, 0.12, "nearest")
+    assert config.rewind_step == config.dense_steps and config.controls_from == "init"
+
+
+CONFIG = StudyConfig(system="tfim-chain", size=6, system_params={"h": 1.0, "pbc": True}, widths=(12,), dense_steps=40,
+                     steps=15, rewind_step=40, control_steps=20, rounds=3, control_levels=(2,),
+                     **{**BARTON, "seeds": (0, 1), "samples": 256})
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("barton") / "chain"
+    run_study(CONFIG, out)
+    return out
+
+
+def test_each_level_removes_12_percent_rounded_to_nearest(study):
+    levels = pd.read_csv(study / "levels.csv")
+    kept = [72]
+    for _ in range(3):
+        kept.append(kept[-1] - int(np.rint(0.12 * kept[-1])))
+    imp = levels[levels.arm == "imp"].groupby("level").density.first()
+    np.testing.assert_allclose(imp.to_numpy() * 72, kept)
+    assert set(levels[levels.level == 2].arm) == {"imp", "reinit", "random_mask", "random_prune"}
+    assert set(levels[levels.level == 3].arm) == {"imp", "random_prune"}
+
+
+def test_observables_are_full_sums_of_the_saved_networks(study):
+    frame = measure(study)
+    system, model = CONFIG.build_system(), CONFIG.build_model()
+    basis = np.asarray(system.hilbert.all_states())
+    like = model.init(jax.random.PRNGKey(0), basis[:1])["params"]
+
+    def psi(level, arm, seed):
+        amplitude = np.exp(np.asarray(model.apply({"params": level_params(study / "levels", level, arm, seed, like)}, basis)))
+        return amplitude / np.linalg.norm(amplitude)
+
+    row = frame[(frame.level == 2) & (frame.arm == "imp") & (frame.seed == 1)].iloc[0]
+    state, dense, before = psi(2, "imp", 1), psi(0, "imp", 1), psi(1, "imp", 1)
+    m = basis.mean(axis=1)
+    assert row.m_z == pytest.approx(state**2 @ m, abs=1e-12)
+    assert row.abs_m_z == pytest.approx(state**2 @ np.abs(m), abs=1e-12)
+    mx = sum(nk.operator.spin.sigmax(system.hilbert, i) for i in range(6)).to_sparse() / 6
+    assert row.m_x == pytest.approx(state @ (mx @ state), abs=1e-12)
+    assert row.fidelity_dense == pytest.approx((state @ dense) ** 2, abs=1e-12)
+    assert row.fidelity_previous == pytest.approx((state @ before) ** 2, abs=1e-12)
+    assert row.rho == pytest.approx(row.density * 72 / 6)
+    dense_rows = frame[frame.level == 0]
+    np.testing.assert_allclose(dense_rows.fidelity_dense, 1.0, atol=1e-12)
+
+
+def test_report_shows_the_observables(study, tmp_path):
+    summary = summarize(study)
+    summary.write_tables(tmp_path)
+    assert (tmp_path / "observables.csv").is_file()
+    html = write_report(summary, tmp_path / "report.html").read_text()
+    assert "What the tickets represent" in html and "⟨|m_z|⟩" in html
