@@ -1,5 +1,7 @@
 """``physlens prune`` through typer's CliRunner."""
 
+import json
+
 import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
@@ -28,3 +30,25 @@ def test_prune_rejects_bad_input_with_exit_code_2(tmp_path):
     bad = runner.invoke(app, ["prune", "tiny", "--controls", "bogus", "--out", str(tmp_path / "b")])
     assert bad.exit_code == 2 and "control" in bad.output
     assert runner.invoke(app, ["prune", "tiny", "--fraction", "1.5", "--out", str(tmp_path / "c")]).exit_code == 2
+
+
+def test_prune_with_sr_on_samples_records_the_training(tmp_path):
+    out = tmp_path / "sr"
+    result = runner.invoke(app, ["prune", "tiny", "--rounds", "1", "--steps", "5", "--seeds", "0", "--controls", "none",
+                                 "--optimizer", "sr", "--mode", "sampled", "--lr", "0.01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    study = json.loads((out / "study.json").read_text())
+    assert study["training_method"].startswith("NetKet VMC: SR") and (out / "observables.csv").is_file()
+    assert runner.invoke(app, ["prune", "tiny", "--optimizer", "lbfgs", "--out", str(tmp_path / "x")]).exit_code == 2
+
+
+def test_prune_plaquette_refuses_bad_input_and_touches_nothing(tmp_path):
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["prune-plaquette", "--steps", "1", "--out", str(held)])
+    assert result.exit_code == 2 and "new or empty" in result.output
+    assert [p.name for p in held.iterdir()] == ["notes.txt"]
+    assert runner.invoke(app, ["prune-plaquette", "--weights", "a", "--out", str(tmp_path / "w")]).exit_code == 2
+    wrong = runner.invoke(app, ["prune-plaquette", "tiny", "--out", str(tmp_path / "t")])
+    assert wrong.exit_code == 2 and "toric code" in wrong.output and not (tmp_path / "t").exists()

@@ -126,6 +126,17 @@ def init_params(model: nn.Module, n_sites: int, seeds: Iterable[int]) -> Any:
     return jax.vmap(lambda key: model.init(key, jnp.ones((1, n_sites)))["params"])(keys)
 
 
+def stack_trees(trees: list) -> Any:
+    """K pytrees of one structure → one pytree whose leaves are NumPy arrays ``(K, *shape)``."""
+    return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *trees)
+
+
+def unstack_trees(tree_K: Any) -> list:
+    """The inverse of ``stack_trees``: a pytree with leaves ``(K, *shape)`` → K pytrees of NumPy arrays."""
+    leaves = jax.tree_util.tree_leaves(tree_K)
+    return [jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[k]), tree_K) for k in range(len(leaves[0]))]
+
+
 def _chunks(basis_SN: np.ndarray, chunk: int) -> jax.Array:
     n_states = basis_SN.shape[0]
     chunk = min(chunk, n_states)

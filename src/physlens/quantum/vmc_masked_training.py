@@ -8,7 +8,8 @@ sparse-nqs code, whose figures use it) do: one ``nk.driver.VMC`` per network, wi
   stochastic reconfiguration (``nk.optimizer.SR(diag_shift)``, NetKet's default solver);
 - ``optimizer="adam"``: Adam on the plain gradient;
 
-and a ``MetropolisLocal`` sampler (``mode="sampled"``: ``chains`` chains, ``samples``
+and a ``MetropolisLocal`` sampler, or single spin flips and star flips on the toric code
+(``mode="sampled"``: ``chains`` chains, ``samples``
 samples per step, ``discard`` discarded per chain) or a full sum (``mode="exact"``,
 ``FullSumState``). The mask multiplies the weights inside the forward pass
 (``physlens.lens.pruning.Masked``), so a pruned weight has zero gradient and zero rows in
@@ -41,11 +42,13 @@ import optax
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.mask import Mask
 from physlens.lens.pruning import Masked, masked_variables
-from physlens.quantum.masked_training import EnergyAndGrad, ExactProblem, MaskedTraining
+from physlens.quantum.masked_training import EnergyAndGrad, ExactProblem, MaskedTraining, stack_trees
 from physlens.quantum.systems import SpinSystem
+from physlens.quantum.toric_sampler import toric_code_sampler
 
 OPTIMIZERS = ("adam", "sr")
 MODES = ("exact", "sampled")
+SAMPLERS = ("local", "toric-code")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class VMCSettings:
         samples: Monte Carlo samples per step (``sampled``).
         chains: Markov chains (``sampled``).
         discard: samples discarded per chain at each step (``sampled``).
+        sampler: ``local`` (``MetropolisLocal``) or ``toric-code`` (single spin flips and star flips,
+            ``physlens.quantum.toric_sampler``).
     """
 
     optimizer: str = "sr"
@@ -69,10 +74,12 @@ class VMCSettings:
     samples: int = 1024
     chains: int = 16
     discard: int = 5
+    sampler: str = "local"
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("mode", self.mode, MODES)
+        check_choice("sampler", self.sampler, SAMPLERS)
         if self.learning_rate <= 0 or self.diag_shift < 0 or min(self.samples, self.chains) < 1 or self.discard < 0:
             raise PhyslensError(f"need learning_rate > 0, diag_shift >= 0, samples and chains >= 1, discard >= 0; got "
                                 f"{self.learning_rate}, {self.diag_shift}, {self.samples}, {self.chains}, {self.discard}")
@@ -91,18 +98,14 @@ def _driver(system: SpinSystem, model: nn.Module, params: Any, mask: Mask, setti
     if settings.mode == "exact":
         state = nk.vqs.FullSumState(system.hilbert, Masked(model), variables=variables)
     else:
-        sampler = nk.sampler.MetropolisLocal(system.hilbert, n_chains=settings.chains)
+        sampler = (toric_code_sampler(system, settings.chains) if settings.sampler == "toric-code"
+                   else nk.sampler.MetropolisLocal(system.hilbert, n_chains=settings.chains))
         state = nk.vqs.MCState(sampler, Masked(model), variables=variables, n_samples=settings.samples,
                                n_discard_per_chain=settings.discard, seed=seed, sampler_seed=seed + 1)
     if settings.optimizer == "sr":
         return nk.driver.VMC(system.hamiltonian, nk.optimizer.Sgd(settings.learning_rate), variational_state=state,
                              preconditioner=nk.optimizer.SR(diag_shift=settings.diag_shift))
     return nk.driver.VMC(system.hamiltonian, optax.adam(settings.learning_rate), variational_state=state)
-
-
-def _stack(trees: list) -> Any:
-    """K pytrees → one pytree with leaves ``(K, *shape)``."""
-    return jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *trees)
 
 
 def _params_of(driver) -> Any:
@@ -145,7 +148,7 @@ def train_masked_vmc(model: nn.Module, system: SpinSystem, problem: ExactProblem
                 snapshots.append(_params_of(driver))
         history.append(np.real(np.asarray(log.data["Energy"]["Mean"]))[:steps])
         finals.append(_params_of(driver))
-    params_K, masks_K = _stack(finals), _stack([m.to_tree(np.float64) for m in masks])
+    params_K, masks_K = stack_trees(finals), stack_trees([m.to_tree(np.float64) for m in masks])
     energy_K = np.asarray(energy_and_grad(params_K, masks_K)[0])
-    return MaskedTraining(params_K, _stack(snapshots) if snapshots else None, energy_K,
+    return MaskedTraining(params_K, stack_trees(snapshots) if snapshots else None, energy_K,
                           np.abs(energy_K - problem.e0) / abs(problem.e0), np.stack(history, axis=1), problem.unit)

@@ -34,7 +34,7 @@ from physlens.folders import FolderLock
 from physlens.lens.lottery import CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.masked_training import (BATCHINGS, EnergyAndGrad, ExactProblem, init_params, make_energy_and_grad,
-                                              train_masked)
+                                              stack_trees, train_masked, unstack_trees)
 from physlens.quantum.models import FFNN
 from physlens.quantum.registry import load_variables, model_from_spec
 from physlens.quantum.systems import SpinSystem, make_system
@@ -75,7 +75,7 @@ class StudyConfig:
         optimizer: ``adam`` or ``sr`` (gradient steps on the SR-preconditioned gradient, NetKet's SR).
         mode: ``exact`` (full sums) or ``sampled`` (``MetropolisLocal``); Adam on full sums trains all networks
             of a level in one compiled step, every other pair through NetKet's VMC driver, network by network.
-        diag_shift, samples, chains, discard: SR's shift and the sampler's settings (``VMCSettings``).
+        diag_shift, samples, chains, discard, sampler: SR's shift and the sampler (``VMCSettings``).
         rounding, controls_from, control_levels: see ``LotteryConfig``.
         control_steps: training steps of the isolated controls ``reinit`` and ``random_mask`` (None: ``steps``).
     """
@@ -106,6 +106,7 @@ class StudyConfig:
     samples: int = 1024
     chains: int = 16
     discard: int = 5
+    sampler: str = "local"
     rounding: str = "floor"
     controls_from: str = "rewind"
     control_levels: tuple[int, ...] = ()
@@ -155,7 +156,8 @@ class StudyConfig:
         if self.batched:
             return "Adam on exact full-sum gradients"
         step = f"SR (diagonal shift {self.diag_shift:g}) with plain gradient steps" if self.optimizer == "sr" else "Adam"
-        data = (f"MetropolisLocal, {self.chains} chains, {self.samples} samples, {self.discard} discarded per chain"
+        moves = "single spin and star flips" if self.sampler == "toric-code" else "MetropolisLocal"
+        data = (f"{moves}, {self.chains} chains, {self.samples} samples, {self.discard} discarded per chain"
                 if self.mode == "sampled" else "full sums")
         return f"NetKet VMC: {step}, {data}"
 
@@ -166,7 +168,8 @@ class StudyConfig:
 
     def vmc_settings(self) -> VMCSettings:
         return VMCSettings(optimizer=self.optimizer, learning_rate=self.learning_rate, diag_shift=self.diag_shift,
-                           mode=self.mode, samples=self.samples, chains=self.chains, discard=self.discard)
+                           mode=self.mode, samples=self.samples, chains=self.chains, discard=self.discard,
+                           sampler=self.sampler)
 
     def lottery(self) -> LotteryConfig:
         return LotteryConfig(rounds=self.rounds, fraction=self.fraction, scope=self.scope,
@@ -221,13 +224,14 @@ PRESETS.update({
     "barton-4x4-a8": _barton_tfim(8, 51),
     "barton-toric-a8": StudyConfig(system="toric-code", size=3, system_params={}, widths=(144,), dense_steps=2_000,
                                    steps=200, rewind_step=2_000, control_steps=2_000, discard=10, rounds=53,
+                                   sampler="toric-code",
                                    control_levels=(17, 23, 39), **BARTON),
 })
 """Barton et al.'s figures: ``barton-4x4-a8`` is Fig. 3's α = 8 at L = 4 (51 rounds, as its notebook loads);
 ``barton-4x4-a{1,2.5,5}`` the same protocol at the widths of Fig. 1–2 (which the paper runs on 10×10), each down to
 ρ < 1; ``barton-toric-a8`` Fig. 4 (3×3 toric code, α = 8, 2,592 weights, 53 rounds) with the step counts of the
-code's toric-code example (2,000 dense, 200 per level, 10 discarded per chain) and ``MetropolisLocal`` where the
-code uses its own toric-code sampler; its controls at ρ ≈ 16 (level 17), 8 and 1."""
+code's toric-code example (2,000 dense, 200 per level, 10 discarded per chain, single spin and star flips half and
+half); its controls at ρ ≈ 16 (level 17), 8 and 1."""
 
 
 def batch_trainer(config: StudyConfig, problem: ExactProblem, energy_and_grad: EnergyAndGrad, steps: int,
@@ -242,16 +246,11 @@ def batch_trainer(config: StudyConfig, problem: ExactProblem, energy_and_grad: E
                                       settings=config.vmc_settings(), energy_and_grad=energy_and_grad,
                                       snapshot_step=snapshot_step)
         else:
-            params_K = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *params)
-            result = train_masked(model, problem, params_K, stack_masks(masks), steps=steps,
+            result = train_masked(model, problem, stack_trees(params), stack_masks(masks), steps=steps,
                                   learning_rate=config.learning_rate, chunk=config.chunk,
                                   snapshot_step=snapshot_step, energy_and_grad=energy_and_grad)
-
-        def split(tree):
-            return [jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[k]), tree) for k in range(len(params))]
-
-        rewound = split(result.snapshot_K) if result.snapshot_K is not None else None
-        return TrainedBatch(split(result.params_K), result.energy_K, result.rel_error_K, rewound)
+        rewound = unstack_trees(result.snapshot_K) if result.snapshot_K is not None else None
+        return TrainedBatch(unstack_trees(result.params_K), result.energy_K, result.rel_error_K, rewound)
 
     return train
 
@@ -299,9 +298,8 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
     model = config.build_model()
 
     def unstack(tree):
-        scaled = jax.tree_util.tree_map_with_path(
-            lambda path, leaf: leaf * config.init_scale if path[-1].key == "kernel" else leaf, tree)
-        return [jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[k]), scaled) for k in range(len(config.seeds))]
+        return unstack_trees(jax.tree_util.tree_map_with_path(
+            lambda path, leaf: leaf * config.init_scale if path[-1].key == "kernel" else leaf, tree))
 
     init = unstack(init_params(model, problem.n_sites, config.seeds))
     reinit = unstack(init_params(model, problem.n_sites, [s + REINIT_OFFSET for s in config.seeds]))

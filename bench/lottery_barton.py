@@ -1,0 +1,66 @@
+"""Wall time of one training step of Barton et al.'s lottery protocol, per network, on this machine.
+
+Times ``physlens.quantum.vmc_masked_training.train_masked_vmc`` (one network, the preset's SR, sampler and
+samples) and, for comparison, the batched exact-Adam step of ``physlens.quantum.masked_training`` on the same
+network, for each preset named. The first ``--warmup`` steps (compilation) are run and not counted; then
+``--steps`` steps are timed. Per level = steps per level × seconds per step; a whole study multiplies by the
+networks of every level (the dense level: dense steps; isolated controls: control steps).
+
+    XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" taskset -c 0 \\
+        .venv/bin/python bench/lottery_barton.py barton-4x4-a8 barton-toric-a8 [--steps 50]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from physlens.lens.mask import Mask
+from physlens.quantum.masked_training import ExactProblem, init_params, make_energy_and_grad, train_masked, unstack_trees
+from physlens.quantum.vmc_masked_training import train_masked_vmc
+from physlens.studies.lottery import PRESETS
+
+
+def seconds_per_step(config, steps: int, warmup: int) -> dict:
+    system, model = config.build_system(), config.build_model()
+    problem = ExactProblem.of(system)
+    energy_and_grad = make_energy_and_grad(model, problem, config.chunk, "map")
+    params = unstack_trees(init_params(model, problem.n_sites, [0]))
+    masks = [Mask.ones_like(params[0])]
+    timings = {}
+    for name, run in (("sr_sampled", lambda n: train_masked_vmc(model, system, problem, params, masks, steps=n,
+                                                                 settings=config.vmc_settings(),
+                                                                 energy_and_grad=energy_and_grad)),
+                      ("adam_exact", lambda n: train_masked(model, problem, init_params(model, problem.n_sites, [0]),
+                                                            {"layers.0": {"kernel": np.ones_like(params[0]["layers.0"]["kernel"])[None]}},
+                                                            steps=n, learning_rate=1e-3, chunk=config.chunk,
+                                                            energy_and_grad=energy_and_grad))):
+        start = time.perf_counter()
+        run(warmup)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        run(warmup + steps)
+        timings[name] = (time.perf_counter() - start - first) / steps
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="+", choices=[name for name in PRESETS if name.startswith("barton")])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    print("| preset | weights | SR, sampled: s/step | per level | whole study (all seeds, arms) | Adam, exact: s/step |")
+    print("|---|---|---|---|---|---|")
+    for name in args.presets:
+        config = PRESETS[name]
+        t = seconds_per_step(config, args.steps, args.warmup)
+        controls = len(config.control_levels) * 2 * config.control_steps
+        per_seed = config.level0_steps + config.rounds * config.steps * 2 + controls   # imp + random_prune per level
+        total_h = t["sr_sampled"] * per_seed * len(config.seeds) / 3600
+        print(f"| {name} | {config.prunable_weights} | {t['sr_sampled']:.3f} | {t['sr_sampled'] * config.steps:.0f} s "
+              f"| {total_h:.0f} h | {t['adam_exact']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
