@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.lens.lottery import LotteryConfig, TrainedBatch, run_lottery
+from physlens.lens.lottery import CONTROLS, LotteryConfig, TrainedBatch, run_lottery
 from physlens.lens.mask import Mask
 
 RNG = np.random.default_rng(0)
@@ -112,19 +112,22 @@ def test_masks_of_a_level_are_saved_and_load_back(tmp_path):
 
 def test_controls_from_init_at_chosen_levels_with_their_own_trainer(tmp_path):
     train, control = Recorder(), Recorder()
-    config = LotteryConfig(rounds=3, fraction=0.12, rounding="nearest", controls_from="init", control_levels=(2,))
+    config = LotteryConfig(rounds=3, fraction=0.12, rounding="nearest", controls=CONTROLS, controls_from="init",
+                           control_levels=(2,))
     result = run_lottery(tmp_path / "exp", init_params=[init(0), init(1)], reinit_params=[init(10), init(11)],
                          train=train, train_control=control, config=config)
     frame = result.to_frame()
-    assert sorted(frame[frame.arm.isin(["reinit", "random_mask"])].level.unique()) == [2]
+    assert sorted(frame[frame.arm.isin(["reinit", "random_mask", "init_imp"])].level.unique()) == [2]
     assert sorted(frame[frame.arm == "random_prune"].level.unique()) == [1, 2, 3]
     kept = 32
     for level in (1, 2, 3):
         kept -= round(0.12 * kept)          # 3.84 → 4, 3.36 → 3, 3.0 → 3 (halves to even never arise here)
         assert result.masks[(level, "imp", 0)].kept == kept
     params, masks = control.calls[0]
-    assert [m.kept for m in masks] == [result.masks[(2, "imp", 0)].kept] * 2 + [result.masks[(2, "imp", 1)].kept] * 2
-    for k, (seed, base) in enumerate([(0, init(10)), (0, init(0)), (1, init(11)), (1, init(1))]):
+    assert [m.kept for m in masks] == [result.masks[(2, "imp", 0)].kept] * 3 + [result.masks[(2, "imp", 1)].kept] * 3
+    assert masks[2] == result.masks[(2, "imp", 0)] and masks[5] == result.masks[(2, "imp", 1)]
+    starts = [init(10), init(0), init(0), init(11), init(1), init(1)]        # reinit, random_mask, init_imp per seed
+    for k, base in enumerate(starts):
         keep = masks[k].leaves()["a/kernel"]
         np.testing.assert_array_equal(np.asarray(params[k]["a"]["kernel"])[keep], base["a"]["kernel"][keep])
     assert all(arm in ("imp", "random_prune") for arm in frame[frame.level != 2].arm.unique())

@@ -48,7 +48,7 @@ def test_each_level_removes_12_percent_rounded_to_nearest(study):
         kept.append(kept[-1] - int(np.rint(0.12 * kept[-1])))
     imp = levels[levels.arm == "imp"].groupby("level").density.first()
     np.testing.assert_allclose(imp.to_numpy() * 72, kept)
-    assert set(levels[levels.level == 2].arm) == {"imp", "reinit", "random_mask", "random_prune"}
+    assert set(levels[levels.level == 2].arm) == {"imp", "reinit", "random_mask", "random_prune", "init_imp"}
     assert set(levels[levels.level == 3].arm) == {"imp", "random_prune"}
 
 

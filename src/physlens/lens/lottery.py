@@ -9,6 +9,8 @@ reports an objective (an energy) and a relative error for each. One IMP level r 
 - ``reinit``: T(θ_rand, m_IMP): the same mask on a fresh initialisation.
 - ``random_mask``: T(θ_init, m_rand): a random mask with the IMP mask's per-layer density.
 - ``random_prune``: iterative random pruning: prune p of its own previous mask at random.
+- ``init_imp``: T(θ_0, m_IMP): the IMP mask on the seed's own initialisation, for late rewinding,
+  where the ticket starts from θ_k instead (Barton et al.'s ``T_init_imp``).
 
 Level 0 trains the dense network of every seed; every arm of every seed of one
 level is trained in a single ``train`` call. Each finished level is written
@@ -41,10 +43,12 @@ from physlens.lens.mask import Mask
 from physlens.lens.pruning import ROUNDINGS, prune_global, prune_layerwise, prune_random, random_mask_like, rewind
 from physlens.runs import atomic_write_bytes, atomic_write_text
 
-ARMS = ("imp", "reinit", "random_mask", "random_prune")
-"""Arms of a level ≥ 1: the ticket and its three controls."""
+ARMS = ("imp", "reinit", "random_mask", "random_prune", "init_imp")
+"""Arms of a level ≥ 1: the ticket and its controls."""
 CONTROLS = ARMS[1:]
-ISOLATED = ("reinit", "random_mask")
+DEFAULT_CONTROLS = ("reinit", "random_mask", "random_prune")
+"""The controls trained unless others are asked for (``init_imp`` adds nothing when survivors rewind to θ_0)."""
+ISOLATED = ("reinit", "random_mask", "init_imp")
 """Controls trained once from a start point (not iteratively): ``train_control`` trains them."""
 CONTROL_STARTS = ("rewind", "init")
 SCOPES = ("global", "layerwise")
@@ -64,15 +68,16 @@ class LotteryConfig:
         rounding: how fraction · n becomes a count (``physlens.lens.pruning.ROUNDINGS``).
         controls_from: where the isolated controls start: ``rewind`` (``random_mask`` from the
             ticket's rewind point, ``reinit`` from θ_rand) or ``init`` (``random_mask`` from θ_0, as
-            Barton et al.'s code restarts its controls from the saved initialisation).
-        control_levels: levels at which ``reinit`` and ``random_mask`` are trained (empty: every
-            level); ``random_prune`` is iterative and runs at every level.
+            Barton et al.'s code restarts its controls from the saved initialisation); ``init_imp``
+            always starts from θ_0.
+        control_levels: levels at which the isolated controls (``ISOLATED``) are trained (empty:
+            every level); ``random_prune`` is iterative and runs at every level.
     """
 
     rounds: int = 10
     fraction: float = 0.2
     scope: str = "global"
-    controls: tuple[str, ...] = CONTROLS
+    controls: tuple[str, ...] = DEFAULT_CONTROLS
     rewind_step: int = 0
     rounding: str = "floor"
     controls_from: str = "rewind"
@@ -290,8 +295,8 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
                     mask = imp_mask
                 if arm not in config.arms_at(level):
                     continue
-                base = {"reinit": reinit[s], "random_mask": init[s] if config.controls_from == "init" else rewind_base[s]
-                        }.get(arm, rewind_base[s])
+                base = {"reinit": reinit[s], "init_imp": init[s],
+                        "random_mask": init[s] if config.controls_from == "init" else rewind_base[s]}.get(arm, rewind_base[s])
                 entries.append((arm, s, mask))
                 starts.append(rewind(params[(level - 1, "imp", s)], base, mask))
         batch = _train_arms(entries, starts, train, train_control)

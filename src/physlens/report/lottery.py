@@ -84,7 +84,8 @@ class LotterySummary:
             atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False))
 
 
-ARM_STYLE = {"imp": ("#c0392b", "T(θ_init, m_IMP): ticket"), "reinit": ("#2980b9", "T(θ_rand, m_IMP)"),
+ARM_STYLE = {"imp": ("#c0392b", "IMP ticket: T(θ_rewind, m_IMP)"), "init_imp": ("#8e44ad", "T(θ_init, m_IMP)"),
+             "reinit": ("#2980b9", "T(θ_rand, m_IMP)"),
              "random_mask": ("#7f8c8d", "T(θ_init, m_rand)"), "random_prune": ("#27ae60", "iterative random pruning")}
 
 

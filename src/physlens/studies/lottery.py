@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.folders import FolderLock
-from physlens.lens.lottery import CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
+from physlens.lens.lottery import CONTROLS, DEFAULT_CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.masked_training import (BATCHINGS, EnergyAndGrad, ExactProblem, init_params, make_energy_and_grad,
                                               stack_trees, train_masked, unstack_trees)
@@ -91,7 +91,7 @@ class StudyConfig:
     rounds: int = 10
     fraction: float = 0.3
     scope: str = "global"
-    controls: tuple[str, ...] = CONTROLS
+    controls: tuple[str, ...] = DEFAULT_CONTROLS
     rewind_step: int = 0
     chunk: int = 2**14
     init_scale: float = 1.0
@@ -199,7 +199,7 @@ PRESETS: dict[str, StudyConfig] = {
 
 BARTON = dict(use_bias=False, kernel_std=0.01, init_scale=1.0, optimizer="sr", mode="sampled", learning_rate=0.008,
               diag_shift=1e-3, samples=1024, chains=16, rounding="nearest", scope="layerwise", fraction=0.12,
-              controls_from="init", seeds=(0, 1, 2))
+              controls_from="init", controls=CONTROLS, seeds=(0, 1, 2))
 """The training and pruning of Barton et al.'s sparse-nqs code (its ``src/vmc/vmc.py``, ``src/pruning_algorithm``
 and ``src/networks/prunable_ffnn.py``): FFNN with one hidden ReLU layer, no biases, summed output, kernels
 N(0, 0.01²); SR with plain gradient steps η = 0.008, shift 1e-3; ``MetropolisLocal``, 16 chains, 1,024 samples;

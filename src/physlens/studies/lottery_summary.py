@@ -56,11 +56,13 @@ def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
                      f"{d:.3f}: {e:.2e}" for d, e in zip(imp[imp.density <= 0.1].density, imp[imp.density <= 0.1]["median"]))
                      or "no level pruned that far")})
     other = curve[curve.arm == "reinit"].set_index("level")
+    same_mask = curve[curve.arm == "init_imp"].set_index("level")
+    base, name = (same_mask, "init_imp") if len(same_mask) else (imp, "imp")
     if len(other):
-        ratio = other["median"] / imp.loc[other.index, "median"]
+        ratio = other["median"] / base.loc[other.index, "median"]
         rows.append({"question": "T(theta_init, m_IMP) and T(theta_rand, m_IMP) agree (within 2x at every level)",
                      "answer": "yes" if np.all(ratio.between(1 / AGREE_FACTOR, AGREE_FACTOR)) else "no",
-                     "detail": "median ratio reinit/imp per level: " + ", ".join(f"{r:.2f}" for r in ratio)})
+                     "detail": f"median ratio reinit/{name} per level: " + ", ".join(f"{r:.2f}" for r in ratio)})
     rand = curve[curve.arm == "random_mask"].set_index("level")
     if len(rand):
         fail = rand[(rand["median"] > 2 * dense) & (imp.loc[rand.index, "median"] <= 2 * dense)]
