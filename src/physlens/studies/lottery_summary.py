@@ -73,6 +73,30 @@ def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+JUMP_FACTOR, MIN_JUMP = 3.0, 0.1
+"""The order parameter jumps when its largest change between neighbouring IMP levels is at least ``MIN_JUMP`` (a
+tenth of its range) and ``JUMP_FACTOR`` times its second largest (physlens's criterion; a continuous change spreads
+over several levels)."""
+
+
+def _jump_claim(observables: pd.DataFrame) -> dict:
+    """Where the IMP median of ⟨|m_z|⟩ changes most between neighbouring levels, and whether that change stands out."""
+    imp = observables[observables.arm == "imp"].groupby("level").agg(rho=("rho", "first"), order=("abs_m_z", "median"),
+                                                                    m_x=("m_x", "median"))
+    steps = imp.order.diff().abs().iloc[1:]
+    question = (f"The order parameter <|m_z|> jumps (largest change between neighbouring IMP levels >= {MIN_JUMP:g} and "
+                f"> {JUMP_FACTOR:g}x the next)")
+    if len(steps) < 2:
+        return {"question": question, "answer": "not measured", "detail": "fewer than three IMP levels"}
+    ordered = steps.sort_values(ascending=False)
+    level = int(ordered.index[0])
+    jump = ordered.iloc[0] >= MIN_JUMP and ordered.iloc[0] > JUMP_FACTOR * ordered.iloc[1]
+    return {"question": question, "answer": "yes" if jump else "no",
+            "detail": (f"largest change {ordered.iloc[0]:.3f} between rho {imp.rho[level - 1]:.3g} and {imp.rho[level]:.3g} "
+                       f"(<|m_z|> {imp.order[level - 1]:.3f} -> {imp.order[level]:.3f}, <m_x> {imp.m_x[level - 1]:.3f} -> "
+                       f"{imp.m_x[level]:.3f}); next largest {ordered.iloc[1]:.3f}")}
+
+
 def _filter_level(curve: pd.DataFrame) -> int:
     """The sparsest IMP level whose median error is below the geometric mean of the best and worst IMP medians."""
     imp = curve[curve.arm == "imp"]
@@ -110,5 +134,7 @@ def summarize(out: Path | str) -> LotterySummary:
     filter_level = _filter_level(curve)
     kernel_NM, keep_NM = _ticket(out, filter_level, int(levels.seed.min()))
     overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
-    return LotterySummary(study, levels, curve, dense, fit, transition, _claims(curve, dense), filter_level, kernel_NM,
-                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, measure(out))
+    observables = measure(out)
+    claims = pd.concat([_claims(curve, dense), pd.DataFrame([_jump_claim(observables)])], ignore_index=True)
+    return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
+                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables)
