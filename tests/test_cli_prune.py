@@ -52,3 +52,13 @@ def test_prune_plaquette_refuses_bad_input_and_touches_nothing(tmp_path):
     assert runner.invoke(app, ["prune-plaquette", "--weights", "a", "--out", str(tmp_path / "w")]).exit_code == 2
     wrong = runner.invoke(app, ["prune-plaquette", "tiny", "--out", str(tmp_path / "t")])
     assert wrong.exit_code == 2 and "toric code" in wrong.output and not (tmp_path / "t").exists()
+
+
+def test_prune_overview_needs_lottery_studies(tmp_path):
+    bad = runner.invoke(app, ["prune-overview", str(tmp_path)])
+    assert bad.exit_code == 2 and "no lottery study" in bad.output and not (tmp_path / "report.html").exists()
+    assert runner.invoke(app, ["prune", "tiny", "--rounds", "2", "--steps", "5", "--seeds", "0", "--controls", "none",
+                               "--out", str(tmp_path / "a")]).exit_code == 0
+    result = runner.invoke(app, ["prune-overview", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "a/report.html" in (tmp_path / "report.html").read_text()

@@ -187,10 +187,28 @@ def plaquette_command(
     console.print(frame.drop(columns=["training", "steps"]).to_string(index=False), markup=False, highlight=False)
 
 
+def overview_command(
+    folder: Annotated[Path, typer.Argument(help="a folder whose sub-folders are lottery studies")],
+    notes: Annotated[str, typer.Option(help="text for the page's About section")] = "",
+) -> None:
+    """One page over the lottery studies in FOLDER's sub-folders (FOLDER/report.html): each study's error curve,
+    claims and filters, and the IMP curves of the widths on one system against weights per spin."""
+    from physlens.folders import folder_kind
+    from physlens.report.lottery import write_overview
+    from physlens.studies.lottery_summary import summarize
+
+    names = sorted(p.name for p in folder.iterdir() if folder_kind(p) == "lottery study") if folder.is_dir() else []
+    if not names:
+        raise PhyslensError(f"{folder} has no lottery study in a sub-folder; allowed: the parent of physlens prune --out folders")
+    path = write_overview({name: summarize(folder / name) for name in names}, folder / "report.html", notes)
+    console.print(f"overview: {path}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``prune`` and ``prune-plaquette`` commands to the ``physlens`` app."""
+    """Add the ``prune``, ``prune-plaquette`` and ``prune-overview`` commands to the ``physlens`` app."""
     app.command("prune")(cli_errors(prune_command))
     app.command("prune-plaquette")(cli_errors(plaquette_command))
+    app.command("prune-overview")(cli_errors(overview_command))
 
 
 def demo(out: Path, force: bool = False) -> None:

@@ -36,7 +36,7 @@ LABELS = {
     "N": "sites N", "alpha": "α = M/N", "seed": "seed", "M": "hidden units M", "tau": "τ", "mode": "training",
     "state": "state", "steps": "steps", "reason": "reason", "models": "models", "converged": "converged",
     "failed": "failed", "m_important": "important units m′", "frac_important": "m′/M", "frac_mean": "mean m′/M",
-    "frac_std": "sd of m′/M", "m_mean": "mean m′", "rho": "ρ", "rho_mean": "mean ρ", "eps": "ε = |E − E0|/|E0|",
+    "frac_std": "sd of m′/M", "m_mean": "mean m′", "rho": "ρ", "rho_low": "ρ from", "rho_high": "ρ to", "rho_mean": "mean ρ", "eps": "ε = |E − E0|/|E0|",
     "eps_mean": "mean ε", "a": "prefactor a", "k": "exponent k", "a_se": "SE(a)", "k_se": "SE(k)", "r2": "R²",
     "n_points": "points", "tau_min": "smallest τ with k < 1", "tau_max": "largest τ with k < 1",
     "taus_below": "τ values with k < 1", "taus": "τ values", "energy": f"E [{ENERGY}]", "e0": f"E0 (exact) [{ENERGY}]",
