@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.quantum.config_observables import observable_table
+from physlens.quantum.config_observables import connected_halves, observable_table
 from physlens.quantum.systems import HeisenbergSquare, TFIMChain, ToricCode
 
 
@@ -97,3 +97,18 @@ def test_rejects_configurations_of_the_wrong_shape():
         observable_table(TFIMChain(8), np.ones((3, 6)))
     with pytest.raises(PhyslensError, match="±1"):
         observable_table(TFIMChain(8), np.zeros((3, 8)))
+
+
+def test_half_chain_correlations_of_neel_and_product_states_by_hand():
+    system = TFIMChain(8)
+    neel = np.array([[1, -1] * 4], dtype=float)
+    up = np.ones((1, 8))
+    for state, c_half, halves in ((neel, 0.25, 0.0), (up, 0.25, 0.25)):
+        table = observable_table(system, state)
+        assert table.values["c_far"][0] == pytest.approx(c_half)        # (1/N) Σ S^z_i S^z_{i+4}, in ħ²
+        assert table.values["halves"][0] == pytest.approx(halves)
+        assert connected_halves(system, state) == pytest.approx(0.0)    # a product state has no connected part
+    cat = np.vstack([up, -up])                                          # (|↑…↑⟩ + |↓…↓⟩)/√2
+    assert connected_halves(system, cat, np.array([0.5, 0.5])) == pytest.approx(0.25)
+    domain = np.array([[1] * 4 + [-1] * 4], dtype=float)
+    assert observable_table(system, domain).values["halves"][0] == pytest.approx(-0.25)

@@ -11,7 +11,11 @@ quantum expectation values (diagonal ones exactly; local ones because
   (chains, rings and square lattices).
 - ``c_nn``: nearest-neighbour correlator, the mean of S^z_i S^z_j over ``system.bonds``, in ħ².
 - ``c_far``: the correlator at the largest distance, (1/N) Σ_i S^z_i S^z_{i+R} with
-  R = N/2 on a chain and (L/2, L/2) on an L×L lattice, in ħ² (needs even sides).
+  R = N/2 on a chain (the half-chain correlator) and (L/2, L/2) on an L×L lattice, in ħ²
+  (needs even sides).
+- chains and rings only: ``halves``, m_A m_B with m_A, m_B = (2/N) Σ S^z_i over the first and
+  the second half of the sites (in ħ², so that ``connected_halves`` of the Born weights is
+  the connected correlation ⟨m_A m_B⟩ − ⟨m_A⟩⟨m_B⟩ between the two halves).
 - ``domain_walls``: number of bonds whose two spins are antiparallel (a count).
 - ``e_loc``: local energy Re E_loc(σ), in the system's energy unit (needs ``log_psi_fn``).
 - ``bond_energy_x``, ``bond_energy_y`` (``bond_energy`` on a chain): local value of the
@@ -73,6 +77,24 @@ def far_partner(system: SpinSystem) -> np.ndarray:
     return index[tuple(((pos_ND + extent_D // 2) % extent_D).T)]
 
 
+def half_magnetisations(system: SpinSystem, sigma_SN: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """m_A and m_B, the magnetisation per site (ħ) of the first and second half of a chain's sites along x, ``(S,)`` each."""
+    if system.coords.shape[1] != 1 or system.n_sites % 2:
+        raise PhyslensError(f"the two halves need a chain of even length; got {system.kind} with {system.n_sites} sites")
+    order = np.argsort(system.coords[:, 0], kind="stable")
+    sz_SN = _sz(sigma_SN)[:, order]
+    half = system.n_sites // 2
+    return sz_SN[:, :half].mean(axis=1), sz_SN[:, half:].mean(axis=1)
+
+
+def connected_halves(system: SpinSystem, sigma_SN: np.ndarray, weights_S: np.ndarray | None = None) -> float:
+    """⟨m_A m_B⟩ − ⟨m_A⟩⟨m_B⟩ under the Born weights (uniform: samples), in ħ²; exact over the whole basis."""
+    m_a_S, m_b_S = half_magnetisations(system, sigma_SN)
+    w_S = np.ones(len(m_a_S)) if weights_S is None else np.asarray(weights_S, dtype=float)
+    w_S = w_S / w_S.sum()
+    return float(w_S @ (m_a_S * m_b_S) - (w_S @ m_a_S) * (w_S @ m_b_S))
+
+
 def bond_directions(system: SpinSystem) -> np.ndarray:
     """Lattice direction (0 = x, 1 = y) of each bond of ``system.bonds``, shape ``(B,)``."""
     pos_ND, _, _ = obs._grid(system)
@@ -125,6 +147,9 @@ def observable_table(system: SpinSystem, sigma_SN: np.ndarray, log_psi_fn: obs.L
         values["c_nn"] = (sz_SN[:, bonds_B2[:, 0]] * sz_SN[:, bonds_B2[:, 1]]).mean(axis=1)
         values["c_far"] = (sz_SN * sz_SN[:, far_partner(system)]).mean(axis=1)
         units.update(m_s=HBAR, abs_m_s=HBAR, c_nn=HBAR2, c_far=HBAR2)
+        if system.coords.shape[1] == 1 and system.n_sites % 2 == 0:
+            m_a_S, m_b_S = half_magnetisations(system, sigma_SN)
+            values["halves"], units["halves"] = m_a_S * m_b_S, HBAR2
     values["domain_walls"] = (sigma_SN[:, bonds_B2[:, 0]] != sigma_SN[:, bonds_B2[:, 1]]).sum(axis=1).astype(float)
     units["domain_walls"] = "count"
     if log_psi_fn is not None:

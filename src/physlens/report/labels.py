@@ -20,7 +20,7 @@ ENERGY = "{unit}"
 
 OBSERVABLES = {
     "m_z": "m_z", "abs_m_z": "|m_z|", "m_z_sq": "m_z²", "m_x": "m_x", "m_s": "m_s", "abs_m_s": "|m_s|", "c_nn": "C_zz, nearest neighbours",
-    "c_far": "C_zz, farthest pair", "domain_walls": "domain walls", "e_loc": "local energy",
+    "c_far": "C_zz, farthest pair", "halves": "m_A·m_B, two halves", "domain_walls": "domain walls", "e_loc": "local energy",
     "bond_energy_x": "bond energy (x)", "bond_energy_y": "bond energy (y)", "czz": "C_zz(r)",
 }
 """Per-configuration observables of the spin systems, by their result names."""
