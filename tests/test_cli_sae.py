@@ -51,3 +51,20 @@ def test_bad_sae_input_exits_2(run_dir, tmp_path, args):
 def test_steer_missing_sae_exits_2(run_dir, tmp_path):
     result = runner.invoke(app, ["steer", str(run_dir), "--sae", str(tmp_path / "none"), "--feature", "0", "--hook", HOOK])
     assert result.exit_code == 2
+
+
+def test_sae_sweep_writes_rows_resumes_and_refuses_other_folders(run_dir, tmp_path):
+    out = tmp_path / "sweep"
+    args = ["sae-sweep", str(run_dir), "--hooks", HOOK, "--saes", "topk:8:2,relu:8:1e-3", "--steps", "40",
+            "--samples", "128", "--no-progress", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "sweep.csv")
+    assert list(frame.sae) == ["topk:8:2", "relu:8:1e-3"] and (out / "report.html").is_file()
+    assert runner.invoke(app, args).exit_code == 0 and len(pd.read_csv(out / "sweep.csv")) == 2
+    other = runner.invoke(app, args[:-1] + [str(run_dir)])
+    assert other.exit_code == 2 and "other than this sweep" in other.output
+    bad = runner.invoke(app, ["sae-sweep", str(run_dir), "--saes", "topk:8", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "arch:latents:value" in bad.output and not (tmp_path / "b").exists()
+    hook = runner.invoke(app, ["sae-sweep", str(run_dir), "--hooks", "nope", "--out", str(tmp_path / "c")])
+    assert hook.exit_code == 2 and "unknown hook" in hook.output

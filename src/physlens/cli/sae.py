@@ -3,6 +3,7 @@
     physlens sae runs/heis4x4 --hook resid.final --arch topk --k 4 --latents 64
     physlens steer runs/heis4x4 --sae runs/heis4x4/sae-resid.final/sae --feature 12 --scales 0,0.5,1,1.5,2
     physlens sae rbm.mpack --system heisenberg-ring --size 10 --model netket.RBM:alpha=2 --k 2 --latents 16
+    physlens sae-sweep runs/heis4x4 --hooks resid.final,pooled --saes default --out runs/heis4x4-sweep
 """
 
 from __future__ import annotations
@@ -161,9 +162,57 @@ def _default_hook(opened) -> str:
     return chosen
 
 
+def sweep_command(
+    source: Annotated[Path, typer.Argument(metavar="SOURCE", help=SOURCE_HELP)],
+    hooks: Annotated[Optional[str], typer.Option(help="hook points, comma-separated (default: the sae command's)")] = None,
+    saes: Annotated[str, typer.Option(help="default (the ReLU λ, TopK k and JumpReLU grid) or specs arch:latents:value, "
+                                           "comma-separated, e.g. relu:64:1e-3,topk:64:4")] = "default",
+    steps: Annotated[int, typer.Option(help="training steps of every SAE")] = 2000,
+    method: Annotated[str, typer.Option(help="exact, sampled or auto")] = "auto",
+    samples: Annotated[int, typer.Option(help="samples of |ψ|² (sampled) / training configurations (exact)")] = 4096,
+    target: Annotated[Optional[str], typer.Option(help="observable of the split-feature columns (default |m_z| or |m_s|)")] = None,
+    seed: int = 0,
+    out: Annotated[Path, typer.Option(help="a new folder, or one holding this sweep (resumed)")] = Path("runs/sae-sweep"),
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    system: SystemOption = None, size: SizeOption = None, param: ParamOption = None, model: ModelOption = None,
+) -> None:
+    """Train a grid of SAEs (sparsity, width, hook) on a model's activations: one row per SAE in sweep.csv with L0,
+    explained variance, dead fraction, energy recovered, fidelity, best |r| per observable and the linear-probe
+    ceiling beside it; report.html holds the Pareto figure."""
+    import dataclasses
+    import json
+
+    from physlens.folders import folder_kind
+    from physlens.report.sae_sweep import write_sweep_report
+    from physlens.runs import atomic_write_text
+    from physlens.studies.sae_sweep import DEFAULT_GRID, SweepConfig, run_sweep
+
+    opened = open_source(source, system, size, param, model)
+    specs = DEFAULT_GRID if saes == "default" else tuple(s.strip() for s in saes.split(",") if s.strip())
+    hook_list = tuple(h.strip() for h in hooks.split(",")) if hooks else (_default_hook(opened),)
+    unknown = [h for h in hook_list if h not in opened.hook_names()]
+    if unknown:
+        raise PhyslensError(f"unknown hook(s) {', '.join(unknown)}; allowed: {', '.join(opened.hook_names())}")
+    config = SweepConfig(hooks=hook_list, saes=specs, n_steps=steps, method=method, n_samples=samples, target=target,
+                         seed=seed)
+    settings = json.loads(json.dumps({**dataclasses.asdict(config), "source": str(source)}, default=list))
+    held = folder_kind(out)
+    if held is not None and not ((out / "sweep.json").is_file() and json.loads((out / "sweep.json").read_text()) == settings):
+        raise PhyslensError(f"{out} holds {held} other than this sweep; allowed: a new --out, or the same settings to resume it")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "sweep.json", json.dumps(settings, indent=1))
+    frame = run_sweep(opened.system, opened.model, opened.variables, config, out, progress=progress)
+    path = write_sweep_report(frame, out / "report.html", [f"{opened.origin}: {source.name}, {opened.description}"])
+    target_name = frame.target.iloc[0]
+    console.print(frame_table(frame[["hook", "sae", "l0", "explained_variance", f"best_abs_r[{target_name}]",
+                                     f"probe_ceiling_r[{target_name}]"]], "SAE sweep"))
+    console.print(f"report: {path}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``sae`` and ``steer`` commands to the ``physlens`` app."""
+    """Add the ``sae``, ``sae-sweep`` and ``steer`` commands to the ``physlens`` app."""
     app.command("sae")(cli_errors(sae_command))
+    app.command("sae-sweep")(cli_errors(sweep_command))
     app.command("steer")(cli_errors(steer_command))
 
 

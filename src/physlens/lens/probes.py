@@ -1,7 +1,8 @@
 """Linear probes: how well a linear read-out of activations predicts an observable, and split features.
 
-The ceiling against which a single SAE feature's correlation with an observable is judged
-is the best *linear* read-out of the same activations: the weighted least-squares fit
+The reference against which a single SAE feature's correlation with an observable is judged
+is the best *linear* read-out of the same activations (a ceiling for linear directions, not
+for a feature, which is a non-linear function of the activations): the weighted least-squares fit
 ŷ = a + acts · w of the per-configuration observable y under the Born weights |ψ(σ)|²
 (uniform for samples drawn from |ψ|²), and its Pearson r with y, which equals the square
 root of the fit's weighted R². The fit is in-sample: over the whole basis (exact) the

@@ -177,7 +177,7 @@ class SAEStudy:
         return pd.DataFrame([self.summary_row()])
 
 
-def _train_tokens(data: ActivationDataset, cfg: SAEStudyConfig, rng: np.random.Generator) -> np.ndarray:
+def train_tokens(data: ActivationDataset, cfg: SAEStudyConfig, rng: np.random.Generator) -> np.ndarray:
     """Tokens distributed as |ψ|²: the samples (sampled), or configurations drawn with the Born weights (exact)."""
     acts = data.acts
     if data.exact:
@@ -195,22 +195,27 @@ def _diagonal(system, name: str):
     return lambda sigma_SN: observable_table(system, sigma_SN).values[name]
 
 
-def _evaluators(system, lens: Lens, sae: SAE, data: ActivationDataset, cfg: SAEStudyConfig, names: list[str],
-                resample: bool = False):
+def evaluator_of(system, log_psi_model, data: ActivationDataset, cfg: SAEStudyConfig, names: list[str],
+                 resample: bool = False):
+    """An evaluator of ``log_psi_model`` of the dataset's kind: exact over the basis, or reweighted from (``resample``:
+    fresh for every intervention but the identity) samples, with the diagonal observables ``names``."""
+    if data.exact:
+        return exact_evaluator_of(system, log_psi_model, {n: data.observables[n] for n in names})
+    functions = {n: _diagonal(system, n) for n in names}
+    return sampled_evaluator_of(system, log_psi_model, data.sigma_SN, functions, resample=resample,
+                                ess_threshold=1.0 if resample else cfg.ess_threshold,
+                                seed=cfg.seed + 1 if resample else cfg.seed, max_bytes=SAMPLED_MAX_BYTES)
+
+
+def evaluators(system, lens: Lens, sae: SAE, data: ActivationDataset, cfg: SAEStudyConfig, names: list[str],
+               resample: bool = False):
     """Two evaluators of one kind (exact or sampled): the plain lens and the SAE with its error term kept
     (both reproduce the sampled model under the identity edit, as reweighting needs). ``resample``: sampled
     evaluators draw fresh samples for every intervention but the identity."""
-    models = [LensLogPsi(lens), SAELogPsi(lens, sae, cfg.hook)]
-    if data.exact:
-        return [exact_evaluator_of(system, m, {n: data.observables[n] for n in names}) for m in models]
-    functions = {n: _diagonal(system, n) for n in names}
-    return [sampled_evaluator_of(system, m, data.sigma_SN, functions, resample=resample,
-                                 ess_threshold=1.0 if resample else cfg.ess_threshold,
-                                 seed=cfg.seed + 1 if resample else cfg.seed, max_bytes=SAMPLED_MAX_BYTES)
-            for m in models]
+    return [evaluator_of(system, m, data, cfg, names, resample) for m in (LensLogPsi(lens), SAELogPsi(lens, sae, cfg.hook))]
 
 
-def _spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.ndarray,
+def spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.ndarray,
                     log_psi_sae_S: np.ndarray) -> tuple[float, float]:
     """Energy of the spliced model (unit of the system) and its ESS/S: exact with Born weights, else
     reweighted from the samples with w ∝ |ψ_sae/ψ|²."""
@@ -229,7 +234,7 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) ->
     lens = lens_of(model, variables)
     data = collect_activations(model, variables, system, cfg.hook, method=cfg.method, pool=False,
                                n_samples=cfg.n_samples, seed=cfg.seed)
-    tokens_ND = _train_tokens(data, cfg, rng)
+    tokens_ND = train_tokens(data, cfg, rng)
     train = TrainConfig(n_steps=cfg.n_steps, batch_size=min(cfg.batch_size, len(tokens_ND)),
                         learning_rate=cfg.learning_rate, seed=cfg.seed)
     sae, log = train_sae(cfg.sae_config(tokens_ND.shape[-1]), tokens_ND, train)
@@ -240,7 +245,7 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) ->
     family = system.kind.split("-")[0]
     target = cfg.target or DEFAULT_TARGETS.get(family, match.observables[0])
     feature = match.best_feature(target)
-    plain, steered = _evaluators(system, lens, sae, data, cfg, diagonal_observables(system, data))
+    plain, steered = evaluators(system, lens, sae, data, cfg, diagonal_observables(system, data))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*ESS/S below.*")
         base = plain.evaluate([Identity(cfg.hook), KeepOnly(cfg.hook, ())])
@@ -248,7 +253,7 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) ->
     spliced_fn = jax.jit(SAELogPsi(lens, sae, cfg.hook, keep_error=False).bind(identity))
     log_psi_S = data.log_psi_S
     log_psi_sae_S = np.asarray(spliced_fn(data.sigma_SN))
-    e_sae, ess_sae = _spliced_energy(system, spliced_fn, data, log_psi_S, log_psi_sae_S)
+    e_sae, ess_sae = spliced_energy(system, spliced_fn, data, log_psi_S, log_psi_sae_S)
     energies = {"clean": float(base.energies_K[0]), "sae": e_sae, "zero": float(base.energies_K[1])}
     energy_ess = {"sae": ess_sae, "zero": float(min(base.ess_K[1] / base.n_samples, 1.0))}
     fid = fidelity(log_psi_S, log_psi_sae_S, data.weights_S)
@@ -269,7 +274,7 @@ def resampled_check(study: SAEStudy, system, model, variables, strengths: np.nda
     if study.exact:
         raise PhyslensError("the resampling check is for sampled studies; exact curves need none")
     cfg = study.config
-    _, evaluator = _evaluators(system, lens_of(model, variables), study.sae, study.data, cfg,
+    _, evaluator = evaluators(system, lens_of(model, variables), study.sae, study.data, cfg,
                                diagonal_observables(system, study.data), resample=True)
     return steering_curve(evaluator, cfg.hook, study.feature, strengths, mode=cfg.mode, ess_threshold=cfg.ess_threshold)
 
@@ -352,5 +357,5 @@ def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths
         raise PhyslensError(f"the SAE reads width {sae.cfg.d_in}; hook {hook} has width {data.acts.shape[-1]}")
     names = list(observable_table(system, data.sigma_SN[:1]).values)
     data = dataclasses.replace(data, observables=observable_table(system, data.sigma_SN).values)
-    _, steered = _evaluators(system, lens, sae, data, cfg, names, resample)
+    _, steered = evaluators(system, lens, sae, data, cfg, names, resample)
     return steering_curve(steered, hook, feature, np.asarray(cfg.strengths), mode=mode, ess_threshold=ess_threshold)
