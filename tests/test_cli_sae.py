@@ -27,6 +27,7 @@ def test_sae_then_steer(run_dir, tmp_path):
                                  "--samples", "256", "--scales", "0:2:5", "--dashboards", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Spearman" in result.output and (out / "report.html").is_file() and (out / "RESULTS.md").is_file()
+    assert (out / "probe_quiet.csv").is_file() and "linear-probe direction" in result.output
     curve_csv = tmp_path / "curve.csv"
     result = runner.invoke(app, ["steer", str(run_dir), "--sae", str(out / "sae"), "--feature", "3", "--hook", HOOK,
                                  "--scales", "0.5,1,1.5", "--out", str(curve_csv)])

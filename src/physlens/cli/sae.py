@@ -82,6 +82,7 @@ def sae_command(
     steer the best one; writes a report."""
     from physlens.folders import claim
     from physlens.studies import sae_steering
+    from physlens.studies.sae_probe_control import probe_control
 
     strengths = tuple(float(s) for s in _strengths(scales))
     with stages(["loading the model", "SAE, matching and steering", "writing the report"], "sae", progress) as advance:
@@ -94,10 +95,12 @@ def sae_command(
             claim(out, "sae output")
         advance()
         study = sae_steering.analyse(opened.system, opened.model, opened.variables, cfg)
+        control = probe_control(study, opened.system, opened.model, opened.variables)
         advance()
         aside = claim(out, "sae output", force=force)
         meta = [f"{opened.origin}: {source.name}, {opened.description}"]
-        path = sae_steering.write_outputs(study, out, f"SAE steering of {source.name}", meta, n_features=dashboards)
+        path = sae_steering.write_outputs(study, out, f"SAE steering of {source.name}", meta, n_features=dashboards,
+                                          control=control)
         advance()
     if aside is not None:
         note(f"moved the earlier {out} aside to {aside}")
@@ -108,6 +111,8 @@ def sae_command(
     console.print(_curve_table(study.curve, [study.target]))
     console.print(f"{_spearman_line(study.curve, study.target)} over {row['admissible_points']} admissible points; "
                   f"max |ΔE|/|E| = {row['max_rel_energy_dev']:.3e}")
+    console.print(frame_table(control.quiet, f"feature vs linear-probe direction (probe r = {control.probe_r:.3f}): "
+                                             f"quiet range and change of {control.target}"))
     console.print(f"report: {path}")
 
 

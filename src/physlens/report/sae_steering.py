@@ -45,9 +45,37 @@ def correlation_map(r_FO: np.ndarray, observables: tuple[str, ...], features: np
     return fig
 
 
+def probe_figure(control) -> plt.Figure:
+    """The target and |ΔE|/|E| against the strength along the feature's and the probe's direction."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    for (name, part), color in zip(control.frame.groupby("direction", sort=False), ("#c0392b", "#2980b9")):
+        left.plot(part.relative_strength, part[control.target], marker="o", ms=3, color=color, label=name)
+        right.plot(part.relative_strength, np.maximum(part.rel_energy_dev, 1e-16), marker="o", ms=3, color=color, label=name)
+    right.axhline(2e-4, color="#777", ls="--", lw=0.8, label="|ΔE|/|E| = 2·10⁻⁴")
+    left.set(xlabel="strength (units of the feature's mean activation)", ylabel=control.target)
+    right.set(xlabel="strength (units of the feature's mean activation)", ylabel="|ΔE|/|E|", yscale="log")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def probe_section(control) -> Section:
+    """The feature against the linear-probe direction of the same norm."""
+    return Section("Feature against linear probe", f"The steered feature's direction and the direction of the linear "
+                   f"probe of {control.target} (r = {control.probe_r:.3f} on the token-mean activations), rescaled to "
+                   "the same norm, added at the same strengths. The quiet range is where |ΔE|/|E| ≤ 2·10⁻⁴; the "
+                   "direction that moves the target further inside it steers more cleanly.",
+                   [Figure(probe_figure(control), f"{control.target} (left) and the relative energy deviation (right) "
+                           "along the feature's and the probe's direction.")],
+                   [Table(control.quiet, f"Quiet range and the change of {control.target} across it")])
+
+
 def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]], config: dict | None = None,
-               nav: list[tuple[str, str]] = ()) -> Report:
-    """The page of one run: summary, SAE training and quality, matching, steering, feature pages.
+               nav: list[tuple[str, str]] = (), control=None) -> Report:
+    """The page of one run: summary, SAE training and quality, matching, steering, the probe control (when given),
+    feature pages.
 
     ``config`` (the study configuration) is shown as a table; ``nav`` links to the pages around this one.
     """
@@ -91,6 +119,7 @@ def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]],
                         f"of {feature}; hollow points are outside the admissible range.")],
                 [Table(spearman, "Rank correlation of each observable with the strength"),
                  Table(steering_table(curve), "Steering curve", unit, significant={"energy": 6})]),
+        *([probe_section(control)] if control is not None else []),
         Section("Feature pages", "One page per feature: activation histogram, top-activating configurations, "
                 "correlations, and the steering curve of the steered feature.", links=links),
     ], meta, config=config, nav=list(nav))

@@ -325,9 +325,11 @@ def results_markdown(study: SAEStudy, title: str) -> str:
     return "\n".join(lines + [""])
 
 
-def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_features: int = N_DASHBOARDS) -> Path:
+def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_features: int = N_DASHBOARDS,
+                  control=None) -> Path:
     """Write the SAE, tables, ``n_features`` feature pages, ``report.html`` and ``RESULTS.md`` into ``out``
-    (the study configuration shown as a table); returns the report path."""
+    (the study configuration shown as a table), and the probe control (``sae_probe_control``) when given;
+    returns the report path."""
     out = Path(out)
     save_sae(study.sae, out / "sae")
     data, match = study.data, study.match
@@ -340,7 +342,10 @@ def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_fea
     atomic_write_text(out / "steering.csv", study.curve.to_frame().to_csv(index=False))
     atomic_write_text(out / "matching.csv", match.to_frame().to_csv(index=False))
     atomic_write_text(out / "RESULTS.md", results_markdown(study, title))
-    return run_report(title, meta, study, links, config=asdict(study.config)).write(out / "report.html")
+    if control is not None:
+        atomic_write_text(out / "probe_control.csv", control.frame.to_csv(index=False))
+        atomic_write_text(out / "probe_quiet.csv", control.quiet.to_csv(index=False))
+    return run_report(title, meta, study, links, config=asdict(study.config), control=control).write(out / "report.html")
 
 
 def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths: np.ndarray, *, mode: str = "scale",
