@@ -181,7 +181,7 @@ def plaquette_command(
         raise PhyslensError(f"--steps must be >= 1; got {steps}")
     frame = run_plaquette_check(config, values, steps)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {**dataclasses.asdict(config), "weights": values, "steps": steps, "energy_method": "exact full sum"}
+    settings = {**dataclasses.asdict(config), "weights": values, "plaquette_steps": steps, "energy_method": "exact full sum"}
     atomic_write_text(out / "plaquette.json", json.dumps(settings, indent=1, default=list))
     atomic_write_text(out / "plaquette.csv", frame.to_csv(index=False))
     console.print(frame.drop(columns=["training", "steps"]).to_string(index=False), markup=False, highlight=False)
