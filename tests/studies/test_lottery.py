@@ -78,7 +78,7 @@ def test_summary_and_report(finished):
     frame = pd.read_csv(out / "levels.csv")
     np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median().to_numpy())
     assert summary.dense_error == pytest.approx(frame[frame.level == 0].rel_error.median())
-    assert len(summary.claims) == 3
+    assert len(summary.claims) == 4 and "jumps" in summary.claims.question.iloc[3]
     assert summary.extent.interaction_range == pytest.approx(1.0)
     assert summary.extent.n_kept_M.sum() == summary.keep_NM.sum()
     html = write_report(summary, out / "report.html").read_text()

@@ -44,6 +44,12 @@ def _curve(levels: pd.DataFrame) -> pd.DataFrame:
                        high=("rel_error", "max"), seeds=("seed", "count")).reset_index()
 
 
+def _listing(levels: pd.DataFrame, shown: int = 6) -> str:
+    """'density: median error' of the first ``shown`` levels (densest first) and of the last, for a claim's detail."""
+    pairs = [f"{d:.3f}: {e:.2e}" for d, e in zip(levels.density, levels["median"])]
+    return ", ".join(pairs if len(pairs) <= shown + 1 else pairs[:shown] + ["…", pairs[-1]])
+
+
 def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
     imp = curve[curve.arm == "imp"].set_index("level")
     rows = []
@@ -52,9 +58,8 @@ def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
                  "answer": "yes" if len(good) else "no",
                  "detail": (f"sparsest such level: density {good.density.min():.4f}, median error "
                             f"{good.loc[good.density.idxmin(), 'median']:.3e} vs dense {dense:.3e}") if len(good)
-                 else f"dense {dense:.3e}; IMP medians at <= 10%: " + (", ".join(
-                     f"{d:.3f}: {e:.2e}" for d, e in zip(imp[imp.density <= 0.1].density, imp[imp.density <= 0.1]["median"]))
-                     or "no level pruned that far")})
+                 else f"dense {dense:.3e}; IMP medians at <= 10%: " + (_listing(imp[imp.density <= 0.1])
+                                                                      or "no level pruned that far")})
     other = curve[curve.arm == "reinit"].set_index("level")
     same_mask = curve[curve.arm == "init_imp"].set_index("level")
     base, name = (same_mask, "init_imp") if len(same_mask) else (imp, "imp")
@@ -135,6 +140,8 @@ def summarize(out: Path | str) -> LotterySummary:
     kernel_NM, keep_NM = _ticket(out, filter_level, int(levels.seed.min()))
     overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
     observables = measure(out)
-    claims = pd.concat([_claims(curve, dense), pd.DataFrame([_jump_claim(observables)])], ignore_index=True)
+    claims = _claims(curve, dense)
+    if not isinstance(system, ToricCode):
+        claims = pd.concat([claims, pd.DataFrame([_jump_claim(observables)])], ignore_index=True)
     return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
                           keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables)
