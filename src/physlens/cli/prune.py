@@ -192,15 +192,25 @@ def overview_command(
     notes: Annotated[str, typer.Option(help="text for the page's About section")] = "",
 ) -> None:
     """One page over the lottery studies in FOLDER's sub-folders (FOLDER/report.html): each study's error curve,
-    claims and filters, and the IMP curves of the widths on one system against weights per spin."""
-    from physlens.folders import folder_kind
-    from physlens.report.lottery import write_overview
+    claims and filters, and the IMP curves of the widths on one system against weights per spin. Each study's own
+    tables and report.html are rewritten from its finished levels too (so an interrupted study can be read),
+    except in a study another process is running."""
+    from physlens.folders import folder_kind, lock_holder, lock_is_stale
+    from physlens.report.lottery import write_overview, write_report
     from physlens.studies.lottery_summary import summarize
 
     names = sorted(p.name for p in folder.iterdir() if folder_kind(p) == "lottery study") if folder.is_dir() else []
     if not names:
         raise PhyslensError(f"{folder} has no lottery study in a sub-folder; allowed: the parent of physlens prune --out folders")
-    path = write_overview({name: summarize(folder / name) for name in names}, folder / "report.html", notes)
+    summaries = {name: summarize(folder / name) for name in names}
+    for name, summary in summaries.items():
+        holder = lock_holder(folder / name)
+        if holder is None or lock_is_stale(holder):
+            summary.write_tables(folder / name)
+            write_report(summary, folder / name / "report.html", nav=[("../report.html", "overview")])
+        else:
+            note(f"{folder / name} is being run by another process; its own tables and report were left alone")
+    path = write_overview(summaries, folder / "report.html", notes)
     console.print(f"overview: {path}", markup=False, highlight=False)
 
 
