@@ -78,28 +78,35 @@ def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-JUMP_FACTOR, MIN_JUMP = 3.0, 0.1
-"""The order parameter jumps when its largest change between neighbouring IMP levels is at least ``MIN_JUMP`` (a
-tenth of its range) and ``JUMP_FACTOR`` times its second largest (physlens's criterion; a continuous change spreads
-over several levels)."""
+JUMP_FACTOR, MIN_JUMP_SHARE = 3.0, 0.25
+"""The order parameter jumps when its largest change between neighbouring IMP levels is at least ``MIN_JUMP_SHARE``
+of its whole change from the dense network to the sparsest level and ``JUMP_FACTOR`` times its second largest change
+(physlens's criterion; a continuous change spreads over several levels). Relative, because the whole change is small
+on small lattices: on the 4×4 TFIM at h/J = 3.04438 the ground state has ⟨|m_z|⟩ = 0.303 and the product state |+…+⟩
+that the emptied network reaches has 0.196."""
 
 
 def _jump_claim(observables: pd.DataFrame) -> dict:
-    """Where the IMP median of ⟨|m_z|⟩ changes most between neighbouring levels, and whether that change stands out."""
+    """Where the IMP median of ⟨|m_z|⟩ changes most between neighbouring levels, whether that change stands out, and
+    the largest signed ⟨m_z⟩ (a network that breaks the Z₂ symmetry of the Hamiltonian)."""
     imp = observables[observables.arm == "imp"].groupby("level").agg(rho=("rho", "first"), order=("abs_m_z", "median"),
-                                                                    m_x=("m_x", "median"))
+                                                                    m_x=("m_x", "median"), m_z=("m_z", "median"))
     steps = imp.order.diff().abs().iloc[1:]
-    question = (f"The order parameter <|m_z|> jumps (largest change between neighbouring IMP levels >= {MIN_JUMP:g} and "
-                f"> {JUMP_FACTOR:g}x the next)")
+    question = (f"The order parameter <|m_z|> jumps (largest change between neighbouring IMP levels >= "
+                f"{MIN_JUMP_SHARE:.0%} of its whole change and > {JUMP_FACTOR:g}x the next)")
     if len(steps) < 2:
         return {"question": question, "answer": "not measured", "detail": "fewer than three IMP levels"}
     ordered = steps.sort_values(ascending=False)
     level = int(ordered.index[0])
-    jump = ordered.iloc[0] >= MIN_JUMP and ordered.iloc[0] > JUMP_FACTOR * ordered.iloc[1]
+    whole = abs(imp.order.iloc[-1] - imp.order.iloc[0])
+    share = ordered.iloc[0] / whole if whole > 0 else 0.0
+    jump = share >= MIN_JUMP_SHARE and ordered.iloc[0] > JUMP_FACTOR * ordered.iloc[1]
+    broken = int(imp.m_z.abs().idxmax())
     return {"question": question, "answer": "yes" if jump else "no",
-            "detail": (f"largest change {ordered.iloc[0]:.3f} between rho {imp.rho[level - 1]:.3g} and {imp.rho[level]:.3g} "
-                       f"(<|m_z|> {imp.order[level - 1]:.3f} -> {imp.order[level]:.3f}, <m_x> {imp.m_x[level - 1]:.3f} -> "
-                       f"{imp.m_x[level]:.3f}); next largest {ordered.iloc[1]:.3f}")}
+            "detail": (f"largest change {ordered.iloc[0]:.3f} ({share:.0%} of the whole {whole:.3f}) between rho "
+                       f"{imp.rho[level - 1]:.3g} and {imp.rho[level]:.3g} (<|m_z|> {imp.order[level - 1]:.3f} -> "
+                       f"{imp.order[level]:.3f}, <m_x> {imp.m_x[level - 1]:.3f} -> {imp.m_x[level]:.3f}); next largest "
+                       f"{ordered.iloc[1]:.3f}; largest signed <m_z> {imp.m_z[broken]:+.3f} at rho {imp.rho[broken]:.3g}")}
 
 
 def _filter_level(curve: pd.DataFrame) -> int:

@@ -1,0 +1,41 @@
+"""The magnetisation-jump claim of ``physlens.studies.lottery_summary`` on order parameters with known shapes."""
+
+import numpy as np
+import pandas as pd
+
+from physlens.studies.lottery_summary import _jump_claim
+
+
+def _observables(abs_m_z: np.ndarray, m_z: np.ndarray | None = None) -> pd.DataFrame:
+    levels = np.arange(len(abs_m_z))
+    return pd.DataFrame({"level": levels, "arm": "imp", "seed": 0, "rho": 128 * 0.88 ** levels, "abs_m_z": abs_m_z,
+                         "m_x": 1 - abs_m_z, "m_z": np.zeros_like(abs_m_z) if m_z is None else m_z})
+
+
+def test_a_step_is_a_jump_wherever_it_sits():
+    order = np.r_[np.full(6, 0.303), np.full(6, 0.21)] + np.linspace(0, 0.004, 12)
+    claim = _jump_claim(_observables(order))
+    assert claim["answer"] == "yes"
+    rho = 128 * 0.88 ** np.arange(12)
+    assert f"between rho {rho[5]:.3g} and {rho[6]:.3g}" in claim["detail"]
+
+
+def test_a_ramp_is_not_a_jump_and_the_share_is_reported():
+    claim = _jump_claim(_observables(np.linspace(0.303, 0.196, 11)))
+    assert claim["answer"] == "no"
+    assert "(10% of the whole 0.107)" in claim["detail"]
+
+
+def test_one_large_step_beside_another_as_large_is_not_a_jump():
+    order = np.array([0.30, 0.30, 0.25, 0.25, 0.20, 0.20])
+    assert _jump_claim(_observables(order))["answer"] == "no"
+
+
+def test_the_largest_signed_magnetisation_is_located():
+    m_z = np.array([0.0, 0.001, -0.058, 0.02, 0.0])
+    claim = _jump_claim(_observables(np.linspace(0.3, 0.2, 5), m_z))
+    assert f"largest signed <m_z> -0.058 at rho {128 * 0.88 ** 2:.3g}" in claim["detail"]
+
+
+def test_too_few_levels_are_not_measured():
+    assert _jump_claim(_observables(np.array([0.3, 0.2])))["answer"] == "not measured"
