@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -77,3 +78,53 @@ def test_bad_input_is_one_line_and_exit_code_2(app, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+
+
+@pytest.fixture(scope="module")
+def quenched(app, tfim_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("quenched") / "quench"
+    result = CliRunner().invoke(app, ["evolve", str(tfim_run.path), "--quench", "h=1.0", "--t-end", "0.2", "--dt",
+                                      "0.05", "--save-dt", "0.1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+STEER = ["--d-sae", "6", "--k", "2", "--sae-steps", "20", "--strengths", "0,2"]
+
+
+def test_evolve_steer_writes_both_continuations_and_refuses_a_foreign_folder(app, quenched, tmp_path):
+    out = tmp_path / "steer"
+    result = CliRunner().invoke(app, ["evolve-steer", str(quenched), "--t0", "0.1", "--feature", "1", *STEER,
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "steered.csv")
+    assert set(frame.strength) == {0.0, 2.0} and frame.t.min() == pytest.approx(0.1)
+    at_t0 = frame[np.isclose(frame.t, 0.1)]
+    np.testing.assert_allclose(at_t0.delta_propagated, at_t0.delta_feature, atol=1e-12)
+    energy = frame[frame.observable == "energy"]
+    for _, rows in energy.groupby("strength"):
+        np.testing.assert_allclose(rows.steer_then_evolve, rows.steer_then_evolve.iloc[0], atol=1e-10)
+    assert len(pd.read_csv(out / "summary.csv")) == 2 and (out / "report.html").is_file()
+    again = CliRunner().invoke(app, ["evolve-steer", str(quenched), "--t0", "0.1", "--feature", "1", *STEER,
+                                     "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    other = CliRunner().invoke(app, ["evolve-steer", str(quenched), "--t0", "0", *STEER, "--out", str(out)])
+    assert other.exit_code == 2 and "other than this steering" in other.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--t0", "0.2"], "not a saved time with a later one"),
+    (["--t0", "0.05"], "not a saved time"),
+    (["--strengths", "a,b"], "comma-separated numbers"),
+    (["--mode", "push"], "--mode"),
+    (["--feature", "9"], "out of range"),
+])
+def test_evolve_steer_bad_input_is_one_line_and_touches_nothing(app, quenched, tmp_path, args, message):
+    out = tmp_path / "steer"
+    result = CliRunner().invoke(app, ["evolve-steer", str(quenched), *STEER, *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert not out.exists()

@@ -3,6 +3,7 @@
     physlens evolve runs/tfim12-h0.5 --quench h=1.0 --t-end 2 --dt 0.01 --save-dt 0.05
     physlens evolve --neel heisenberg-ring --size 8 --t-end 1 --dt 0.005
     physlens evolve --resume runs/tfim12-h0.5/evolve-h1.0        # an interrupted evolution
+    physlens evolve-steer runs/tfim12-h0.5/evolve-h1.0 --t0 0 --strengths 0,2   # steer an SAE feature at t0
 
 The run's system is the pre-quench Hamiltonian and its RBM (physlens ``rbm`` or ``netket.RBM``) the start,
 copied into complex parameters; ``--quench NAME=VALUE`` sets the post-quench parameters. ``--neel`` starts a
@@ -17,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from physlens.cli.common import add_row, cli_errors, console, load_run, parse_params
+from physlens.cli.common import add_row, cli_errors, console, frame_table, load_run, parse_params
 from physlens.errors import PhyslensError, RunFailed
 
 
@@ -128,6 +129,79 @@ def print_evolution(path: Path) -> None:
     console.print(_summary_table(load(path)))
 
 
+def _saved_index(times_T, t0: float) -> int:
+    """The saved time index of ``t0``."""
+    match = [k for k, t in enumerate(times_T) if abs(t - t0) <= 1e-9 * max(1.0, abs(t0))]
+    if not match or match[0] == len(times_T) - 1:
+        raise PhyslensError(f"--t0 {t0:g} is not a saved time with a later one; allowed: {times_T[0]:g}, "
+                            f"{times_T[1]:g}, …, {times_T[-2]:g}")
+    return match[0]
+
+
+def steer_command(
+    evolution_dir: Annotated[Path, typer.Argument(metavar="EVOLUTION", help="an evolution folder (physlens evolve)")],
+    t0: Annotated[float, typer.Option(help="the saved time at which the feature is steered")] = 0.0,
+    feature: Annotated[Optional[int], typer.Option(help="SAE feature to steer (default: the best match of --observable at t0)")] = None,
+    observable: Annotated[str, typer.Option(help="observable whose best feature at t0 is steered when --feature is not given")] = "m_x",
+    strengths: Annotated[str, typer.Option(help="comma-separated strengths (scale: 1 is no edit)")] = "0,0.5,1.5,2",
+    mode: Annotated[str, typer.Option(help="scale, clamp or add the feature's latent")] = "scale",
+    d_sae: Annotated[int, typer.Option(help="latents of the trajectory SAE (TopK)")] = 32,
+    k: Annotated[int, typer.Option(help="active latents per configuration")] = 4,
+    sae_steps: Annotated[int, typer.Option(help="SAE training steps")] = 400,
+    seed: Annotated[int, typer.Option(help="SAE seed")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="new folder (default EVOLUTION/steer-t<t0>)")] = None,
+) -> None:
+    """Steer one SAE feature of an evolving network at t0; follow the edit exactly (steer, then evolve) and through
+    the TDVP networks (evolve, then steer); write steered.csv, summary.csv and a report."""
+    import json
+
+    from physlens.errors import check_choice
+    from physlens.folders import folder_kind
+    from physlens.lens.steering import MODES
+    from physlens.quantum.dynamics import load
+    from physlens.quantum.steered_dynamics import steer_and_evolve
+    from physlens.quantum.trajectory_features import TrajectoryFeatureConfig, features_over_time
+    from physlens.report.dynamics import describe_system
+    from physlens.report.steered_dynamics import steered_report, summary_frame
+    from physlens.runs import atomic_write_text, library_versions
+
+    try:
+        values = [float(v) for v in strengths.split(",") if v.strip()]
+    except ValueError:
+        raise PhyslensError(f"--strengths must be comma-separated numbers; got {strengths!r}") from None
+    if not values:
+        raise PhyslensError("--strengths needs at least one number, e.g. --strengths 0,2")
+    check_choice("--mode", mode, MODES)
+    evolution = load(evolution_dir)
+    k0 = _saved_index(evolution.nqs.times_T, t0)
+    out = out or evolution_dir / f"steer-t{t0:g}"
+    settings = {"evolution": str(evolution_dir), "t0": t0, "feature": feature, "observable": observable,
+                "strengths": values, "mode": mode, "d_sae": d_sae, "k": k, "sae_steps": sae_steps, "seed": seed}
+    held = folder_kind(out)
+    same = (out / "study.json").is_file() and json.loads((out / "study.json").read_text()).get("config") == settings
+    if held is not None and not same:
+        raise PhyslensError(f"{out} holds {held} other than this steering; allowed: a new --out")
+    cfg = TrajectoryFeatureConfig(d_sae=d_sae, k=k, n_steps=sae_steps, seed=seed)
+    features = features_over_time(evolution, cfg)
+    chosen = int(features.best_feature_KO[k0, features.index(observable)]) if feature is None else feature
+    steered = steer_and_evolve(evolution, features, chosen, values, k0=k0, mode=mode)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"kind": "steered evolution", "config": settings, "feature": chosen, "versions": library_versions(),
+              "method": "exact sums over the basis; exact evolution by expm_multiply; TDVP networks from the evolution"}
+    atomic_write_text(out / "study.json", json.dumps(record, indent=1))
+    atomic_write_text(out / "steered.csv", steered.frame().to_csv(index=False))
+    summary = summary_frame(steered)
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    unit = evolution.nqs.unit
+    after = evolution.config.build_quench().after
+    report = steered_report(steered, f"{describe_system(after)}, evolution {evolution_dir}", unit, record)
+    shown = summary[["strength", "delta_m_x_t0", "delta_energy", "delta_m_x_end_propagated", "commute_end"]]
+    console.print(frame_table(shown.set_axis(["s", "Δm_x(t0)", f"ΔE [{unit}]", "Δm_x(end)", "commute(end)"], axis=1),
+                              f"feature {chosen} steered at t0 = {t0:g} (S = σ/2)"))
+    console.print(f"report: {report.write(out / 'report.html')}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``evolve`` command to the ``physlens`` app."""
+    """Add the ``evolve`` and ``evolve-steer`` commands to the ``physlens`` app."""
     app.command("evolve")(cli_errors(evolve_command))
+    app.command("evolve-steer")(cli_errors(steer_command))
