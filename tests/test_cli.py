@@ -37,6 +37,8 @@ def assert_one_line_error(result, match):
     (["--param", "g=1"], "unknown parameter(s) g for heisenberg-ring"),
     (["--model", "transformer", "--pos-encoding", "rotary"], "unknown pos_encoding 'rotary'"),
     (["--model", "transformer", "--size", "10", "--patch-size", "4"], "patch_size 4 must be >= 1 and divide"),
+    (["--preset", "heisenberg-8x8"], "unknown preset 'heisenberg-8x8'"),
+    (["--learning-rate-final", "0.5"], "learning_rate_final must be in (0, learning_rate = 0.05]"),
 ])
 def test_train_bad_input(tmp_path, args, match):
     out = tmp_path / "run"
@@ -51,6 +53,20 @@ def test_unknown_config_key(tmp_path):
     result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "run")])
     assert_one_line_error(result, "unknown config key(s) learning_rat; allowed:")
     assert not (tmp_path / "run").exists()
+
+
+def test_train_from_a_preset_with_typed_flags_overriding_it(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--preset", "tfim-chain-20-converged", "--steps", "2", "--samples", "64",
+                                 "--no-progress", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    config = training.load(out).config
+    assert (config["system"], config["size"], config["d_model"], config["learning_rate_final"]) == ("tfim-chain", 20,
+                                                                                                   16, 0.003)
+    assert (config["steps"], config["samples"], config["tol"]) == (2, 64, 1e-4)
+    both = runner.invoke(app, ["train", "--preset", "heisenberg-4x4", "--config", str(tmp_path / "c.toml"),
+                               "--out", str(tmp_path / "other")])
+    assert_one_line_error(both, "give --config or --preset, not both")
 
 
 def test_info_on_missing_and_corrupt_runs(tmp_path):

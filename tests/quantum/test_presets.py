@@ -19,7 +19,13 @@ def test_tfim_closed_form_at_the_critical_point():
 
 
 def test_presets_describe_the_study_systems():
-    assert set(PRESETS) == {"tfim-chain-20", "tfim-chain-40", "heisenberg-4x4", "heisenberg-6x6"}
+    short = {"tfim-chain-20", "tfim-chain-40", "heisenberg-4x4", "heisenberg-6x6"}
+    assert set(PRESETS) == short | {f"{n}-converged" for n in short} | {"heisenberg-4x4-wide-converged"}
+    for name in short:
+        converged = preset(f"{name}-converged")
+        assert converged.tol == 1e-4 and converged.samples == 1024 and converged.learning_rate_final == 0.003
+        assert (converged.system, converged.size, converged.d_model) == (PRESETS[name].system, PRESETS[name].size, 16)
+    assert preset("heisenberg-4x4-wide-converged").build_model().d_model == 32
     assert preset("heisenberg-6x6").reference_energy == pytest.approx(36 * HEISENBERG_6X6_E0_PER_SITE)
     assert preset("heisenberg-4x4").reference_energy is None
     for cfg in PRESETS.values():

@@ -175,3 +175,28 @@ def test_sampled_mode_without_a_reference_on_a_basis_too_large_to_diagonalise(tm
     run = training.train(cfg, tmp_path / "run", progress=False)
     assert run.reference["energy"] is None and run.status["eps"] is None and run.status["state"] == "finished"
     assert [row["eps"] for row in run.metrics_rows()] == [None, None]
+
+
+def test_cosine_step_size_against_its_formula():
+    cfg = training.TrainConfig(size=8, steps=40, learning_rate=0.05, learning_rate_final=0.01)
+    for step in (0, 10, 20, 33, 40, 55):
+        t = min(step, 40) / 40
+        assert float(cfg.learning_rate_at(step)) == pytest.approx(0.01 + 0.04 * (1 + np.cos(np.pi * t)) / 2, rel=1e-12)
+    assert training.TrainConfig(size=8, learning_rate=0.05).learning_rate_at(7) == 0.05
+    for bad in (0.0, 0.06):
+        with pytest.raises(PhyslensError, match="learning_rate_final"):
+            training.TrainConfig(size=8, learning_rate=0.05, learning_rate_final=bad)
+
+
+def test_a_decaying_step_size_is_used_and_resumes_exactly(tmp_path):
+    """The run with the cosine schedule differs from the constant one, and an interrupted one resumes bit for bit
+    (the schedule's step count is part of the checkpointed optimiser state)."""
+    cfg = training.TrainConfig(size=8, alpha=1.0, mode="exact", steps=40, tol=0.0, checkpoint_every=10, log_every=5,
+                               learning_rate=0.05, learning_rate_final=0.005)
+    straight = training.train(cfg, tmp_path / "straight", progress=False)
+    constant = training.train(dataclasses.replace(cfg, learning_rate_final=None), tmp_path / "constant", progress=False)
+    assert straight.metrics()["energy"].iloc[1] == pytest.approx(constant.metrics()["energy"].iloc[1], abs=1e-12)
+    assert abs(straight.metrics()["energy"].iloc[-1] - constant.metrics()["energy"].iloc[-1]) > 1e-6
+    resumed = interrupted_then_resumed(tmp_path, cfg, stop_after_step=27)
+    for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

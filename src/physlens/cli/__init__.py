@@ -76,8 +76,10 @@ def train(
     exact: Annotated[bool, typer.Option("--exact/--sampled", help="full-sum (exact) or Monte Carlo training")] = True,
     tol: Annotated[float, typer.Option(help="stop when |E - E0|/|E0| < tol (0: run all steps)")] = 1e-3,
     learning_rate: float = 0.05,
+    learning_rate_final: Annotated[Optional[float], typer.Option(help="decay the step size along a cosine to this value at the last step (default: constant)")] = None,
     e0: Annotated[Optional[float], typer.Option("--e0", help="ground-state energy to measure ε against, in the system's unit (default: exact diagonalisation where the basis fits, else none)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; flags typed on the command line override it")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="a transformer preset of the SAE study (heisenberg-4x4-converged, tfim-chain-20-converged, …); flags typed on the command line override it")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/<system>-<size>-<model>-s<seed>)")] = None,
     force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
@@ -101,11 +103,14 @@ def train(
                  "pos_encoding": ("pos_encoding", pos_encoding), "seed": ("seed", seed), "steps": ("steps", steps),
                  "samples": ("samples", samples), "chains": ("chains", chains),
                  "mode": ("exact", "exact" if exact else "sampled"), "tol": ("tol", tol),
-                 "learning_rate": ("learning_rate", learning_rate), "reference_energy": ("e0", e0)}
+                 "learning_rate": ("learning_rate", learning_rate), "learning_rate_final": ("learning_rate_final", learning_rate_final),
+                 "reference_energy": ("e0", e0)}
         values = {key: value for key, (_, value) in flags.items() if value is not None}
         values["system_params"] = parse_params(param or [])
-        if config is not None:
-            values |= _read_config(config)
+        if config is not None and preset is not None:
+            raise PhyslensError("give --config or --preset, not both")
+        if config is not None or preset is not None:
+            values |= _read_config(config) if config is not None else _preset_values(preset)
             typed = {key: value for key, (name, value) in flags.items() if _typed(ctx, name)}
             values |= typed
             if param and isinstance(values.get("system_params"), dict):
@@ -125,6 +130,13 @@ def train(
                              check=lambda: cfg.reference(cfg.build_system()))
     _print_summary(run)
     raise_if_failed(run)
+
+
+def _preset_values(name: str) -> dict:
+    """The fields of the SAE study's training preset ``name`` (``physlens.quantum.presets``)."""
+    from physlens.quantum.presets import preset
+
+    return preset(name).to_dict()
 
 
 def _typed(ctx: typer.Context, name: str) -> bool:

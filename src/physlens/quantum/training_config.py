@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import netket as nk
 import numpy as np
+import optax
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.quantum.evaluators import basis_size
@@ -64,7 +65,9 @@ class TrainConfig:
         chains: Markov chains (sampled mode).
         sampler: Metropolis moves (``SAMPLERS``; sampled mode).
         optimizer: ``sgd`` or ``adam``, applied to the SR-preconditioned gradient.
-        learning_rate: optimiser step size.
+        learning_rate: optimiser step size (the first step's, when it decays).
+        learning_rate_final: None keeps ``learning_rate`` constant; a value decays it along a cosine to this
+            value at ``steps`` (``learning_rate_at``), so sampled SR settles below its noise floor.
         diag_shift: SR diagonal shift.
         tol: stop once ε = |E − E0|/|E0| < tol; 0 runs all steps.
         log_every: steps between C_zz(r) logs and convergence checks.
@@ -97,6 +100,7 @@ class TrainConfig:
     sampler: str = "auto"
     optimizer: str = "sgd"
     learning_rate: float = 0.05
+    learning_rate_final: float | None = None
     diag_shift: float = 0.01
     tol: float = 1e-3
     log_every: int = 10
@@ -116,6 +120,9 @@ class TrainConfig:
                 raise PhyslensError(f"{name} must be > 0; got {value}")
         if self.snapshot_every < 0:
             raise PhyslensError(f"snapshot_every must be >= 0 (0: keep no snapshots); got {self.snapshot_every}")
+        if self.learning_rate_final is not None and not 0 < self.learning_rate_final <= self.learning_rate:
+            raise PhyslensError(f"learning_rate_final must be in (0, learning_rate = {self.learning_rate}]; got "
+                                f"{self.learning_rate_final}")
         if self.tol < 0 or self.diag_shift < 0:
             raise PhyslensError(f"tol and diag_shift must be >= 0; got tol={self.tol}, diag_shift={self.diag_shift}")
         if self.mode == "sampled" and self.samples % self.chains:
@@ -130,6 +137,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def learning_rate_at(self, step):
+        """The step size at SR step ``step`` (0-based; an int or a traced array): constant, or the cosine
+        η(t) = η_f + (η_0 − η_f)(1 + cos(π min(t, T)/T))/2 from η_0 = ``learning_rate`` to η_f at T = ``steps``."""
+        if self.learning_rate_final is None:
+            return self.learning_rate
+        return optax.cosine_decay_schedule(self.learning_rate, self.steps,
+                                           alpha=self.learning_rate_final / self.learning_rate)(step)
 
     def build_system(self) -> SpinSystem:
         return make_system(self.system, self.size, **self.system_params)
