@@ -40,6 +40,13 @@ def test_prune_with_sr_on_samples_records_the_training(tmp_path):
     study = json.loads((out / "study.json").read_text())
     assert study["training_method"].startswith("NetKet VMC: SR") and (out / "observables.csv").is_file()
     assert runner.invoke(app, ["prune", "tiny", "--optimizer", "lbfgs", "--out", str(tmp_path / "x")]).exit_code == 2
+    climb = runner.invoke(app, ["prune-regrow", str(out), "--from-level", "1", "--to-level", "0"])
+    assert climb.exit_code == 0, climb.output
+    rows = pd.read_csv(out / "regrowth-s0-from-01" / "regrowth.csv")
+    assert rows.level.tolist() == [0] and "hysteresis" in climb.output
+    bad = runner.invoke(app, ["prune-regrow", str(out), "--from-level", "4", "--to-level", "0"])
+    assert bad.exit_code == 2 and "need finished IMP levels" in bad.output
+    assert runner.invoke(app, ["prune-regrow", str(tmp_path), "--from-level", "1", "--to-level", "0"]).exit_code == 2
 
 
 def test_prune_plaquette_refuses_bad_input_and_touches_nothing(tmp_path):

@@ -82,16 +82,3 @@ def test_report_shows_the_observables(study, tmp_path):
     assert (tmp_path / "observables.csv").is_file()
     html = write_report(summary, tmp_path / "report.html").read_text()
     assert "What the tickets represent" in html and "⟨|m_z|⟩" in html
-
-
-def test_jump_claim_finds_a_step_and_not_a_ramp():
-    from physlens.studies.lottery_summary import _jump_claim
-
-    def frame(order):
-        return pd.DataFrame({"level": range(len(order)), "arm": "imp", "seed": 0, "rho": 16 * 0.88 ** np.arange(len(order)),
-                             "abs_m_z": order, "m_x": 1 - np.asarray(order)})
-
-    step = _jump_claim(frame([0.6, 0.6, 0.59, 0.25, 0.24, 0.24]))
-    assert step["answer"] == "yes" and "between rho 12.4 and 10.9" in step["detail"]
-    assert _jump_claim(frame(np.linspace(0.6, 0.2, 8)))["answer"] == "no"
-    assert _jump_claim(frame([0.6, 0.58, 0.6, 0.59]))["answer"] == "no"

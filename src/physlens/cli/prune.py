@@ -21,8 +21,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOption, cli_errors, console, int_list, note,
-                                 open_source, parse_params)
+from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOption, cli_errors, console, frame_table,
+                                 int_list, note, open_source, parse_params)
 from physlens.errors import PhyslensError
 
 
@@ -214,11 +214,36 @@ def overview_command(
     console.print(f"overview: {path}", markup=False, highlight=False)
 
 
+def regrow_command(
+    study: Annotated[Path, typer.Argument(metavar="STUDY", help="a lottery study folder (physlens prune --out)")],
+    from_level: Annotated[int, typer.Option(help="the sparse IMP level to start from")],
+    to_level: Annotated[int, typer.Option(help="the denser IMP level to climb to")],
+    seed: Annotated[int, typer.Option(help="the IMP seed whose masks are climbed")] = 0,
+) -> None:
+    """Climb back up the IMP levels of one seed by regrowing the pruned weights (rewound values), training each level
+    under the study's protocol: the upward path's exact errors and magnetisations beside IMP's, for hysteresis.
+    Writes STUDY/regrowth-s<seed>-from-<level>/regrowth.csv; a rerun continues."""
+    from physlens.folders import folder_kind
+    from physlens.studies.lottery_regrowth import hysteresis, regrow
+
+    if folder_kind(study) != "lottery study":
+        raise PhyslensError(f"{study} is not a lottery study folder; allowed: a physlens prune --out folder")
+    frame = regrow(study, from_level, to_level, seed)
+    shown = frame[["level", "rho", "error_down", "error_up", "ratio", "abs_m_z", "fidelity_dense"]]
+    console.print(frame_table(shown.set_axis(["level", "ρ", "ε IMP (down)", "ε regrown (up)", "up/down", "⟨|m_z|⟩ up",
+                                              "F with dense"], axis=1), "regrowth against IMP (exact full sums)"))
+    verdict = hysteresis(frame)
+    console.print(f"hysteresis (errors apart by more than 2x at some level): {'yes' if verdict['hysteresis'] else 'no'}; "
+                  f"largest up/down {verdict['largest_ratio']:.3g} at rho {verdict['at_rho']:.3g}", markup=False,
+                  highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``prune``, ``prune-plaquette`` and ``prune-overview`` commands to the ``physlens`` app."""
+    """Add the ``prune``, ``prune-plaquette``, ``prune-overview`` and ``prune-regrow`` commands to the app."""
     app.command("prune")(cli_errors(prune_command))
     app.command("prune-plaquette")(cli_errors(plaquette_command))
     app.command("prune-overview")(cli_errors(overview_command))
+    app.command("prune-regrow")(cli_errors(regrow_command))
 
 
 def demo(out: Path, force: bool = False) -> None:

@@ -147,14 +147,16 @@ def _seed(seed: int, level: int, arm: str) -> int:
     return int(seed) * 100_003 + level * 101 + ARMS.index(arm)
 
 
-def _params_bytes(params: Any) -> bytes:
+def params_bytes(params: Any) -> bytes:
+    """A parameter pytree as ``.npz`` bytes (its leaves in tree order; ``params_from`` reads them back)."""
     leaves = jax.tree_util.tree_leaves(params)
     buffer = io.BytesIO()
     np.savez(buffer, *[np.asarray(leaf) for leaf in leaves])
     return buffer.getvalue()
 
 
-def _params_from(path: Path, like: Any) -> Any:
+def params_from(path: Path, like: Any) -> Any:
+    """The parameters saved by ``params_bytes`` in ``path``, in the pytree structure of ``like``."""
     with np.load(path) as npz:
         leaves = [npz[f"arr_{i}"] for i in range(len(npz.files))]
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), leaves)
@@ -167,7 +169,7 @@ def _level_dir(out: Path, level: int) -> Path:
 def level_params(out: Path | str, level: int, arm: str, seed: int, like: Any) -> Any:
     """The trained parameters of (level, arm, seed) saved by ``run_lottery`` under ``out``, in the pytree
     structure of ``like``; pruned entries are 0."""
-    return _params_from(_level_dir(Path(out), level) / f"{arm}_seed{seed}.params.npz", like)
+    return params_from(_level_dir(Path(out), level) / f"{arm}_seed{seed}.params.npz", like)
 
 
 def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict) -> list[dict]:
@@ -175,11 +177,11 @@ def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch
     rows = []
     for k, (arm, seed, mask) in enumerate(entries):
         mask.save(folder / f"{arm}_seed{seed}.mask.npz")
-        atomic_write_bytes(folder / f"{arm}_seed{seed}.params.npz", _params_bytes(batch.params[k]))
+        atomic_write_bytes(folder / f"{arm}_seed{seed}.params.npz", params_bytes(batch.params[k]))
         rows.append({"level": level, "arm": arm, "seed": int(seed), "density": mask.density,
                      "objective": float(batch.objective_K[k]), "error": float(batch.error_K[k])})
     for name, params in extra.items():
-        atomic_write_bytes(folder / f"{name}.params.npz", _params_bytes(params))
+        atomic_write_bytes(folder / f"{name}.params.npz", params_bytes(params))
     atomic_write_text(folder / "level.json", json.dumps(rows, indent=1))
     return rows
 
@@ -255,7 +257,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
     atomic_write_text(out / "lottery.json", json.dumps(header, indent=1))
 
     def load_params(level, arm, seed):
-        return _params_from(_level_dir(out, level) / f"{arm}_seed{seed}.params.npz", like)
+        return params_from(_level_dir(out, level) / f"{arm}_seed{seed}.params.npz", like)
 
     level0 = _load_level(out, 0)
     if level0 is None:
@@ -265,7 +267,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         extra = {f"rewind_seed{s}": p for s, p in zip(seeds, rewind_to)} if rewind_to else {}
         level0 = _save_level(out, 0, entries, batch, extra)
     rows += level0
-    rewind_base = ({s: _params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
+    rewind_base = ({s: params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
                    if config.rewind_step else dict(zip(seeds, init_params)))
     reinit, init = dict(zip(seeds, reinit_params)), dict(zip(seeds, init_params))
     for s in seeds:

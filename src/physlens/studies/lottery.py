@@ -283,6 +283,21 @@ def _counting(train, bar):
     return counted
 
 
+def study_inits(config: StudyConfig, model, n_sites: int) -> tuple[list, list]:
+    """θ_0 of every seed (kernels times ``init_scale``; the ``start`` network when given) and the re-initialisations
+    of the ``reinit`` control (seeds offset by ``REINIT_OFFSET``), one parameter pytree per seed each."""
+    def unstack(tree):
+        return unstack_trees(jax.tree_util.tree_map_with_path(
+            lambda path, leaf: leaf * config.init_scale if path[-1].key == "kernel" else leaf, tree))
+
+    init = unstack(init_params(model, n_sites, config.seeds))
+    reinit = unstack(init_params(model, n_sites, [s + REINIT_OFFSET for s in config.seeds]))
+    if config.start:
+        trained = load_variables(model, Path(config.start), n_sites)["params"]
+        init = [jax.tree_util.tree_map(np.asarray, trained) for _ in config.seeds]
+    return init, reinit
+
+
 def run_study(config: StudyConfig, out: Path | str, progress: bool = False) -> LotteryResult:
     """Run or resume the study into ``out`` (locked while it runs): every level's masks, parameters and
     exact energies; ``progress`` shows a bar over the pruning levels on stderr."""
@@ -296,16 +311,7 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
     system = config.build_system()
     problem = ExactProblem.of(system)
     model = config.build_model()
-
-    def unstack(tree):
-        return unstack_trees(jax.tree_util.tree_map_with_path(
-            lambda path, leaf: leaf * config.init_scale if path[-1].key == "kernel" else leaf, tree))
-
-    init = unstack(init_params(model, problem.n_sites, config.seeds))
-    reinit = unstack(init_params(model, problem.n_sites, [s + REINIT_OFFSET for s in config.seeds]))
-    if config.start:
-        trained = load_variables(model, Path(config.start), problem.n_sites)["params"]
-        init = [jax.tree_util.tree_map(np.asarray, trained) for _ in config.seeds]
+    init, reinit = study_inits(config, model, problem.n_sites)
     out.mkdir(parents=True, exist_ok=True)
     study = {**dataclasses.asdict(config), "e0": problem.e0, "unit": problem.unit,
              "energy_method": "exact full sum over the basis", "training_method": config.training_method}

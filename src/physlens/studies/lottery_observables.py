@@ -35,7 +35,8 @@ from physlens.quantum.masked_training import ExactProblem, init_params
 from physlens.runs import dataclass_from_dict
 
 
-def _config(out: Path):
+def study_config(out: Path):
+    """The ``StudyConfig`` recorded in ``out/study.json`` (fields it predates take their defaults)."""
     from physlens.studies.lottery import StudyConfig
 
     study = json.loads((out / "study.json").read_text())
@@ -50,7 +51,7 @@ def measure(out: Path | str) -> pd.DataFrame:
     finished = sorted((out / "levels").glob("level_*/level.json"))
     if not (out / "study.json").is_file() or not finished:
         raise PhyslensError(f"{out} holds no lottery study with a finished level (study.json, levels/level_00)")
-    config = _config(out)
+    config = study_config(out)
     problem = ExactProblem.of(config.build_system())
     model = config.build_model()
     like = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[0]), init_params(model, problem.n_sites, [0]))
