@@ -85,3 +85,17 @@ def test_hysteresis_reads_the_ratio():
     frame = pd.DataFrame({"level": [5, 4, 3], "rho": [2.0, 2.5, 3.0], "ratio": [1.2, 5.0, 0.9]})
     assert hysteresis(frame) == {"hysteresis": True, "levels_apart": [4], "largest_ratio": 5.0, "at_rho": 2.5}
     assert not hysteresis(frame.assign(ratio=[1.2, 1.5, 0.6]))["hysteresis"]
+
+
+def test_the_study_summary_and_report_show_the_climb(study, tmp_path):
+    from physlens.report.lottery import write_report
+    from physlens.studies.lottery_summary import summarize
+
+    regrow(study, from_level=3, to_level=1, seed=0)
+    summary = summarize(study)
+    assert summary.regrowth.climb.unique().tolist() == ["regrowth-s0-from-03"]
+    claim = summary.claims[summary.claims.question.str.startswith("Hysteresis")].iloc[0]
+    assert claim.answer == ("yes" if hysteresis(summary.regrowth)["hysteresis"] else "no")
+    assert f"{summary.regrowth.ratio.max():.3g}" in claim.detail
+    html = write_report(summary, tmp_path / "report.html").read_text()
+    assert "Regrowing the pruned weights" in html

@@ -25,6 +25,7 @@ from physlens.quantum.filters import FilterExtent, StabiliserOverlap  # noqa: E4
 from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
 from physlens.report.html import Figure, Report, Section  # noqa: E402
 from physlens.report.lottery_observables import observables_section  # noqa: E402
+from physlens.report.lottery_regrowth import regrowth_section  # noqa: E402
 from physlens.report.lottery_universality import same_system, universality_section  # noqa: E402
 from physlens.report.tables import Table, format_value  # noqa: E402
 from physlens.runs import atomic_write_text  # noqa: E402
@@ -49,6 +50,8 @@ class LotterySummary:
         system: the system the study was trained on.
         observables: magnetisations and fidelities of every network
             (``physlens.studies.lottery_observables.measure``), or None.
+        regrowth: the climbs back up by regrowing weights (``physlens.studies.lottery_regrowth``), one row per
+            level with its ``climb`` folder name, or None when there are none.
     """
 
     study: dict
@@ -65,6 +68,7 @@ class LotterySummary:
     overlap: StabiliserOverlap | None
     system: SpinSystem
     observables: pd.DataFrame | None = None
+    regrowth: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.curve
@@ -258,6 +262,8 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
                                 tables=[Table(summary.transition.to_frame(), "Largest jump of the IMP median")]))
     if summary.observables is not None:
         sections.append(observables_section(summary.observables))
+    if summary.regrowth is not None and summary.observables is not None:
+        sections.append(regrowth_section(summary.regrowth, summary.observables))
     tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "

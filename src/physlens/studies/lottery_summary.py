@@ -10,7 +10,8 @@ unfinished study can be read too), masks and parameters of a study folder
   and T(θ_rand, m_IMP) agree (median errors within a factor 2 at every level), and the
   density at which T(θ_init, m_rand) first leaves 2× of dense while IMP does not;
 - the filters of a sparse IMP ticket of the first seed (extent; stars and plaquettes for the toric code);
-- the exact magnetisations and fidelities of every network (``physlens.studies.lottery_observables``).
+- the exact magnetisations and fidelities of every network (``physlens.studies.lottery_observables``);
+- the climbs back up by regrowing weights, with a hysteresis claim each (``physlens.studies.lottery_regrowth``).
 
 Usage::
 
@@ -33,6 +34,7 @@ from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
 from physlens.studies.lottery_observables import measure
+from physlens.studies.lottery_regrowth import HYSTERESIS_FACTOR, hysteresis
 
 AGREE_FACTOR = 2.0
 """Two arms agree at a level when their median errors are within this factor."""
@@ -126,6 +128,23 @@ def _ticket(out: Path, level: int, like_seed: int):
     return arrays[index], mask.leaves()[kernel_path]
 
 
+def _regrowth(out: Path) -> tuple[pd.DataFrame | None, list[dict]]:
+    """Every climb's rows (with its folder name as ``climb``) and one hysteresis claim per climb."""
+    files = sorted(out.glob("regrowth-s*-from-*/regrowth.csv"))
+    frames = [pd.read_csv(f).assign(climb=f.parent.name) for f in files]
+    frames = [f for f in frames if len(f)]
+    claims = []
+    for frame in frames:
+        verdict = hysteresis(frame)
+        claims.append({"question": f"Hysteresis: regrowing weights ({frame.climb.iloc[0]}) gives errors more than "
+                                   f"{HYSTERESIS_FACTOR:g}x from IMP's at some level",
+                       "answer": "yes" if verdict["hysteresis"] else "no",
+                       "detail": (f"up/down error ratio from {frame.ratio.min():.3g} to {frame.ratio.max():.3g} over rho "
+                                  f"{frame.rho.min():.3g}-{frame.rho.max():.3g}; largest {verdict['largest_ratio']:.3g} "
+                                  f"at rho {verdict['at_rho']:.3g}")})
+    return (pd.concat(frames, ignore_index=True) if frames else None), claims
+
+
 def summarize(out: Path | str) -> LotterySummary:
     """Summarise the study saved in ``out`` (``study.json``, ``levels.csv``, ``levels/``)."""
     out = Path(out)
@@ -150,5 +169,8 @@ def summarize(out: Path | str) -> LotterySummary:
     claims = _claims(curve, dense)
     if not isinstance(system, ToricCode):
         claims = pd.concat([claims, pd.DataFrame([_jump_claim(observables)])], ignore_index=True)
+    regrowth, regrowth_claims = _regrowth(out)
+    if regrowth_claims:
+        claims = pd.concat([claims, pd.DataFrame(regrowth_claims)], ignore_index=True)
     return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
-                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables)
+                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables, regrowth)
