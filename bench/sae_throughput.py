@@ -1,9 +1,9 @@
-"""Throughput of TopK SAE training (and encoding): activation vectors per second.
+"""Throughput of SAE training (and encoding) per architecture: activation vectors per second.
 
-A TopK SAE with d = 64 inputs, 512 latents, k = 16 trains on synthetic sparse activations
-in batches of 4096. Training speed is the steady-state rate, from the difference between
+A ReLU-L1, a TopK (k = 16) and a JumpReLU SAE with d = 64 inputs and 512 latents each train on
+synthetic sparse activations in batches of 4096. Training speed is the steady-state rate, from the difference between
 two warmed-up runs of different lengths (so initialisation and compilation drop out);
-encoding speed is one jitted ``encode`` of a batch. Prints one line::
+encoding speed is one jitted ``encode`` of a batch. Prints one line per architecture::
 
     .venv/bin/python bench/sae_throughput.py
 """
@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 import physlens  # noqa: F401  (switches JAX to float64)
-from physlens.lens.sae import TopKConfig, TrainConfig, encode, train_sae
+from physlens.lens.sae import JumpReLUConfig, ReLUConfig, TopKConfig, TrainConfig, encode, train_sae
 
 D, F, K, BATCH = 64, 512, 16, 4096
 N_INPUTS = 16 * BATCH
@@ -30,7 +30,7 @@ def synthetic_acts(seed: int = 0) -> np.ndarray:
     return np.einsum("nk,nkd->nd", rng.uniform(0.5, 1.5, size=(N_INPUTS, 8)), dirs[idx])
 
 
-def train_seconds(cfg: TopKConfig, acts: np.ndarray, n_steps: int) -> float:
+def train_seconds(cfg, acts: np.ndarray, n_steps: int) -> float:
     """Wall time of one training run of ``n_steps`` steps, parameters ready."""
     start = time.perf_counter()
     sae, _ = train_sae(cfg, acts, TrainConfig(n_steps=n_steps, batch_size=BATCH))
@@ -38,14 +38,12 @@ def train_seconds(cfg: TopKConfig, acts: np.ndarray, n_steps: int) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    acts = synthetic_acts()
-    cfg = TopKConfig(d_in=D, d_sae=F, k=K)
+def rates(cfg, acts: np.ndarray) -> tuple[float, float]:
+    """Steady-state training and encoding rates of ``cfg``, vectors per second."""
     train_seconds(cfg, acts, SHORT)
     short = min(train_seconds(cfg, acts, SHORT) for _ in range(REPEATS))
     long = min(train_seconds(cfg, acts, LONG) for _ in range(REPEATS))
     train_rate = (LONG - SHORT) * BATCH / (long - short)
-
     sae, _ = train_sae(cfg, acts, TrainConfig(n_steps=1, batch_size=BATCH))
     batch = jax.device_put(acts[:BATCH])
     run = jax.jit(encode)
@@ -55,13 +53,18 @@ def main() -> None:
         start = time.perf_counter()
         jax.block_until_ready(run(sae, batch))
         times.append(time.perf_counter() - start)
-    encode_rate = BATCH / min(times)
+    return train_rate, BATCH / min(times)
 
+
+def main() -> None:
+    acts = synthetic_acts()
     device = jax.devices()[0].device_kind
-    print(
-        f"sae_throughput: TopK d={D} F={F} k={K} batch={BATCH} float64 on {device}: "
-        f"train {train_rate:.3g} vectors/s, encode {encode_rate:.3g} vectors/s"
-    )
+    configs = {"ReLU-L1": ReLUConfig(d_in=D, d_sae=F, l1_coefficient=1e-3), f"TopK k={K}": TopKConfig(d_in=D, d_sae=F, k=K),
+               "JumpReLU": JumpReLUConfig(d_in=D, d_sae=F, l0_coefficient=1e-3)}
+    for name, cfg in configs.items():
+        train_rate, encode_rate = rates(cfg, acts)
+        print(f"sae_throughput: {name} d={D} F={F} batch={BATCH} float64 on {device}: "
+              f"train {train_rate:.3g} vectors/s, encode {encode_rate:.3g} vectors/s")
 
 
 if __name__ == "__main__":
