@@ -1,6 +1,8 @@
 """Steering a trajectory SAE feature at t₀: the steered log ψ against a NumPy rewrite of the RBM's hidden units,
 the identity edit, unitarity of the steered evolution, and the two continuations agreeing at t₀."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -104,8 +106,7 @@ def test_bad_requests_are_refused(evolution, features, feature, kwargs, match):
         steer_and_evolve(evolution, features, feature, **args)
 
 
-def test_an_sae_on_moduli_is_refused(evolution):
-    moduli = features_over_time(evolution, TrajectoryFeatureConfig(d_sae=8, k=2, n_steps=5, part="abs",
-                                                                   tokens_per_time=32, batch_size=64))
+def test_an_sae_on_moduli_is_refused(evolution, features):
+    moduli = dataclasses.replace(features, data=dataclasses.replace(features.data, part="abs"))
     with pytest.raises(PhyslensError, match="real part"):
         steer_and_evolve(evolution, moduli, 0, [2.0])
