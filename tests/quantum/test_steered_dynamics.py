@@ -9,28 +9,8 @@ import pytest
 import physlens  # noqa: F401  (enables float64)
 from physlens.errors import PhyslensError
 from physlens.lens.sae import decode, encode
-from physlens.quantum.dynamics import EvolveConfig, evolve, neel_start
-from physlens.quantum.quench import Quench, evolve_vector, vector_trajectory
+from physlens.quantum.quench import evolve_vector, vector_trajectory
 from physlens.quantum.steered_dynamics import steer_and_evolve
-from physlens.quantum.trajectory_features import TrajectoryFeatureConfig, features_over_time
-
-N_SITES = 6
-CFG = TrajectoryFeatureConfig(d_sae=8, k=2, n_steps=60, batch_size=256, tokens_per_time=128)
-
-
-@pytest.fixture(scope="module")
-def evolution(tmp_path_factory):
-    """A 6-site TFIM chain quenched to h = 1 from a random near-ferromagnetic complex RBM, 4 saved times."""
-    quench = Quench.tfim(N_SITES, h_before=0.5, h_after=1.0)
-    _, variables = neel_start(N_SITES, np.ones(N_SITES), strength=0.4, seed=3)
-    config = EvolveConfig(quench=quench.params(), model="netket.RBM:alpha=1.0,param_dtype=complex", t_end=0.3,
-                          save_dt=0.1, dt=0.05)
-    return evolve(config, tmp_path_factory.mktemp("evolution") / "tfim6", variables)
-
-
-@pytest.fixture(scope="module")
-def features(evolution):
-    return features_over_time(evolution, CFG)
 
 
 @pytest.fixture(scope="module")

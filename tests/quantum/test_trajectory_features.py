@@ -8,32 +8,17 @@ import pytest
 import physlens  # noqa: F401  (enables float64)
 from physlens.errors import PhyslensError
 from physlens.lens.sae import encode
-from physlens.quantum.dynamics import EvolveConfig, evolve, neel_start
-from physlens.quantum.quench import Quench
 from physlens.quantum.registry import model_from_spec
-from physlens.quantum.trajectory_features import (
-    TrajectoryFeatureConfig,
-    collect_trajectory,
-    features_over_time,
-)
+from physlens.quantum.trajectory_features import collect_trajectory
 
 N_SITES = 6
-CFG = TrajectoryFeatureConfig(d_sae=8, k=2, n_steps=60, batch_size=256, tokens_per_time=128)
+D_SAE = 8
+"""Sites and latents of the shared ``evolution`` and ``features`` fixtures (``tests/quantum/conftest.py``)."""
 
 
-@pytest.fixture(scope="module")
-def evolution(tmp_path_factory):
-    """A 6-site TFIM chain quenched to h = 1 from a random near-ferromagnetic complex RBM, 4 saved times."""
-    quench = Quench.tfim(N_SITES, h_before=0.5, h_after=1.0)
-    _, variables = neel_start(N_SITES, np.ones(N_SITES), strength=0.4, seed=3)
-    config = EvolveConfig(quench=quench.params(), model="netket.RBM:alpha=1.0,param_dtype=complex", t_end=0.3,
-                          save_dt=0.1, dt=0.05)
-    return evolve(config, tmp_path_factory.mktemp("evolution") / "tfim6", variables)
-
-
-@pytest.fixture(scope="module")
-def result(evolution):
-    return features_over_time(evolution, CFG)
+@pytest.fixture
+def result(features):
+    return features
 
 
 def test_born_weights_and_activations_follow_the_saved_parameters(result, evolution):
@@ -85,7 +70,7 @@ def test_correlation_table_matches_a_numpy_weighted_pearson(result):
 
 
 def test_shapes_and_best_feature_tables(result):
-    n_times, n_states, n_features = 4, 2**N_SITES, CFG.d_sae
+    n_times, n_states, n_features = 4, 2**N_SITES, D_SAE
     n_obs = len(result.observables)
     assert {"m_x", "c_nn", "e_loc"} <= set(result.observables)
     assert result.data.acts_KSD.shape == (n_times, n_states, N_SITES)
