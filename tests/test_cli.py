@@ -56,14 +56,18 @@ def test_unknown_config_key(tmp_path):
 
 
 def test_train_from_a_preset_with_typed_flags_overriding_it(tmp_path):
+    """Another size drops the preset's closed-form reference (for N = 20) for the exact one of the new size."""
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", "--preset", "tfim-chain-20-converged", "--steps", "2", "--samples", "64",
-                                 "--no-progress", "--out", str(out)])
+    result = runner.invoke(app, ["train", "--preset", "tfim-chain-20-converged", "--size", "8", "--steps", "2",
+                                 "--samples", "64", "--no-progress", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    config = training.load(out).config
-    assert (config["system"], config["size"], config["d_model"], config["learning_rate_final"]) == ("tfim-chain", 20,
+    run = training.load(out)
+    config = run.config
+    assert (config["system"], config["size"], config["d_model"], config["learning_rate_final"]) == ("tfim-chain", 8,
                                                                                                    16, 0.003)
-    assert (config["steps"], config["samples"], config["tol"]) == (2, 64, 1e-4)
+    assert (config["steps"], config["samples"], config["tol"], config.get("reference_energy")) == (2, 64, 1e-4, None)
+    exact = np.linalg.eigvalsh(run.system.sparse_hamiltonian().toarray())[0]
+    assert run.reference["energy"] == pytest.approx(exact, abs=1e-9)
     both = runner.invoke(app, ["train", "--preset", "heisenberg-4x4", "--config", str(tmp_path / "c.toml"),
                                "--out", str(tmp_path / "other")])
     assert_one_line_error(both, "give --config or --preset, not both")

@@ -79,7 +79,7 @@ def train(
     learning_rate_final: Annotated[Optional[float], typer.Option(help="decay the step size along a cosine to this value at the last step (default: constant)")] = None,
     e0: Annotated[Optional[float], typer.Option("--e0", help="ground-state energy to measure ε against, in the system's unit (default: exact diagonalisation where the basis fits, else none)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; flags typed on the command line override it")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="a transformer preset of the SAE study (heisenberg-4x4-converged, tfim-chain-20-converged, …); flags typed on the command line override it")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="a transformer preset of the SAE study (heisenberg-4x4-converged, tfim-chain-20-converged, …); flags typed on the command line override it (another system or size drops the preset's reference energy)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/<system>-<size>-<model>-s<seed>)")] = None,
     force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
@@ -113,6 +113,8 @@ def train(
             values |= _read_config(config) if config is not None else _preset_values(preset)
             typed = {key: value for key, (name, value) in flags.items() if _typed(ctx, name)}
             values |= typed
+            if preset is not None and e0 is None and ({"system", "size"} & set(typed) or param):
+                values |= {"reference_energy": None, "reference_method": ""}
             if param and isinstance(values.get("system_params"), dict):
                 values["system_params"] = {**values["system_params"], **parse_params(param)}
         if e0 is not None:
