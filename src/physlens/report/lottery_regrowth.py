@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 from physlens.report.html import Figure, Section  # noqa: E402
 from physlens.report.tables import Table  # noqa: E402
@@ -43,6 +44,8 @@ def regrowth_figure(regrowth: pd.DataFrame, observables: pd.DataFrame) -> plt.Fi
     left.set(xscale="log", yscale="log", xlabel="ρ: remaining weights per spin", ylabel="relative energy error |E−E0|/|E0|")
     right.set(xscale="log", xlabel="ρ: remaining weights per spin", ylabel="⟨|m_z|⟩ per spin (exact)")
     for ax in (left, right):
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(ScalarFormatter())
         ax.invert_xaxis()
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
