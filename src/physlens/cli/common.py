@@ -124,6 +124,14 @@ def int_list(text: str, step: int = 1) -> tuple[int, ...]:
         raise PhyslensError(f"{text!r} is not a range like 8-20 or a list like 8,12,16") from None
 
 
+def float_list(text: str, option: str) -> tuple[float, ...]:
+    """Parse the comma-separated numbers of ``option`` ('0,0.5,2'); an empty item is an error."""
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise PhyslensError(f"{option} must be comma-separated numbers; got {text!r}") from None
+
+
 def load_run(path: Path):
     """Open a run of either kind and restore its system (or data), model and variables; one line when
     it is missing, corrupt, failed, or its saved files do not match their recorded checksums."""

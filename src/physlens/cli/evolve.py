@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from physlens.cli.common import add_row, cli_errors, console, frame_table, load_run, parse_params
+from physlens.cli.common import add_row, cli_errors, console, float_list, frame_table, load_run, parse_params
 from physlens.errors import PhyslensError, RunFailed
 
 
@@ -165,12 +165,7 @@ def steer_command(
     from physlens.report.steered_dynamics import steered_report, summary_frame
     from physlens.runs import atomic_write_text, library_versions
 
-    try:
-        values = [float(v) for v in strengths.split(",") if v.strip()]
-    except ValueError:
-        raise PhyslensError(f"--strengths must be comma-separated numbers; got {strengths!r}") from None
-    if not values:
-        raise PhyslensError("--strengths needs at least one number, e.g. --strengths 0,2")
+    values = list(float_list(strengths, "--strengths"))
     check_choice("--mode", mode, MODES)
     evolution = load(evolution_dir)
     k0 = _saved_index(evolution.nqs.times_T, t0)

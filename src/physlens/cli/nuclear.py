@@ -18,8 +18,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from physlens.cli.common import (add_row, check_output_file, cli_errors, console, frame_table, load_run, note,
-                                 raise_if_failed, stages, train_or_reuse)
+from physlens.cli.common import (add_row, check_output_file, cli_errors, console, float_list, frame_table, load_run,
+                                 note, raise_if_failed, stages, train_or_reuse)
 from physlens.errors import PhyslensError, check_choice
 
 nuclear_app = typer.Typer(help="Nuclear binding from AME2020: train, analyse, study.", no_args_is_help=True)
@@ -158,10 +158,7 @@ def study_command(
     from physlens.studies import nuclear
     from physlens.studies.executors import make_executor
 
-    try:
-        fraction_list = tuple(float(f) for f in fractions.split(","))
-    except ValueError:
-        raise PhyslensError(f"--fractions must be comma-separated numbers; got {fractions!r}") from None
+    fraction_list = float_list(fractions, "--fractions")
     if seeds < 1 or not all(0 < f < 1 for f in fraction_list):
         raise PhyslensError(f"fractions must lie in (0, 1) and seeds be >= 1; got {list(fraction_list)}, {seeds}")
     single_fraction = 0.8 if 0.8 in fraction_list else fraction_list[-1]

@@ -21,8 +21,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOption, cli_errors, console, frame_table,
-                                 int_list, note, open_source, parse_params)
+from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOption, cli_errors, console, float_list,
+                                 frame_table, int_list, note, open_source, parse_params)
 from physlens.errors import PhyslensError
 
 
@@ -170,10 +170,7 @@ def plaquette_command(
     config = _base_config(target, None, None, None, None)
     if seeds:
         config = dataclasses.replace(config, seeds=int_list(seeds))
-    try:
-        values = tuple(float(w) for w in weights.split(","))
-    except ValueError:
-        raise PhyslensError(f"--weights {weights!r} is not a list of numbers; allowed: e.g. 0.5,1") from None
+    values = float_list(weights, "--weights")
     held = folder_kind(out)
     if held is not None:
         raise PhyslensError(f"{out} holds {held}; allowed: a new or empty --out")
@@ -224,7 +221,7 @@ def regrow_command(
     under the study's protocol: the upward path's exact errors and magnetisations beside IMP's, for hysteresis.
     Writes STUDY/regrowth-s<seed>-from-<level>/regrowth.csv; a rerun continues."""
     from physlens.folders import folder_kind
-    from physlens.studies.lottery_regrowth import hysteresis, regrow
+    from physlens.studies.lottery_regrowth import HYSTERESIS_FACTOR, hysteresis, regrow
 
     if folder_kind(study) != "lottery study":
         raise PhyslensError(f"{study} is not a lottery study folder; allowed: a physlens prune --out folder")
@@ -233,7 +230,8 @@ def regrow_command(
     console.print(frame_table(shown.set_axis(["level", "ρ", "ε IMP (down)", "ε regrown (up)", "up/down", "⟨|m_z|⟩ up",
                                               "F with dense"], axis=1), "regrowth against IMP (exact full sums)"))
     verdict = hysteresis(frame)
-    console.print(f"hysteresis (errors apart by more than 2x at some level): {'yes' if verdict['hysteresis'] else 'no'}; "
+    console.print(f"hysteresis (errors apart by more than {HYSTERESIS_FACTOR:g}x at some level): "
+                  f"{'yes' if verdict['hysteresis'] else 'no'}; "
                   f"largest up/down {verdict['largest_ratio']:.3g} at rho {verdict['at_rho']:.3g}", markup=False,
                   highlight=False)
 

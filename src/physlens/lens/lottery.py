@@ -172,6 +172,11 @@ def level_params(out: Path | str, level: int, arm: str, seed: int, like: Any) ->
     return params_from(_level_dir(Path(out), level) / f"{arm}_seed{seed}.params.npz", like)
 
 
+def level_mask(out: Path | str, level: int, arm: str, seed: int, like: Any = None) -> Mask:
+    """The mask of (level, arm, seed) saved by ``run_lottery`` under ``out`` (in the structure of ``like`` when given)."""
+    return Mask.load(_level_dir(Path(out), level) / f"{arm}_seed{seed}.mask.npz", like)
+
+
 def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict) -> list[dict]:
     folder = _level_dir(out, level)
     rows = []
@@ -278,7 +283,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         if done is not None:
             for row in done:
                 key = (level, row["arm"], row["seed"])
-                masks[key] = Mask.load(_level_dir(out, level) / f"{row['arm']}_seed{row['seed']}.mask.npz", like=template)
+                masks[key] = level_mask(out, *key, like=template)
                 params[key] = load_params(*key)
             rows += done
             continue

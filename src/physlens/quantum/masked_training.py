@@ -126,6 +126,12 @@ def init_params(model: nn.Module, n_sites: int, seeds: Iterable[int]) -> Any:
     return jax.vmap(lambda key: model.init(key, jnp.ones((1, n_sites)))["params"])(keys)
 
 
+def param_template(model: nn.Module, n_sites: int) -> Any:
+    """One set of ``"params"`` of ``model`` (seed 0) as NumPy arrays: the pytree structure that saved parameters and
+    masks are read into."""
+    return jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[0]), init_params(model, n_sites, [0]))
+
+
 def stack_trees(trees: list) -> Any:
     """K pytrees of one structure → one pytree whose leaves are NumPy arrays ``(K, *shape)``."""
     return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *trees)

@@ -139,9 +139,10 @@ def steer_and_evolve(evolution: Evolution, features: FeaturesOverTime, feature: 
 
     steered_TKS, plain_TS = [], []
     for k in range(k0, n_saved):
-        log_psi_KS = steered_log_psi(model, evolution.parameters(k), features.sae, features.data.hook, scale_KF,
-                                     shift_KF, basis.basis_SN)
-        plain_TS.append(_normalised(np.asarray(model.apply(evolution.parameters(k), basis.basis_SN))[None])[0])
+        variables = evolution.parameters(k)
+        log_psi_KS = steered_log_psi(model, variables, features.sae, features.data.hook, scale_KF, shift_KF,
+                                     basis.basis_SN)
+        plain_TS.append(_normalised(np.asarray(model.apply(variables, basis.basis_SN))[None])[0])
         steered_TKS.append(_normalised(log_psi_KS))
     steered_TKS, plain_TS = np.stack(steered_TKS), np.stack(plain_TS)
 

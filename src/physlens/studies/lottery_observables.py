@@ -31,7 +31,7 @@ from physlens.lens.lottery import level_params
 from physlens.lens.mask import Mask
 from physlens.quantum.fidelity import fidelity
 from physlens.quantum.magnetisation import flip_index, magnetisations
-from physlens.quantum.masked_training import ExactProblem, init_params
+from physlens.quantum.masked_training import ExactProblem, param_template
 from physlens.runs import dataclass_from_dict
 
 
@@ -54,7 +54,7 @@ def measure(out: Path | str) -> pd.DataFrame:
     config = study_config(out)
     problem = ExactProblem.of(config.build_system())
     model = config.build_model()
-    like = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[0]), init_params(model, problem.n_sites, [0]))
+    like = param_template(model, problem.n_sites)
     n_prunable = Mask.ones_like(like).size
     log_psi = jax.jit(jax.vmap(lambda params: model.apply({"params": params}, problem.basis_SN)))
     flips_SN = flip_index(problem.basis_SN)

@@ -30,11 +30,11 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
-from physlens.lens.lottery import level_params, params_bytes, params_from
+from physlens.lens.lottery import level_mask, level_params, params_bytes, params_from
 from physlens.lens.mask import Mask
 from physlens.quantum.fidelity import fidelity
 from physlens.quantum.magnetisation import flip_index, magnetisations
-from physlens.quantum.masked_training import ExactProblem, init_params, make_energy_and_grad
+from physlens.quantum.masked_training import ExactProblem, make_energy_and_grad, param_template
 from physlens.runs import atomic_write_bytes, atomic_write_text
 from physlens.studies.lottery import StudyConfig, batch_trainer, study_inits
 from physlens.studies.lottery_observables import study_config
@@ -54,10 +54,6 @@ def regrowth_start(trained: dict, rewind: dict, kept: Mask, grown: Mask) -> dict
                 kept.leaves().values(), grown.leaves().values())
     leaves = [np.where(small, t, np.where(big, r, 0.0)) for t, r, small, big in pairs]
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(trained), leaves)
-
-
-def _mask(study: Path, level: int, seed: int, like) -> Mask:
-    return Mask.load(study / "levels" / f"level_{level:02d}" / f"imp_seed{seed}.mask.npz", like)
 
 
 def _down(study: Path, seed: int) -> dict[int, float]:
@@ -89,7 +85,7 @@ def _climb(study: Path, out: Path, config: StudyConfig, from_level: int, to_leve
            down: dict[int, float]) -> pd.DataFrame:
     problem = ExactProblem.of(config.build_system())
     model = config.build_model()
-    like = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[0]), init_params(model, problem.n_sites, [0]))
+    like = param_template(model, problem.n_sites)
     n_prunable = Mask.ones_like(like).size
     energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
     train = batch_trainer(config, problem, energy_and_grad, config.steps)
@@ -103,14 +99,15 @@ def _climb(study: Path, out: Path, config: StudyConfig, from_level: int, to_leve
     rows = pd.read_csv(file).to_dict("records") if file.is_file() else []
     done = {int(r["level"]) for r in rows}
     params = level_params(study / "levels", from_level, "imp", seed, like)
+    kept = level_mask(study / "levels", from_level, "imp", seed, like)
     for level in range(from_level - 1, to_level - 1, -1):
-        mask = _mask(study, level, seed, like)
+        mask = level_mask(study / "levels", level, "imp", seed, like)
         if level in done:
-            params = params_from(out / f"level_{level:02d}.params.npz", like)
+            params, kept = params_from(out / f"level_{level:02d}.params.npz", like), mask
             continue
-        start = regrowth_start(params, rewind, _mask(study, level + 1, seed, like), mask)
+        start = regrowth_start(params, rewind, kept, mask)
         batch = train([start], [mask])
-        params = jax.tree_util.tree_map(np.asarray, batch.params[0])
+        params, kept = jax.tree_util.tree_map(np.asarray, batch.params[0]), mask
         atomic_write_bytes(out / f"level_{level:02d}.params.npz", params_bytes(params))
         log_psi_S = np.asarray(log_psi(params))
         error = float(batch.error_K[0])

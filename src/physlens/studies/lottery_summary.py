@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.lens.mask import Mask
+from physlens.lens.lottery import level_mask
 from physlens.lens.piecewise import detect_transition, piecewise_power_law
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
@@ -120,7 +120,7 @@ def _filter_level(curve: pd.DataFrame) -> int:
 
 def _ticket(out: Path, level: int, like_seed: int):
     folder = out / "levels" / f"level_{level:02d}"
-    mask = Mask.load(folder / f"imp_seed{like_seed}.mask.npz")
+    mask = level_mask(out / "levels", level, "imp", like_seed)
     with np.load(folder / f"imp_seed{like_seed}.params.npz") as npz:
         arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
     kernel_path = next(p for p in mask.paths if p.endswith("kernel"))
