@@ -87,6 +87,16 @@ def test_stacked_edit_is_accepted_and_large_log_psi_is_stable(ring):
     np.testing.assert_allclose(energy, vstate.expect(system.hamiltonian).mean.real, atol=1e-9)
 
 
+def test_a_reused_work_array_carries_nothing_between_calls(ring):
+    ev = evaluator(ring, max_bytes=50_000)
+    first = ev.evaluate([Scale(HOOK, j, 3.0) for j in range(16)])
+    second = ev.evaluate(single_unit_ablations(HOOK, 16))
+    fresh = evaluator(ring, max_bytes=50_000).evaluate(single_unit_ablations(HOOK, 16))
+    np.testing.assert_array_equal(second.energies_K, fresh.energies_K)
+    np.testing.assert_array_equal(second.observables["czz"], fresh.observables["czz"])
+    np.testing.assert_array_equal(ev.evaluate([Scale(HOOK, j, 3.0) for j in range(16)]).energies_K, first.energies_K)
+
+
 class PhasedRBM(nn.Module):
     """log ψ = Σ_j log cosh(W_j·σ) + i φ·σ: a complex amplitude with a hook point."""
 

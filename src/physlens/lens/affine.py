@@ -105,7 +105,7 @@ updates (a scatter of the non-zeros) rather than dense matrix products."""
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["k_E", "d_E", "v_E", "k_F", "d_F", "w_F"],
-         meta_fields=["n_edits"])
+         meta_fields=["n_edits", "scale_in_order", "shift_in_order"])
 @dataclass(frozen=True)
 class SparseEdits:
     """K affine edits of one site stored by their non-zeros: (scale − 1)[k_E, d_E] = v_E and
@@ -115,6 +115,8 @@ class SparseEdits:
         k_E, d_E, v_E: edit index, component and value of each non-zero of scale − 1.
         k_F, d_F, w_F: the same for the shift.
         n_edits: K.
+        scale_in_order, shift_in_order: whether every edit has exactly one non-zero (k_E = 0…K−1, as for
+            single-unit ablations): the update is then a gather of columns, not a scatter.
     """
 
     k_E: jax.Array
@@ -124,6 +126,8 @@ class SparseEdits:
     d_F: jax.Array
     w_F: jax.Array
     n_edits: int
+    scale_in_order: bool = False
+    shift_in_order: bool = False
 
     @classmethod
     def of(cls, scale_KD, shift_KD) -> "SparseEdits | None":
@@ -134,7 +138,9 @@ class SparseEdits:
         k_F, d_F = np.nonzero(shift_KD)
         if k_E.size + k_F.size > SPARSE_FILL * delta_KD.size:
             return None
-        return cls(k_E, d_E, delta_KD[k_E, d_E], k_F, d_F, shift_KD[k_F, d_F], delta_KD.shape[0])
+        n_edits = delta_KD.shape[0]
+        return cls(k_E, d_E, delta_KD[k_E, d_E], k_F, d_F, shift_KD[k_F, d_F], n_edits,
+                   np.array_equal(k_E, np.arange(n_edits)), np.array_equal(k_F, np.arange(n_edits)))
 
 
 def _affine_parts(lens: Lens, hook: str, sigma_BN: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -159,6 +165,9 @@ def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, edits) -> jax.Array
     log_psi_B, a_BD, b_BD = _affine_parts(lens, hook, sigma_BN)
     if isinstance(edits, SparseEdits):
         out_BK = jnp.broadcast_to(log_psi_B[:, None], (log_psi_B.shape[0], edits.n_edits))
-        out_BK = out_BK.at[:, edits.k_E].add(a_BD[:, edits.d_E] * edits.v_E)
-        return out_BK.at[:, edits.k_F].add(b_BD[:, edits.d_F] * edits.w_F)
+        for in_order, k, d, v, coefficients_BD in ((edits.scale_in_order, edits.k_E, edits.d_E, edits.v_E, a_BD),
+                                                   (edits.shift_in_order, edits.k_F, edits.d_F, edits.w_F, b_BD)):
+            update_BE = jnp.take(coefficients_BD, d, axis=1) * v
+            out_BK = out_BK + update_BE if in_order else out_BK.at[:, k].add(update_BE)
+        return out_BK
     return log_psi_B[:, None] + a_BD @ (edits.scale - 1).T + b_BD @ edits.shift.T

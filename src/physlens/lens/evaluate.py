@@ -133,10 +133,12 @@ class ExactEvaluator:
         max_bytes: rough bound on the working memory of one pass; interventions are
             processed in chunks of the K axis that fit.
 
-    One pass per chunk of the K interventions (all chunks of one size, so one compilation): a jitted JAX computation of the K
-    wavefunctions (normalised to their largest amplitude), their norms and observables,
-    then one sparse product H Ψ_SK in scipy (CSR times a dense S×K block, the fastest
-    sparse product on a CPU) and the K overlaps ⟨ψ_k|H|ψ_k⟩.
+    One pass per chunk of the K interventions (all chunks of one size, so one compilation): a jitted JAX
+    computation writes the K wavefunctions (normalised to their largest amplitude) block by block into one
+    S × K work array, kept between calls and donated back to each pass; then, in NumPy and scipy, one sparse
+    product H Ψ_SK (CSR times a dense S × K block, the fastest sparse product on a CPU), the K overlaps
+    ⟨ψ_k|H|ψ_k⟩, and the norms and Born averages as one matrix product of |Ψ|² with the stacked tables.
+    The work array stays allocated (at most about ``max_bytes``) while the evaluator lives.
     """
 
     def __init__(self, log_psi, sigma_SN, hamiltonian, observables: Mapping[str, Any] | None = None,
@@ -163,24 +165,26 @@ class ExactEvaluator:
             tables[name] = table.reshape(n_states, -1)
         self.h_csr = scipy.sparse.csr_array(hamiltonian)
         self.block = min(ROW_BLOCK, n_states)
-        sigma_CBN = blocks(sigma_SN, self.block)
-        padded = sigma_CBN.shape[0] * self.block
-        valid_S = np.arange(padded) < n_states
-        self._data = {"sigma": jnp.asarray(sigma_CBN), "valid": jnp.asarray(valid_S),
-                      "obs": {name: jnp.asarray(np.pad(t, ((0, padded - n_states), (0, 0)))) for name, t in tables.items()}}
-        self._states = jax.jit(self._states_chunk, static_argnames="affine")
+        self._sigma_CBN = jnp.asarray(blocks(sigma_SN, self.block))
+        moments = [np.ones((n_states, 1))] + [tables[name] for name in self._obs_shapes]
+        self._moment_tables_MS = np.ascontiguousarray(np.concatenate(moments, axis=1).T)
+        self._states = jax.jit(self._states_chunk, static_argnames="affine", donate_argnames="buffer_SK")
         self._weights = jax.jit(self._weights_chunk, static_argnames="affine")
         self._affine: dict[str, bool] = {}
+        self._work_SK: jax.Array | None = None
 
     def width(self, hook: str) -> int:
         """Width D of hook ``hook`` (e.g. the number of hidden units M)."""
         return self.log_psi.width(hook, self.sigma_SN[:1])
 
+    def _dtype(self, edit_KD: HookEdit) -> np.dtype:
+        """dtype of log ψ under these edits (complex for a complex wavefunction)."""
+        return np.dtype(jax.eval_shape(self.log_psi, self._sigma_CBN[0], jax.tree.map(lambda a: a[0], edit_KD)).dtype)
+
     def _k_chunk(self, edit_KD: HookEdit) -> int:
         """Interventions per chunk: about six (S,) arrays and one block's activations each."""
         n_int, width = edit_KD.scale.shape
-        out = jax.eval_shape(self.log_psi, self._data["sigma"][0], jax.tree.map(lambda a: a[0], edit_KD))
-        itemsize = np.dtype(out.dtype).itemsize
+        itemsize = self._dtype(edit_KD).itemsize
         per_intervention = itemsize * (6 * self.n_states + self.block * width)
         return int(np.clip(self.max_bytes // per_intervention, 1, n_int))
 
@@ -192,29 +196,55 @@ class ExactEvaluator:
         return self._affine[hook]
 
     def _log_psi_SK(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool = False, sparse=None) -> jax.Array:
-        def block(sigma_BN):
-            if affine:
-                return log_psi.edited(sigma_BN, edit_KD.hook, edit_KD if sparse is None else sparse)
-            return jax.vmap(lambda edit: log_psi(sigma_BN, edit), out_axes=1)(edit_KD)
-
-        log_psi_CBK = jax.lax.map(block, sigma_CBN)
+        log_psi_CBK = jax.lax.map(lambda sigma_BN: self._edited_block(log_psi, edit_KD, sigma_BN, affine, sparse),
+                                  sigma_CBN)
         return log_psi_CBK.reshape(-1, log_psi_CBK.shape[-1])
 
-    def _states_chunk(self, log_psi, edit_KD: HookEdit, data, affine: bool, sparse=None) -> tuple[jax.Array, jax.Array, dict]:
-        """Ψ_SK scaled to max |ψ_k| = 1 over the blocks' padded rows (each a copy of configuration 0; the
-        caller keeps the first S), the norms ⟨ψ_k|ψ_k⟩ of the scaled states ``(K,)`` and the Born averages of
-        the observables ``(K, R)`` (the tables are zero on the padding)."""
-        log_psi_SK = self._log_psi_SK(log_psi, edit_KD, data["sigma"], affine, sparse)
-        psi_SK = jnp.exp(log_psi_SK - jnp.max(jnp.real(log_psi_SK), axis=0))
-        norm_K = jnp.sum(jnp.where(data["valid"][:, None], jnp.abs(psi_SK) ** 2, 0.0), axis=0)
-        observables = {name: jnp.einsum("sk,sk,sr->kr", psi_SK, jnp.conj(psi_SK), table).real / norm_K[:, None]
-                       for name, table in data["obs"].items()}
-        return psi_SK, norm_K, observables
+    @staticmethod
+    def _edited_block(log_psi, edit_KD: HookEdit, sigma_BN, affine: bool, sparse) -> jax.Array:
+        """log ψ of one block of configurations under the K edits, ``(B, K)``."""
+        if affine:
+            return log_psi.edited(sigma_BN, edit_KD.hook, edit_KD if sparse is None else sparse)
+        return jax.vmap(lambda edit: log_psi(sigma_BN, edit), out_axes=1)(edit_KD)
+
+    def _states_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, buffer_SK, affine: bool, sparse=None) -> jax.Array:
+        """Ψ_SK scaled to max |ψ_k| = 1, written block by block into ``buffer_SK`` (donated, so the pass
+        allocates no S × K array: a fresh one costs XLA a page fault per 4 kB, as much as the sparse product
+        H Ψ itself); the padded rows are copies of configuration 0, the caller keeps the first S."""
+        size = sigma_CBN.shape[1]
+
+        def write(c, out_SK):
+            block_BK = self._edited_block(log_psi, edit_KD, sigma_CBN[c], affine, sparse)
+            return jax.lax.dynamic_update_slice(out_SK, block_BK.astype(out_SK.dtype), (c * size, 0))
+
+        log_psi_SK = jax.lax.fori_loop(0, sigma_CBN.shape[0], write, buffer_SK)
+        return jnp.exp(log_psi_SK - jnp.max(jnp.real(log_psi_SK), axis=0))
+
+    def _buffer(self, edit_KD: HookEdit) -> jax.Array:
+        """The padded S × K work array for a chunk of these edits: the previous pass's if it has the shape and dtype."""
+        shape, dtype = (self._sigma_CBN.shape[0] * self.block, edit_KD.scale.shape[0]), self._dtype(edit_KD)
+        work_SK, self._work_SK = self._work_SK, None
+        if work_SK is None or work_SK.shape != shape or work_SK.dtype != dtype:
+            return jnp.zeros(shape, dtype)
+        return work_SK
 
     def _weights_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, affine: bool) -> jax.Array:
         log_psi_SK = self._log_psi_SK(log_psi, edit_KD, sigma_CBN, affine)[: self.n_states]
         prob_SK = jnp.exp(2 * (jnp.real(log_psi_SK) - jnp.max(jnp.real(log_psi_SK), axis=0)))
         return (prob_SK / prob_SK.sum(axis=0)).T
+
+    def _moments(self, psi_SK: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """⟨ψ_k|H|ψ_k⟩/⟨ψ_k|ψ_k⟩ ``(K,)`` in ``unit`` (one CSR × dense product for all K) and the Born averages
+        of [1, observables...] ``(K, 1 + R)`` (one matrix product of |ψ|² with the stacked tables)."""
+        h_psi_SK = self.h_csr @ psi_SK
+        if np.iscomplexobj(psi_SK):
+            overlap_K = np.real(np.einsum("sk,sk->k", psi_SK.conj(), h_psi_SK))
+            prob_SK = np.abs(psi_SK) ** 2
+        else:
+            overlap_K = np.einsum("sk,sk->k", psi_SK, h_psi_SK)
+            prob_SK = np.square(psi_SK, out=h_psi_SK)
+        moments_KM = (self._moment_tables_MS @ prob_SK).T
+        return overlap_K / moments_KM[:, 0], moments_KM[:, 1:] / moments_KM[:, :1]
 
     def evaluate(self, interventions: Sequence[Intervention] | HookEdit) -> EvaluationResult:
         """Energy and observables of each of K intervened models (one hook), exactly.
@@ -230,13 +260,16 @@ class ExactEvaluator:
             part = jax.tree.map(lambda a: a[lo:lo + chunk], edit_KD)
             affine = self.is_affine(part.hook)
             sparse = SparseEdits.of(part.scale, part.shift) if affine else None
-            psi_SK, norm_K, obs_KR = self._states(self.log_psi, part, self._data, affine=affine, sparse=sparse)
-            psi_SK = np.asarray(psi_SK)[: self.n_states]
-            h_psi_SK = self.h_csr @ psi_SK
-            bra_SK = psi_SK.conj() if np.iscomplexobj(psi_SK) else psi_SK
-            energies.append(np.real(np.einsum("sk,sk->k", bra_SK, h_psi_SK)) / np.asarray(norm_K))
-            for name, values in obs_KR.items():
-                observables[name].append(np.asarray(values))
+            psi_padded = self._states(self.log_psi, part, self._sigma_CBN, self._buffer(part),
+                                      affine=affine, sparse=sparse)
+            energy_K, moments_KR = self._moments(np.asarray(psi_padded)[: self.n_states])
+            self._work_SK = psi_padded
+            energies.append(energy_K)
+            start = 0
+            for name, shape in self._obs_shapes.items():
+                width = int(np.prod(shape, dtype=int))
+                observables[name].append(moments_KR[:, start:start + width])
+                start += width
         energies_K = np.concatenate(energies)[:n_int]
         observables = {name: np.concatenate(parts)[:n_int].reshape(n_int, *self._obs_shapes[name])
                        for name, parts in observables.items()}
@@ -247,4 +280,4 @@ class ExactEvaluator:
     def born_weights(self, interventions: Sequence[Intervention] | HookEdit) -> np.ndarray:
         """Normalised Born weights |ψ_k(σ)|² / Σ_σ |ψ_k(σ)|² of each intervened model, ``(K, S)``."""
         edit_KD, _ = batch_edit(interventions, self.log_psi, self.sigma_SN[:1])
-        return np.asarray(self._weights(self.log_psi, edit_KD, self._data["sigma"], affine=self.is_affine(edit_KD.hook)))
+        return np.asarray(self._weights(self.log_psi, edit_KD, self._sigma_CBN, affine=self.is_affine(edit_KD.hook)))
