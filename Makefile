@@ -16,10 +16,10 @@ demo: $(STAMP)
 	$(VENV)/bin/physlens demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadscope
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m ''
+	$(PY) -m pytest -q -n auto --dist loadscope -m ''
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
