@@ -14,12 +14,18 @@ nuclear regressor), ``studies`` (compositions), ``report`` (figures, HTML),
 ``runs`` (run directories) and ``cli`` (the ``physlens`` command). The names
 below are imported on first use, so ``import physlens`` stays light.
 
-Importing physlens switches JAX to float64, NetKet's own default.
+Importing physlens switches JAX to float64, NetKet's own default, and lets XLA's CPU
+backend run elementwise fusions through YNNPACK (``physlens.xla_cpu``; vectorised ``exp``
+and ``log1p``), when it comes before the first JAX computation.
 """
 
 import importlib
 
-import jax
+from physlens.xla_cpu import use_library_fusions
+
+use_library_fusions()
+
+import jax  # noqa: E402  (XLA_FLAGS must be set before JAX reads it)
 
 jax.config.update("jax_enable_x64", True)
 

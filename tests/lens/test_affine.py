@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from physlens.lens.affine import SPARSE_FILL, SparseEdits, affine_edits, readout_is_affine
+from physlens.lens.affine import SPARSE_FILL, SparseEdits, affine_edits, layout_of, readout_is_affine
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import AddDirection, Ablate, Clamp, KeepOnly, Scale, single_unit_ablations, stack
 from physlens.quantum.models import FFNN, RBM
@@ -39,27 +39,33 @@ def test_affinity_is_read_from_the_jaxpr(model, hook, affine):
 def test_sparse_edits_record_their_nonzeros_and_order():
     ablations = stack(single_unit_ablations("h", 5), 5)
     sparse = SparseEdits.of(ablations.scale, ablations.shift)
-    assert sparse.scale_in_order and not sparse.shift_in_order and sparse.n_edits == 5
+    assert (sparse.scale_layout, sparse.shift_layout, sparse.n_edits) == ("slice", "scatter", 5)
     np.testing.assert_array_equal(sparse.d_E, np.arange(5))
     np.testing.assert_array_equal(sparse.v_E, -np.ones(5))
     mixed = stack([Ablate("h", 3), Scale("h", (0, 6), 2.0), Clamp("h", 2, 0.7)], 8)
     sparse = SparseEdits.of(mixed.scale, mixed.shift)
-    assert not sparse.scale_in_order and sparse.k_E.tolist() == [0, 1, 1, 2] and sparse.d_E.tolist() == [3, 0, 6, 2]
-    assert not sparse.shift_in_order and sparse.k_F.tolist() == [2] and sparse.w_F.tolist() == [0.7]
+    assert sparse.scale_layout == "scatter" and sparse.k_E.tolist() == [0, 1, 1, 2] and sparse.d_E.tolist() == [3, 0, 6, 2]
+    assert sparse.shift_layout == "scatter" and sparse.k_F.tolist() == [2] and sparse.w_F.tolist() == [0.7]
+    assert layout_of(np.arange(3), np.array([4, 5, 6]), 3) == "slice"
+    assert layout_of(np.arange(3), np.array([4, 6, 5]), 3) == "gather"
+    assert layout_of(np.array([0, 2]), np.array([1, 2]), 3) == "scatter"
     dense = stack([KeepOnly("h", 0), KeepOnly("h", 1)], 5)
     assert (dense.scale != 1).mean() > SPARSE_FILL and SparseEdits.of(dense.scale, dense.shift) is None
 
 
 @pytest.mark.parametrize("model, hook", [(RBM(alpha=2), "hidden.post"), (FFNN(widths=(12,)), "layers.0.post")])
-@pytest.mark.parametrize("interventions", ["ablations", "shuffled", "dense"])
+@pytest.mark.parametrize("interventions", ["ablations", "later units", "one each", "shuffled", "dense"])
 def test_affine_edits_equal_a_forward_pass_per_edit(model, hook, interventions):
     lens, sigma_BN = random_lens(model)
     width = lens.run_with_cache(sigma_BN[:1], [hook])[1][hook].shape[-1]
     chosen = {"ablations": single_unit_ablations(hook, width),
+              "later units": [Ablate(hook, j) for j in range(3, 7)],
+              "one each": [Ablate(hook, 4), Clamp(hook, 2, 0.3), Scale(hook, 9, 0.5)],
               "shuffled": [Ablate(hook, 3), Clamp(hook, 1, 0.4), Scale(hook, (0, 5), 2.5)],
               "dense": [KeepOnly(hook, 2), AddDirection(hook, np.linspace(-1, 1, width), 0.3)]}[interventions]
     edit_KD = stack(chosen, width)
     sparse = SparseEdits.of(edit_KD.scale, edit_KD.shift)
-    assert (sparse is None) == (interventions == "dense")
+    expected = {"ablations": "slice", "later units": "slice", "one each": "gather", "shuffled": "scatter"}
+    assert (None if sparse is None else sparse.scale_layout) == expected.get(interventions)
     got_BK = np.asarray(affine_edits(lens, hook, sigma_BN, edit_KD if sparse is None else sparse))
     np.testing.assert_allclose(got_BK, one_by_one(lens, hook, sigma_BN, edit_KD), rtol=0, atol=1e-12)

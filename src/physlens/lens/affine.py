@@ -105,7 +105,7 @@ updates (a scatter of the non-zeros) rather than dense matrix products."""
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["k_E", "d_E", "v_E", "k_F", "d_F", "w_F"],
-         meta_fields=["n_edits", "scale_in_order", "shift_in_order"])
+         meta_fields=["n_edits", "scale_layout", "shift_layout"])
 @dataclass(frozen=True)
 class SparseEdits:
     """K affine edits of one site stored by their non-zeros: (scale − 1)[k_E, d_E] = v_E and
@@ -115,8 +115,9 @@ class SparseEdits:
         k_E, d_E, v_E: edit index, component and value of each non-zero of scale − 1.
         k_F, d_F, w_F: the same for the shift.
         n_edits: K.
-        scale_in_order, shift_in_order: whether every edit has exactly one non-zero (k_E = 0…K−1, as for
-            single-unit ablations): the update is then a gather of columns, not a scatter.
+        scale_layout, shift_layout: how the non-zeros reach the K edits (``layout_of``): ``"slice"`` (edit k's
+            only non-zero is component d_0 + k, as for single-unit ablations: a slice of columns), ``"gather"``
+            (one non-zero per edit, anywhere) or ``"scatter"`` (any pattern).
     """
 
     k_E: jax.Array
@@ -126,8 +127,8 @@ class SparseEdits:
     d_F: jax.Array
     w_F: jax.Array
     n_edits: int
-    scale_in_order: bool = False
-    shift_in_order: bool = False
+    scale_layout: str = "scatter"
+    shift_layout: str = "scatter"
 
     @classmethod
     def of(cls, scale_KD, shift_KD) -> "SparseEdits | None":
@@ -140,7 +141,15 @@ class SparseEdits:
             return None
         n_edits = delta_KD.shape[0]
         return cls(k_E, d_E, delta_KD[k_E, d_E], k_F, d_F, shift_KD[k_F, d_F], n_edits,
-                   np.array_equal(k_E, np.arange(n_edits)), np.array_equal(k_F, np.arange(n_edits)))
+                   layout_of(k_E, d_E, n_edits), layout_of(k_F, d_F, n_edits))
+
+
+def layout_of(k_E: np.ndarray, d_E: np.ndarray, n_edits: int) -> str:
+    """``"slice"`` when edit k's only non-zero is component d_0 + k, ``"gather"`` when each edit has one non-zero,
+    else ``"scatter"`` (XLA on a CPU gathers and scatters element by element; a slice is a copy)."""
+    if not np.array_equal(k_E, np.arange(n_edits)) or n_edits == 0:
+        return "scatter"
+    return "slice" if np.array_equal(d_E, d_E[0] + np.arange(n_edits)) else "gather"
 
 
 def _affine_parts(lens: Lens, hook: str, sigma_BN: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -160,14 +169,18 @@ def _affine_parts(lens: Lens, hook: str, sigma_BN: jax.Array) -> tuple[jax.Array
 
 def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, edits) -> jax.Array:
     """log ψ of configurations ``(B, N)`` under K edits ``h ↦ h · scale_k + shift_k`` of site ``hook``, shape
-    ``(B, K)``; ``edits`` a stacked ``HookEdit`` (two dense products) or ``SparseEdits`` (a scatter of the
-    non-zeros); valid only where ``readout_is_affine`` holds."""
+    ``(B, K)``; ``edits`` a stacked ``HookEdit`` (two dense products) or ``SparseEdits`` (the non-zeros, placed
+    as their ``layout`` says); valid only where ``readout_is_affine`` holds."""
     log_psi_B, a_BD, b_BD = _affine_parts(lens, hook, sigma_BN)
     if isinstance(edits, SparseEdits):
         out_BK = jnp.broadcast_to(log_psi_B[:, None], (log_psi_B.shape[0], edits.n_edits))
-        for in_order, k, d, v, coefficients_BD in ((edits.scale_in_order, edits.k_E, edits.d_E, edits.v_E, a_BD),
-                                                   (edits.shift_in_order, edits.k_F, edits.d_F, edits.w_F, b_BD)):
-            update_BE = jnp.take(coefficients_BD, d, axis=1) * v
-            out_BK = out_BK + update_BE if in_order else out_BK.at[:, k].add(update_BE)
+        for layout, k, d, v, coefficients_BD in ((edits.scale_layout, edits.k_E, edits.d_E, edits.v_E, a_BD),
+                                                 (edits.shift_layout, edits.k_F, edits.d_F, edits.w_F, b_BD)):
+            if layout == "slice":
+                out_BK = out_BK + jax.lax.dynamic_slice_in_dim(coefficients_BD, d[0], edits.n_edits, axis=1) * v
+            elif layout == "gather":
+                out_BK = out_BK + jnp.take(coefficients_BD, d, axis=1) * v
+            else:
+                out_BK = out_BK.at[:, k].add(jnp.take(coefficients_BD, d, axis=1) * v)
         return out_BK
     return log_psi_B[:, None] + a_BD @ (edits.scale - 1).T + b_BD @ edits.shift.T

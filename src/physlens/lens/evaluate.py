@@ -210,15 +210,19 @@ class ExactEvaluator:
     def _states_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, buffer_SK, affine: bool, sparse=None) -> jax.Array:
         """Ψ_SK scaled to max |ψ_k| = 1, written block by block into ``buffer_SK`` (donated, so the pass
         allocates no S × K array: a fresh one costs XLA a page fault per 4 kB, as much as the sparse product
-        H Ψ itself); the padded rows are copies of configuration 0, the caller keeps the first S."""
+        H Ψ itself); the largest log-amplitude is carried through the loop (reducing the written array instead
+        makes XLA copy it). The padded rows are copies of configuration 0, the caller keeps the first S."""
         size = sigma_CBN.shape[1]
 
-        def write(c, out_SK):
+        def write(c, carry):
+            out_SK, max_K = carry
             block_BK = self._edited_block(log_psi, edit_KD, sigma_CBN[c], affine, sparse)
-            return jax.lax.dynamic_update_slice(out_SK, block_BK.astype(out_SK.dtype), (c * size, 0))
+            out_SK = jax.lax.dynamic_update_slice(out_SK, block_BK.astype(out_SK.dtype), (c * size, 0))
+            return out_SK, jnp.maximum(max_K, jnp.max(jnp.real(block_BK), axis=0))
 
-        log_psi_SK = jax.lax.fori_loop(0, sigma_CBN.shape[0], write, buffer_SK)
-        return jnp.exp(log_psi_SK - jnp.max(jnp.real(log_psi_SK), axis=0))
+        start = (buffer_SK, jnp.full(buffer_SK.shape[1], -jnp.inf, jnp.real(buffer_SK).dtype))
+        log_psi_SK, max_K = jax.lax.fori_loop(0, sigma_CBN.shape[0], write, start)
+        return jnp.exp(log_psi_SK - max_K)
 
     def _buffer(self, edit_KD: HookEdit) -> jax.Array:
         """The padded S × K work array for a chunk of these edits: the previous pass's if it has the shape and dtype."""
