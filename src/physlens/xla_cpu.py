@@ -8,8 +8,12 @@ basis — what an all-unit ablation needs — pays the slow path. ``use_library_
 adds elementwise fusions to the ones XLA hands to YNNPACK by default (dot, reduce); the
 results agree with NumPy's to the same few ulp as XLA's own loops.
 
-It only edits ``XLA_FLAGS``, before the first JAX computation reads it, and only for the
-jaxlib versions the option was checked on (an unknown flag stops XLA). A user who sets
+Two ways in, both only for the jaxlib versions the option was checked on (an unknown flag
+stops XLA): ``use_library_fusions()`` edits ``XLA_FLAGS`` when physlens is imported, which
+holds for the whole process if that comes before the first JAX computation (the CLI; not
+after ``import netket``, which starts JAX); ``library_fusion_options()`` gives the same
+option as ``jax.jit(..., compiler_options=...)`` for the computations that need it most (the
+exact evaluator), whatever was imported first. A user who sets
 ``xla_cpu_experimental_ynn_fusion_type`` in ``XLA_FLAGS`` keeps their choice; to turn this
 off::
 
@@ -28,6 +32,8 @@ YNN_FUSIONS = ("LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT", "LIBRARY_FUSION_TYPE_ELTWIS
 CHECKED_JAXLIB = ((0, 10), (0, 11))
 """jaxlib versions [from, to) on which the option exists and the test suite passes with it."""
 
+_OURS = f"--{YNN_OPTION}={','.join(YNN_FUSIONS)}"
+
 
 def jaxlib_version() -> tuple[int, int] | None:
     """(major, minor) of the installed jaxlib, None when it is not installed or unreadable."""
@@ -38,15 +44,26 @@ def jaxlib_version() -> tuple[int, int] | None:
         return None
 
 
+def _checked() -> bool:
+    version = jaxlib_version()
+    return version is not None and CHECKED_JAXLIB[0] <= version < CHECKED_JAXLIB[1]
+
+
 def use_library_fusions(environ: dict | None = None) -> bool:
     """Add the YNNPACK fusion option to ``XLA_FLAGS`` in ``environ`` (default ``os.environ``) unless the user set
-    it or the jaxlib version is unchecked; True when the option is (now) in effect as physlens sets it."""
+    it or the jaxlib version is unchecked; True when it added the option."""
     environ = os.environ if environ is None else environ
     flags = environ.get("XLA_FLAGS", "")
-    if YNN_OPTION in flags:
+    if YNN_OPTION in flags or not _checked():
         return False
-    version = jaxlib_version()
-    if version is None or not CHECKED_JAXLIB[0] <= version < CHECKED_JAXLIB[1]:
-        return False
-    environ["XLA_FLAGS"] = f"{flags} --{YNN_OPTION}={','.join(YNN_FUSIONS)}".strip()
+    environ["XLA_FLAGS"] = f"{flags} {_OURS}".strip()
     return True
+
+
+def library_fusion_options() -> dict[str, str]:
+    """``compiler_options`` for ``jax.jit`` with the same option (empty on an unchecked jaxlib, or when the user
+    chose the option in ``XLA_FLAGS``)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if YNN_OPTION in flags and _OURS not in flags or not _checked():
+        return {}
+    return {YNN_OPTION: ",".join(YNN_FUSIONS)}

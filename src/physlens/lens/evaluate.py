@@ -30,6 +30,7 @@ import scipy.sparse
 from physlens.errors import PhyslensError
 from physlens.lens.affine import SparseEdits
 from physlens.lens.interventions import HookEdit, Intervention, stack
+from physlens.xla_cpu import library_fusion_options
 
 MAX_BYTES = 2**30
 """Default bound on the working memory of one evaluation pass (about 1 GB)."""
@@ -135,9 +136,9 @@ class ExactEvaluator:
 
     One pass per chunk of the K interventions (all chunks of one size, so one compilation): a jitted JAX
     computation writes the K wavefunctions (normalised to their largest amplitude) block by block into one
-    S × K work array, kept between calls and donated back to each pass; then, in NumPy and scipy, one sparse
-    product H Ψ_SK (CSR times a dense S × K block, the fastest sparse product on a CPU), the K overlaps
-    ⟨ψ_k|H|ψ_k⟩, and the norms and Born averages as one matrix product of |Ψ|² with the stacked tables.
+    S × K work array, kept between calls and donated back to each pass, and sums the norms and Born averages
+    while each block is in cache; then one sparse product H Ψ_SK in scipy (CSR times a dense S × K block, the
+    fastest sparse product on a CPU) and the K overlaps ⟨ψ_k|H|ψ_k⟩.
     The work array stays allocated (at most about ``max_bytes``) while the evaluator lives.
     """
 
@@ -166,20 +167,28 @@ class ExactEvaluator:
         self.h_csr = scipy.sparse.csr_array(hamiltonian)
         self.block = min(ROW_BLOCK, n_states)
         self._sigma_CBN = jnp.asarray(blocks(sigma_SN, self.block))
-        moments = [np.ones((n_states, 1))] + [tables[name] for name in self._obs_shapes]
-        self._moment_tables_MS = np.ascontiguousarray(np.concatenate(moments, axis=1).T)
-        self._states = jax.jit(self._states_chunk, static_argnames="affine", donate_argnames="buffer_SK")
-        self._weights = jax.jit(self._weights_chunk, static_argnames="affine")
+        moments_SM = np.concatenate([np.ones((n_states, 1))] + [tables[name] for name in self._obs_shapes], axis=1)
+        padding = self._sigma_CBN.shape[0] * self.block - n_states
+        self._tables_CBM = jnp.asarray(np.pad(moments_SM, ((0, padding), (0, 0))).reshape(-1, self.block, moments_SM.shape[1]))
+        fast = library_fusion_options()
+        self._states = jax.jit(self._states_chunk, static_argnames="affine", donate_argnames="buffer_SK",
+                               compiler_options=fast)
+        self._weights = jax.jit(self._weights_chunk, static_argnames="affine", compiler_options=fast)
         self._affine: dict[str, bool] = {}
         self._work_SK: jax.Array | None = None
+        self._dtypes: dict[tuple, np.dtype] = {}
 
     def width(self, hook: str) -> int:
         """Width D of hook ``hook`` (e.g. the number of hidden units M)."""
         return self.log_psi.width(hook, self.sigma_SN[:1])
 
     def _dtype(self, edit_KD: HookEdit) -> np.dtype:
-        """dtype of log ψ under these edits (complex for a complex wavefunction)."""
-        return np.dtype(jax.eval_shape(self.log_psi, self._sigma_CBN[0], jax.tree.map(lambda a: a[0], edit_KD)).dtype)
+        """dtype of log ψ under edits of this hook (complex for a complex wavefunction), traced once per hook."""
+        key = (edit_KD.hook, edit_KD.scale.dtype.name, edit_KD.shift.dtype.name)
+        if key not in self._dtypes:
+            one = jax.tree.map(lambda a: a[0], edit_KD)
+            self._dtypes[key] = np.dtype(jax.eval_shape(self.log_psi, self._sigma_CBN[0], one).dtype)
+        return self._dtypes[key]
 
     def _k_chunk(self, edit_KD: HookEdit) -> int:
         """Interventions per chunk: about six (S,) arrays and one block's activations each."""
@@ -207,22 +216,32 @@ class ExactEvaluator:
             return log_psi.edited(sigma_BN, edit_KD.hook, edit_KD if sparse is None else sparse)
         return jax.vmap(lambda edit: log_psi(sigma_BN, edit), out_axes=1)(edit_KD)
 
-    def _states_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, buffer_SK, affine: bool, sparse=None) -> jax.Array:
+    def _states_chunk(self, log_psi, edit_KD: HookEdit, sigma_CBN, tables_CBM, buffer_SK, affine: bool,
+                      sparse=None) -> tuple[jax.Array, jax.Array]:
         """Ψ_SK scaled to max |ψ_k| = 1, written block by block into ``buffer_SK`` (donated, so the pass
         allocates no S × K array: a fresh one costs XLA a page fault per 4 kB, as much as the sparse product
-        H Ψ itself); the largest log-amplitude is carried through the loop (reducing the written array instead
-        makes XLA copy it). The padded rows are copies of configuration 0, the caller keeps the first S."""
+        H Ψ itself), and the Born sums Σ_s |ψ_sk|² T_sm of the tables ``(K, M)`` (column 0 all ones: the norms;
+        zero on the padded rows), accumulated while each block is in cache. Both are scaled by the largest
+        log-amplitude so far, carried through the loop and corrected as it grows (reducing the written array
+        afterwards instead makes XLA copy it). The padded rows are copies of configuration 0, the caller keeps
+        the first S."""
         size = sigma_CBN.shape[1]
 
         def write(c, carry):
-            out_SK, max_K = carry
+            out_SK, max_K, sums_KM = carry
             block_BK = self._edited_block(log_psi, edit_KD, sigma_CBN[c], affine, sparse)
             out_SK = jax.lax.dynamic_update_slice(out_SK, block_BK.astype(out_SK.dtype), (c * size, 0))
-            return out_SK, jnp.maximum(max_K, jnp.max(jnp.real(block_BK), axis=0))
+            new_K = jnp.maximum(max_K, jnp.max(jnp.real(block_BK), axis=0))
+            finite_K = jnp.where(jnp.isneginf(new_K), 0.0, new_K)
+            prob_BK = jnp.exp(2 * (jnp.real(block_BK) - finite_K))
+            sums_KM = sums_KM * jnp.exp(2 * (max_K - finite_K))[:, None] + prob_BK.T @ tables_CBM[c]
+            return out_SK, new_K, sums_KM
 
-        start = (buffer_SK, jnp.full(buffer_SK.shape[1], -jnp.inf, jnp.real(buffer_SK).dtype))
-        log_psi_SK, max_K = jax.lax.fori_loop(0, sigma_CBN.shape[0], write, start)
-        return jnp.exp(log_psi_SK - max_K)
+        real = jnp.real(buffer_SK).dtype
+        start = (buffer_SK, jnp.full(buffer_SK.shape[1], -jnp.inf, real),
+                 jnp.zeros((buffer_SK.shape[1], tables_CBM.shape[2]), real))
+        log_psi_SK, max_K, sums_KM = jax.lax.fori_loop(0, sigma_CBN.shape[0], write, start)
+        return jnp.exp(log_psi_SK - max_K), sums_KM
 
     def _buffer(self, edit_KD: HookEdit) -> jax.Array:
         """The padded S × K work array for a chunk of these edits: the previous pass's if it has the shape and dtype."""
@@ -237,18 +256,11 @@ class ExactEvaluator:
         prob_SK = jnp.exp(2 * (jnp.real(log_psi_SK) - jnp.max(jnp.real(log_psi_SK), axis=0)))
         return (prob_SK / prob_SK.sum(axis=0)).T
 
-    def _moments(self, psi_SK: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """⟨ψ_k|H|ψ_k⟩/⟨ψ_k|ψ_k⟩ ``(K,)`` in ``unit`` (one CSR × dense product for all K) and the Born averages
-        of [1, observables...] ``(K, 1 + R)`` (one matrix product of |ψ|² with the stacked tables)."""
+    def _energies(self, psi_SK: np.ndarray, norms_K: np.ndarray) -> np.ndarray:
+        """⟨ψ_k|H|ψ_k⟩/⟨ψ_k|ψ_k⟩ ``(K,)`` in ``unit``: one CSR × dense product H Ψ for all K, then the overlaps."""
         h_psi_SK = self.h_csr @ psi_SK
-        if np.iscomplexobj(psi_SK):
-            overlap_K = np.real(np.einsum("sk,sk->k", psi_SK.conj(), h_psi_SK))
-            prob_SK = np.abs(psi_SK) ** 2
-        else:
-            overlap_K = np.einsum("sk,sk->k", psi_SK, h_psi_SK)
-            prob_SK = np.square(psi_SK, out=h_psi_SK)
-        moments_KM = (self._moment_tables_MS @ prob_SK).T
-        return overlap_K / moments_KM[:, 0], moments_KM[:, 1:] / moments_KM[:, :1]
+        bra_SK = psi_SK.conj() if np.iscomplexobj(psi_SK) else psi_SK
+        return np.real(np.einsum("sk,sk->k", bra_SK, h_psi_SK)) / norms_K
 
     def evaluate(self, interventions: Sequence[Intervention] | HookEdit) -> EvaluationResult:
         """Energy and observables of each of K intervened models (one hook), exactly.
@@ -264,11 +276,12 @@ class ExactEvaluator:
             part = jax.tree.map(lambda a: a[lo:lo + chunk], edit_KD)
             affine = self.is_affine(part.hook)
             sparse = SparseEdits.of(part.scale, part.shift) if affine else None
-            psi_padded = self._states(self.log_psi, part, self._sigma_CBN, self._buffer(part),
-                                      affine=affine, sparse=sparse)
-            energy_K, moments_KR = self._moments(np.asarray(psi_padded)[: self.n_states])
+            psi_padded, sums_KM = self._states(self.log_psi, part, self._sigma_CBN, self._tables_CBM,
+                                               self._buffer(part), affine=affine, sparse=sparse)
+            sums_KM = np.asarray(sums_KM)
+            energies.append(self._energies(np.asarray(psi_padded)[: self.n_states], sums_KM[:, 0]))
             self._work_SK = psi_padded
-            energies.append(energy_K)
+            moments_KR = sums_KM[:, 1:] / sums_KM[:, :1]
             start = 0
             for name, shape in self._obs_shapes.items():
                 width = int(np.prod(shape, dtype=int))
