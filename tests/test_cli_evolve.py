@@ -38,6 +38,7 @@ def test_evolve_a_trained_run_after_a_field_quench(app, tfim_run, tmp_path):
     result = CliRunner().invoke(app, ["evolve", str(tfim_run.path), "--quench", "h=1.0", "--t-end", "0.2", "--dt",
                                       "0.05", "--save-dt", "0.1", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert "TDVP to t = 0.2" in result.stderr and "2/2" in result.stderr
     evolution = load(out)
     after = evolution.config.build_quench().after
     assert after.params()["h"] == 1.0 and evolution.config.build_quench().before.params()["h"] == 0.5
@@ -54,9 +55,10 @@ def test_evolve_a_trained_run_after_a_field_quench(app, tfim_run, tmp_path):
 def test_evolve_from_neel_and_resume(app, tmp_path):
     out = tmp_path / "neel"
     args = ["evolve", "--neel", "heisenberg-ring", "--size", "4", "--t-end", "0.1", "--dt", "0.01", "--save-dt",
-            "0.05", "--out", str(out)]
+            "0.05", "--out", str(out), "--no-progress"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert "TDVP" not in result.stderr
     evolution = load(out)
     assert evolution.config.build_quench().start == "neel"
     assert evolution.exact.m_s_T[0] == pytest.approx(0.5)

@@ -98,6 +98,7 @@ def evolve_command(
     rtol_smooth: Annotated[float, typer.Option(help="smooth cut-off of small QGT eigenvalues (pinv_smooth)")] = 1e-6,
     out: Annotated[Optional[Path], typer.Option(help="new evolution folder (default RUN/evolve-<quench>)")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="continue an interrupted evolution folder")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar over the saved times")] = True,
 ) -> None:
     """Evolve a trained NQS (or the Néel state) after a quench by TDVP; compare with exact dynamics; write a report."""
     from physlens.quantum import dynamics
@@ -105,7 +106,7 @@ def evolve_command(
     if resume is not None:
         if run_dir is not None or neel is not None:
             raise PhyslensError("--resume continues an evolution folder on its own settings; allowed: --resume DIR alone")
-        evolution = dynamics.resume(resume)
+        evolution = dynamics.resume(resume, progress=progress)
         out = resume
     else:
         changes, params = parse_params(quench or []), parse_params(param or [])
@@ -114,7 +115,7 @@ def evolve_command(
                                        mode="exact" if exact else "sampled", samples=samples, chains=chains, seed=seed,
                                        rtol_smooth=rtol_smooth, source=source)
         out = out or _default_out(run_dir, neel, size, changes)
-        evolution = dynamics.evolve(config, out, variables)
+        evolution = dynamics.evolve(config, out, variables, progress=progress)
     console.print(_summary_table(evolution))
     console.print(f"report: {_write_outputs(evolution, out)}", markup=False, highlight=False)
     if evolution.status.get("state") == "failed":

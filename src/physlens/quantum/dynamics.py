@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -40,6 +41,7 @@ import netket as nk
 import netket.experimental as nkx
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.folders import FolderLock
@@ -271,8 +273,13 @@ class _Sitting:
         self.run.write_blob("checkpoint.msgpack", flax.serialization.msgpack_serialize(checkpoint))
         self.run.write_status("running", step=k, t=row["t"], fidelity=row["fidelity"])
 
-    def advance(self, vstate, k: int, max_saves: int | None) -> str:
+    def advance(self, vstate, k: int, max_saves: int | None, progress: bool = False) -> str:
         """Evolve from saved time k to the end (or ``max_saves`` more saved times); returns the final state."""
+        with tqdm(total=len(self.times_K) - 1, initial=k, desc=f"TDVP to t = {self.times_K[-1]:g}", unit="saved time",
+                  file=sys.stderr, dynamic_ncols=True, disable=not progress) as bar:
+            return self._advance(vstate, k, max_saves, bar)
+
+    def _advance(self, vstate, k: int, max_saves: int | None, bar) -> str:
         saves = 0
         while k + 1 < len(self.times_K):
             t_now = float(self.times_K[k])
@@ -287,14 +294,16 @@ class _Sitting:
             k += 1
             saves += 1
             self.record(k, vstate)
+            bar.update(1)
+            bar.set_postfix(t=f"{self.times_K[k]:g}", fidelity=f"{self.rows[-1]['fidelity']:.4f}")
         self.run.write_status("finished", step=k, t=float(self.times_K[k]), fidelity=self.rows[-1]["fidelity"])
         return "finished"
 
 
-def _advance_or_mark(sitting: _Sitting, vstate, k: int, max_saves: int | None) -> None:
+def _advance_or_mark(sitting: _Sitting, vstate, k: int, max_saves: int | None, progress: bool) -> None:
     """``sitting.advance``; after Ctrl-C or an error the evolution is recorded as interrupted at its last checkpoint."""
     try:
-        sitting.advance(vstate, k, max_saves)
+        sitting.advance(vstate, k, max_saves, progress)
     except BaseException as exc:
         sitting.run.mark_interrupted(exc)
         raise
@@ -306,11 +315,12 @@ def _reference(sitting: _Sitting) -> dict:
             "energy": float(sitting.basis.trajectory(sitting.exact_KS[:1], sitting.times_K[:1], "exact").energy_T[0])}
 
 
-def evolve(config: EvolveConfig, out: Path | str, variables: Any, *, max_saves: int | None = None) -> Evolution:
+def evolve(config: EvolveConfig, out: Path | str, variables: Any, *, max_saves: int | None = None,
+           progress: bool = False) -> Evolution:
     """Evolve ``variables`` (of ``config.model``) into the new directory ``out``; returns what it holds.
 
     ``max_saves``: stop, as ``interrupted``, after that many saved times in this sitting (``resume``
-    continues); None runs to ``t_end``.
+    continues); None runs to ``t_end``. ``progress``: a progress bar over the saved times on stderr.
     """
     vstate = _make_vstate(config, config.build_quench().after, variables)
     run = Run.create(out, {"kind": KIND, **config.to_dict()}, {})
@@ -321,7 +331,7 @@ def evolve(config: EvolveConfig, out: Path | str, variables: Any, *, max_saves: 
         run.write_blob("initial.msgpack", flax.serialization.msgpack_serialize(
             flax.serialization.to_state_dict(jax.tree.map(np.asarray, variables))))
         sitting.record(0, vstate)
-        _advance_or_mark(sitting, vstate, 0, max_saves)
+        _advance_or_mark(sitting, vstate, 0, max_saves, progress)
     return load(out)
 
 
@@ -334,7 +344,7 @@ def _open(path: Path | str) -> tuple[Run, EvolveConfig]:
     return run, EvolveConfig.from_dict(run.settings)
 
 
-def resume(path: Path | str, *, max_saves: int | None = None) -> Evolution:
+def resume(path: Path | str, *, max_saves: int | None = None, progress: bool = False) -> Evolution:
     """Continue an interrupted evolution from its last checkpoint; one that has ended is just loaded."""
     run, config = _open(path)
     with FolderLock(run.path):
@@ -348,7 +358,7 @@ def resume(path: Path | str, *, max_saves: int | None = None) -> Evolution:
         initial = flax.serialization.msgpack_restore(run.read_blob("initial.msgpack"))
         template = _make_vstate(config, sitting.system, initial)
         vstate = flax.serialization.from_state_dict(template, snapshot["vstate"])
-        _advance_or_mark(sitting, vstate, k, max_saves)
+        _advance_or_mark(sitting, vstate, k, max_saves, progress)
     return load(path)
 
 
