@@ -3,10 +3,12 @@
 An intervened model is still a function σ ↦ log ψ(σ). ``ExactEvaluator`` sums over
 an enumerated basis (S states of a possibly symmetry-constrained Hilbert space)
 with a sparse Hamiltonian, and evaluates K interventions of one hook in one jitted
-pass: ``jax.vmap`` over the intervention axis inside a loop over blocks of
-configurations (so the un-intervened upstream computation runs once per block,
-unbatched, while its activations are still in cache), the Born averages of diagonal
-observables, then the energies ⟨ψ|H|ψ⟩/⟨ψ|ψ⟩ from one sparse product H Ψ for all K. It returns an
+pass, a loop over blocks of configurations: per block, ``jax.vmap`` over the
+intervention axis (the un-intervened upstream computation runs once per block, while
+its activations are still in cache) or, where log ψ is affine in the hook
+(``physlens.lens.affine``), two matrix products or a slice of the hook's values; the
+block is written into a kept S × K work array and its Born sums are accumulated. Then
+the energies ⟨ψ|H|ψ⟩/⟨ψ|ψ⟩ come from one sparse product H Ψ for all K. It returns an
 ``EvaluationResult``, the same type ``SampledEvaluator`` (``sampled.py``) returns::
 
     evaluator = ExactEvaluator(LensLogPsi(lens), sigma_SN, system.hamiltonian.to_sparse(),
