@@ -64,6 +64,6 @@ def library_fusion_options() -> dict[str, str]:
     """``compiler_options`` for ``jax.jit`` with the same option (empty on an unchecked jaxlib, or when the user
     chose the option in ``XLA_FLAGS``)."""
     flags = os.environ.get("XLA_FLAGS", "")
-    if YNN_OPTION in flags and _OURS not in flags or not _checked():
+    if (YNN_OPTION in flags and _OURS not in flags) or not _checked():
         return {}
     return {YNN_OPTION: ",".join(YNN_FUSIONS)}

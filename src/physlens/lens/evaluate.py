@@ -170,6 +170,8 @@ class ExactEvaluator:
         self.block = min(ROW_BLOCK, n_states)
         self._sigma_CBN = jnp.asarray(blocks(sigma_SN, self.block))
         moments_SM = np.concatenate([np.ones((n_states, 1))] + [tables[name] for name in self._obs_shapes], axis=1)
+        ends = np.cumsum([tables[name].shape[1] for name in self._obs_shapes], dtype=int)
+        self._obs_columns = {name: slice(end - tables[name].shape[1], end) for name, end in zip(self._obs_shapes, ends)}
         padding = self._sigma_CBN.shape[0] * self.block - n_states
         self._tables_CBM = jnp.asarray(np.pad(moments_SM, ((0, padding), (0, 0))).reshape(-1, self.block, moments_SM.shape[1]))
         fast = library_fusion_options()
@@ -284,11 +286,8 @@ class ExactEvaluator:
             energies.append(self._energies(np.asarray(psi_padded)[: self.n_states], sums_KM[:, 0]))
             self._work_SK = psi_padded
             moments_KR = sums_KM[:, 1:] / sums_KM[:, :1]
-            start = 0
-            for name, shape in self._obs_shapes.items():
-                width = int(np.prod(shape, dtype=int))
-                observables[name].append(moments_KR[:, start:start + width])
-                start += width
+            for name, columns in self._obs_columns.items():
+                observables[name].append(moments_KR[:, columns])
         energies_K = np.concatenate(energies)[:n_int]
         observables = {name: np.concatenate(parts)[:n_int].reshape(n_int, *self._obs_shapes[name])
                        for name, parts in observables.items()}
