@@ -92,4 +92,4 @@ def test_from_run_and_limits(tmp_path):
     np.testing.assert_allclose(data.log_psi_S, model.apply(variables, data.sigma_SN.astype(float)), atol=1e-12)
     assert data.acts.shape == (20, 4) and data.system["system"] == "heisenberg-ring"
     with pytest.raises(PhyslensError, match="use method='sampled'"):
-        collect_activations(run.model, run.variables, TFIMChain(20), "pooled", method="exact")
+        collect_activations(run.model, run.variables, TFIMChain(21), "pooled", method="exact")

@@ -28,6 +28,23 @@ def test_settings_are_written_once_and_other_settings_are_refused(tmp_path):
     assert json.loads((tmp_path / "study.json").read_text()) == stored
 
 
+@dataclass(frozen=True)
+class StudyWithAddedSetting:
+    out: str
+    seeds: int = 3
+    steps: int = 100
+    rate: str = "constant"
+
+
+def test_a_setting_added_later_counts_as_its_default_in_an_older_folder(tmp_path):
+    record_config(Study(str(tmp_path)))
+    stored = (tmp_path / "study.json").read_text()
+    record_config(StudyWithAddedSetting(str(tmp_path)))
+    with pytest.raises(PhyslensError, match="rate"):
+        record_config(StudyWithAddedSetting(str(tmp_path), rate="scaled"))
+    assert (tmp_path / "study.json").read_text() == stored
+
+
 def test_every_pending_task_runs_exactly_once(tmp_path):
     done = tmp_path / "done"
     done.mkdir()

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from physlens.cli import app
 from physlens.errors import PhyslensError
+from physlens.nuclear.train import load
+from physlens.nuclear.training_config import preset
 from physlens.report.nuclear_controls import write_controls_outputs
 from physlens.studies import nuclear_controls as nc
 
@@ -39,6 +41,8 @@ def test_every_part_lands_in_the_tables(study):
     assert controls.loc["semf", "rms_semf_val"] < 1e-8, "the SEMF refitted to SEMF pseudo-data is exact"
     assert controls.loc["measured", "rms_semf_val"] > 1.0
     assert controls.loc["measured-no-wd", "weight_decay"] == 0.0
+    aux = load(Path(study.out) / "runs" / "measured-aux-ZN")
+    assert list(aux.system.tasks)[-2:] == ["Z", "N"] and "Z" not in aux.config["task_weights"]
     assert controls.loc["measured", "direct_generations"] == TINY["sr_pcs"] * TINY["generations"]
     assert np.isfinite(controls.loc["measured", "rms_direct_val"])
     for run, rows in tables["structure"].groupby("run"):
@@ -89,6 +93,15 @@ def test_extrapolation_of_a_log_linear_trend():
     assert np.isnan(nc.extrapolate(widths.assign(y=[0.5, 0.4, 0.3]), "y", 0.9))
 
 
+def test_inverse_width_rate_divides_the_preset_rate_by_the_width_ratio():
+    constant, scaled = nc.ControlsConfig(), nc.ControlsConfig(width_rate="inverse-width")
+    base = preset("default").learning_rate
+    assert [constant.width_config(w).learning_rate for w in (64, 512)] == [base, base]
+    assert [scaled.width_config(w).learning_rate for w in (64, 128, 512)] == pytest.approx([base, base / 2, base / 8])
+
+
 def test_bad_settings():
     with pytest.raises(PhyslensError, match="scan_steps"):
         nc.ControlsConfig(scan_steps=300)
+    with pytest.raises(PhyslensError, match="width rate"):
+        nc.ControlsConfig(width_rate="mup")

@@ -192,7 +192,8 @@ def controls_command(
     scan_steps: Annotated[int, typer.Option(help="steps of each width (a fixed budget)")] = 3000,
     generations: Annotated[int, typer.Option(help="symbolic-regression generations per PC formula")] = 200,
     sr_pcs: Annotated[int, typer.Option(help="PC formulas of each analysis (the direct baseline gets their total budget)")] = 6,
-    width: Annotated[int, typer.Option(help="width of the control runs")] = 64,
+    width: Annotated[int, typer.Option(help="width of the control runs, and the base width of --width-rate inverse-width")] = 64,
+    width_rate: Annotated[str, typer.Option(help="peak learning rate of the scan: constant (the preset's) or inverse-width (the preset's × width/w)")] = "constant",
     zmin: Annotated[int, typer.Option(help="smallest Z of the nuclei")] = 8,
     nmin: Annotated[int, typer.Option(help="smallest N of the nuclei")] = 8,
     out: Annotated[Path, typer.Option(help="study folder (an existing study with the same settings is resumed)")] = Path("runs/nuclear-controls"),
@@ -209,7 +210,7 @@ def controls_command(
     check_choice("part", part, (*nuclear_controls.PARTS, "report"))
     study = nuclear_controls.ControlsConfig(steps=steps, structure_every=structure_every, widths=width_list,
                                             scan_steps=scan_steps, generations=generations, sr_pcs=sr_pcs, width=width,
-                                            zmin=zmin, nmin=nmin, out=str(out))
+                                            width_rate=width_rate, zmin=zmin, nmin=nmin, out=str(out))
     if part == "report":
         if not (out / "study.json").is_file():
             raise PhyslensError(f"{out} holds no controls study; allowed: a folder that --part controls or widths wrote")

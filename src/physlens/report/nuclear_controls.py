@@ -24,7 +24,7 @@ CONTROL_COLUMNS = {"run": "run", "rms_model_val": "held-out B RMS [MeV]", "rms_s
                    "volume_best_cos": "volume: best PC cos", "pairing_best_cos": "pairing: best PC cos",
                    "shell_P_best_cos": "shell P: best PC cos", "seconds": "training time [s]"}
 """Columns of the control-run table and their human names."""
-WIDTH_COLUMNS = {"width": "width", "n_parameters": "parameters", "seconds_per_step": "time per step [s]",
+WIDTH_COLUMNS = {"width": "width", "learning_rate": "peak learning rate", "n_parameters": "parameters", "seconds_per_step": "time per step [s]",
                  "seconds": "training time [s]", "val_rms_B": "held-out B RMS [MeV]", "helix_r2_Z": "Z helix R²",
                  "helix_turns_Z": "Z helix turns", "helix_r2_N": "N helix R²", "helix_turns_N": "N helix turns",
                  "cos_shell_P": "shell P: best PC |cos|", "cos_pairing": "pairing: best PC |cos|",
@@ -56,9 +56,10 @@ def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], set
     sections = []
     controls = tables["controls"]
     if len(controls):
-        text = ("Three runs of the default preset (width 64, depth 2, 40,000 AdamW steps, minibatches of 256): "
+        text = ("Runs of the default preset (width 64, depth 2, 40,000 AdamW steps, minibatches of 256): "
                 "measured AME2020 targets; the same without weight decay (the paper's Fig. 24); every task "
-                "replaced by the SEMF fitted on the training nuclei (the paper's Figs. 14–15). Helix fits are over "
+                "replaced by the SEMF fitted on the training nuclei (the paper's Figs. 14–15); measured targets with "
+                "Z and N added as auxiliary targets of weight 1 (as the paper tried). Helix fits are over "
                 "the paper's range (Z ∈ [25, 80], N ∈ [40, 120]); all measures are exact over the nuclei.")
         direct = controls[controls.run == "measured"]
         tables_ = [Table(_select(controls, CONTROL_COLUMNS), "Control runs")]
@@ -93,11 +94,14 @@ def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], set
                                                  "structure_over_training")]))
     widths = tables["widths"]
     if len(widths):
+        rate = ("the preset's peak learning rate at every width" if settings.get("width_rate", "constant") == "constant"
+                else f"the preset's peak learning rate × {settings['width']}/width (the μP rule for Adam's hidden "
+                     "matrices, here on every parameter with the standard initialisation)")
         text = (f"The default preset at each width for {settings['scan_steps']:,} steps (a fixed budget on this machine's "
-                f"CPU). A helix counts as present at R² ≥ {settings['helix_r2']} (multi-turn with ≥ "
+                f"CPU), at {rate}. A helix counts as present at R² ≥ {settings['helix_r2']} (multi-turn with ≥ "
                 f"{settings['multi_turn']:g} turns), a shell PC at |cos| ≥ {settings['shell_match']}; the extrapolation fits each measure linearly in log2(width).")
         for row in widths[~widths.trained].itertuples():
-            text += (f" Width {int(row.width)} did not train at the preset's peak rate (training B RMS "
+            text += (f" Width {int(row.width)} did not train at peak rate {row.learning_rate:.3g} (training B RMS "
                      f"{row.train_rms_B:,.0f} MeV) and is left out of the trends.")
         figs_ = [_figure(figs.width_scan(widths, tables["extrapolation"]), "Helix R², best PC–term |cos| and B RMS "
                          "against width; dotted: the log-linear trend, grey lines: the thresholds.", figures, "width_scan")] \

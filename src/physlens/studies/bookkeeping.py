@@ -23,10 +23,16 @@ from physlens.runs import atomic_write_bytes, atomic_write_text, library_version
 
 def record_config(study) -> None:
     """Write ``study.out/study.json`` (every field of the dataclass ``study`` but ``out``, and the library
-    versions) once; raise ``PhyslensError`` if the folder already holds a study with other settings."""
+    versions) once; raise ``PhyslensError`` if the folder already holds a study with other settings.
+
+    A field the folder's record lacks (a setting added to physlens after the folder was made) counts as
+    recorded at its default: the folder resumes when the field is left at its default, and is refused
+    otherwise."""
     config = dataclasses.asdict(study)
     config.pop("out")
-    record_settings(study.out, None, config)
+    defaults = {f.name: f.default for f in dataclasses.fields(study)
+                if f.default is not dataclasses.MISSING and f.name != "out"}
+    record_settings(study.out, None, config, defaults=defaults)
 
 
 def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True) -> None:
@@ -46,14 +52,16 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def record_settings(out: Path | str, kind: str | None, config: dict) -> None:
+def record_settings(out: Path | str, kind: str | None, config: dict, defaults: dict | None = None) -> None:
     """Pin ``config`` to ``out/study.json``, under the folder kind ``kind`` (what ``physlens.folders`` reads;
     None: the kind follows from the settings); raise ``PhyslensError`` naming the settings that differ if the
-    folder already holds one made with others."""
+    folder already holds one made with others. ``defaults``: the value a setting missing from an existing
+    record stands for (settings added after the folder was made)."""
     path = Path(out) / "study.json"
     config = json.loads(json.dumps(config))
     if path.exists():
         recorded = json.loads(path.read_text()).get("config") or {}
+        recorded = {**json.loads(json.dumps({k: v for k, v in (defaults or {}).items() if k in config})), **recorded}
         if recorded != config:
             changed = sorted(k for k in config.keys() | recorded.keys() if recorded.get(k) != config.get(k))
             raise PhyslensError(f"{out} holds a {kind or 'study'} with other settings ({', '.join(changed)}); "

@@ -5,9 +5,10 @@ model trained on SEMF binding energies (Figs. 1 right, 14, 15), follow the struc
 training (Fig. 16) and show what removing weight decay does (Fig. 24); their model is
 width 2048. This study trains, on this machine:
 
-- three ``CONTROLS`` of the default preset (width 64, 40,000 steps), each recording the
+- four ``CONTROLS`` of the default preset (width 64, 40,000 steps), each recording the
   structure measures every ``structure_every`` steps: measured targets; measured without
-  weight decay; SEMF pseudo-data (``target_source = "semf"``); each fully analysed
+  weight decay; SEMF pseudo-data (``target_source = "semf"``); measured with Z and N as auxiliary
+  targets (weight 1 each, as the paper tried, its Appendix B); each fully analysed
   (``nuclear.analysis.analyse``), the measured one also with the direct symbolic baseline;
 - a width scan: the default preset at each of ``widths`` for ``scan_steps`` steps (a
   fixed budget), measuring the helix over the paper's range, the shell-term match and the
@@ -35,6 +36,7 @@ import pandas as pd
 from physlens.errors import PhyslensError, check_choice
 from physlens.nuclear import structure
 from physlens.nuclear.data import STUDY_NMIN, STUDY_ZMIN
+from physlens.nuclear.targets import DEFAULT_TASKS
 from physlens.nuclear.analysis import NuclearAnalysis, analyse, direct_formula, perturb_helix
 from physlens.nuclear.train import load, train_or_resume
 from physlens.nuclear.training_config import NuclearTrainConfig, preset
@@ -45,6 +47,7 @@ CONTROLS: dict[str, dict] = {
     "measured": {},
     "measured-no-wd": {"weight_decay": 0.0},
     "semf": {"target_source": "semf"},
+    "measured-aux-ZN": {"tasks": (*DEFAULT_TASKS, "Z", "N")},
 }
 """Control runs: name → settings over the default preset."""
 PARTS = ("controls", "widths")
@@ -57,6 +60,10 @@ MULTI_TURN = 2.0
 """Turns of a present helix counted as "multi-turn" (the paper's Fig. 1 helix winds about twice over N ∈ [40, 120])."""
 SHELL_MATCH = 0.8
 """|cos| between a penultimate PC and the shell term P counted as "a PC matching the shell term"."""
+WIDTH_RATES = ("constant", "inverse-width")
+"""Peak learning rate of the scan's widths: the preset's at every width, or the preset's × ``width``/w at width w
+(the learning-rate rule of μP for Adam on hidden weight matrices, Yang et al., "Tensor Programs V", arXiv
+2203.03466, Table 3, applied here to every parameter with the standard initialisation: a rate scaling, not μP)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,8 @@ class ControlsConfig:
         generations: Operon generations per PC formula of the analysis (the direct baseline gets
             ``sr_pcs`` times as many).
         sr_pcs: PC formulas of the analysis.
-        width: width of the control runs.
+        width: width of the control runs, and the base width of the ``inverse-width`` rate.
+        width_rate: peak learning rate of the scan, one of ``WIDTH_RATES``.
         zmin: smallest Z of the nuclei (the default preset's 8).
         nmin: smallest N of the nuclei (the default preset's 8).
         out: study folder.
@@ -84,6 +92,7 @@ class ControlsConfig:
     generations: int = 200
     sr_pcs: int = 6
     width: int = 64
+    width_rate: str = "constant"
     zmin: int = STUDY_ZMIN
     nmin: int = STUDY_NMIN
     out: str = "runs/nuclear-controls"
@@ -92,14 +101,16 @@ class ControlsConfig:
         if not self.widths or min(self.widths) < 1 or self.scan_steps % 250 or self.scan_steps < 250:
             raise PhyslensError(f"widths must be >= 1 and scan_steps a positive multiple of 250; got "
                                 f"{list(self.widths)}, {self.scan_steps}")
+        check_choice("width rate", self.width_rate, WIDTH_RATES)
 
     def control_config(self, name: str) -> NuclearTrainConfig:
         return preset("default", width=self.width, steps=self.steps, structure_every=self.structure_every,
                       zmin=self.zmin, nmin=self.nmin, **CONTROLS[name])
 
     def width_config(self, width: int) -> NuclearTrainConfig:
+        rate = preset("default").learning_rate * (self.width / width if self.width_rate == "inverse-width" else 1.0)
         return preset("default", width=width, steps=self.scan_steps, structure_every=self.scan_steps, zmin=self.zmin,
-                      nmin=self.nmin)
+                      nmin=self.nmin, learning_rate=rate)
 
 
 def _analysis_files(out: Path, name: str, analysis: NuclearAnalysis) -> None:
@@ -200,6 +211,7 @@ def collect(study: ControlsConfig) -> dict[str, pd.DataFrame]:
     widths = tables["widths"]
     if len(widths):
         widths["trained"] = widths.train_rms_B < UNTRAINED_RMS_MEV
+        widths.insert(1, "learning_rate", [study.width_config(int(w)).learning_rate for w in widths.width])
     rows = []
     trained = widths[widths.trained] if len(widths) else widths
     if len(trained) >= 2:
