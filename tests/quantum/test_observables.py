@@ -279,3 +279,21 @@ def test_exact_ground_state_of_the_ring_is_fully_staggered(dense_ring8):
     corr_NN = dense_ring8["corr_NN"]
     czz_R = np.array([np.mean([corr_NN[i, (i + r) % 8] for i in range(8)]) for r in range(5)])
     assert float(staggered_amplitude(czz_R)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_diagonal_bond_terms_evaluate_the_network_only_on_the_configurations():
+    system = TFIMChain(6, h=0.7)
+    model = RBM(alpha=1, init_std=0.4)
+    params = model.init(jax.random.key(3), np.ones((1, 6)))
+    rows = []
+
+    def log_psi(sigma_BN):
+        rows.append(len(sigma_BN))
+        return np.asarray(model.apply(params, sigma_BN))
+
+    sigma_SN = np.asarray(system.hilbert.all_states())
+    bond_energies_per_config(system, log_psi, sigma_SN)
+    assert rows == [len(sigma_SN)]
+    rows.clear()
+    local_energy_per_config(system, log_psi, sigma_SN)
+    assert rows == [len(sigma_SN), 6 * len(sigma_SN)]  # σ itself, then its six single flips (the diagonal is free)

@@ -237,13 +237,20 @@ def structure_factor_per_config(system: SpinSystem, sigma_SN: np.ndarray,
 
 
 def _local_values(log_psi_fn: LogPsiFn, sigma_SN: np.ndarray, conn_KSCN: np.ndarray, mels_KSC: np.ndarray) -> np.ndarray:
-    """Σ_c mels · ψ(σ'_c)/ψ(σ) for K operators' padded connections, shape ``(S, K)``; one batched call of log ψ."""
+    """Σ_c mels · ψ(σ'_c)/ψ(σ) for K operators' padded connections, shape ``(S, K)``.
+
+    log ψ is called once on σ and once on the connections that differ from σ (a diagonal element's ratio is 1,
+    so a diagonal operator, such as the TFIM's σᶻσᶻ bonds, costs no evaluation of the network)."""
     live_KSC = mels_KSC != 0
-    conn_KSCN = np.where(live_KSC[..., None], conn_KSCN, sigma_SN[None, :, None, :])
+    moved_KSC = live_KSC & np.any(conn_KSCN != sigma_SN[None, :, None, :], axis=-1)
     log_psi_S = np.asarray(log_psi_fn(sigma_SN))
-    log_conn_KSC = np.asarray(log_psi_fn(conn_KSCN.reshape(-1, sigma_SN.shape[1]))).reshape(mels_KSC.shape)
-    with np.errstate(over="ignore", invalid="ignore"):
-        ratio_KSC = np.where(live_KSC, np.exp(log_conn_KSC - log_psi_S[None, :, None]), 0)
+    ratio_KSC = live_KSC.astype(np.result_type(log_psi_S.dtype, float))
+    if moved_KSC.any():
+        s_M = np.broadcast_to(np.arange(sigma_SN.shape[0])[None, :, None], moved_KSC.shape)[moved_KSC]
+        log_conn_M = np.asarray(log_psi_fn(conn_KSCN[moved_KSC]))
+        ratio_KSC = ratio_KSC.astype(np.result_type(ratio_KSC.dtype, log_conn_M.dtype))
+        with np.errstate(over="ignore", invalid="ignore"):
+            ratio_KSC[moved_KSC] = np.exp(log_conn_M - log_psi_S[s_M])
     return np.einsum("ksc,ksc->sk", mels_KSC, ratio_KSC)
 
 
