@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.quantum.activations import ActivationDataset, activations_from_run, collect_activations
+from physlens.quantum.activations import ActivationDataset, activations_from_run, collect_activations, in_chunks
 from physlens.quantum.config_observables import observable_table
 from physlens.quantum.systems import HeisenbergRing, TFIMChain
 from physlens.quantum.train import TrainConfig
@@ -93,3 +93,12 @@ def test_from_run_and_limits(tmp_path):
     assert data.acts.shape == (20, 4) and data.system["system"] == "heisenberg-ring"
     with pytest.raises(PhyslensError, match="use method='sampled'"):
         collect_activations(run.model, run.variables, TFIMChain(21), "pooled", method="exact")
+
+
+def test_in_chunks_equals_one_call_over_the_whole_batch():
+    x_B3 = np.random.default_rng(0).normal(size=(5000, 3))
+    fn = jax.jit(lambda x: jnp.tanh(x) @ jnp.arange(3.0))
+    chunked = in_chunks(fn, x_B3, chunk=1024)
+    assert chunked.shape == (5000,)
+    np.testing.assert_allclose(chunked, np.asarray(fn(x_B3)), rtol=1e-14, atol=1e-15)  # XLA vectorises by batch size
+    assert in_chunks(fn, x_B3[:0]).shape == (0,)

@@ -127,14 +127,15 @@ class ActivationDataset:
 def log_psi_function(model, variables: Any, chunk: int = CHUNK):
     """A NumPy log ψ: configurations ``(B, N)`` → ``(B,)``, jitted, evaluated in chunks of at most ``chunk``."""
     apply = jax.jit(model.apply)
+    return lambda sigma_BN: in_chunks(lambda x: apply(variables, x), np.asarray(sigma_BN, dtype=float), chunk)
 
-    def log_psi(sigma_BN: np.ndarray) -> np.ndarray:
-        sigma_BN = np.asarray(sigma_BN, dtype=float)
-        size = _bucket(len(sigma_BN), chunk)
-        blocks = [sigma_BN[i:i + size] for i in range(0, len(sigma_BN), size)]
-        return np.concatenate([np.asarray(apply(variables, _pad(b, size)))[:len(b)] for b in blocks] or [np.zeros(0)])
 
-    return log_psi
+def in_chunks(fn, x_B: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+    """``fn`` (a jitted function of a batch, leading axis B) over ``x_B`` in padded blocks of at most ``chunk`` rows,
+    as one NumPy array: what a whole basis would need at once in XLA's intermediates, block by block."""
+    size = _bucket(len(x_B), chunk)
+    blocks = [x_B[i:i + size] for i in range(0, len(x_B), size)]
+    return np.concatenate([np.asarray(fn(_pad(b, size)))[:len(b)] for b in blocks] or [np.zeros(0)])
 
 
 def _bucket(n: int, chunk: int) -> int:

@@ -36,7 +36,7 @@ from physlens.lens.steering import (IDENTITY_STRENGTH, SAELogPsi, SteeringCurve,
                                    steering_edits)
 from physlens.report.dashboards import FeatureView, write_dashboards
 from physlens.report.sae_steering import run_report
-from physlens.quantum.activations import ActivationDataset, collect_activations
+from physlens.quantum.activations import ActivationDataset, collect_activations, in_chunks
 from physlens.quantum.config_observables import observable_table
 from physlens.quantum.registry import lens_of
 from physlens.quantum.transformer import RESID_FINAL
@@ -228,6 +228,18 @@ def spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.nd
     return float(energy[0]), float(w_S.sum() ** 2 / (w_S**2).sum() / len(w_S))
 
 
+@jax.jit
+def _config_latents(sae: SAE, acts):
+    latents = encode(sae, acts)
+    return latents.mean(axis=1) if latents.ndim == 3 else latents
+
+
+def config_latents(sae: SAE, acts: np.ndarray) -> np.ndarray:
+    """Each configuration's latents, ``(S, F)``: the token mean of the SAE's codes of activations ``(S, T, D)`` (or
+    the codes of ``(S, D)``), encoded in blocks of configurations (a 2^20-state basis does not fit at once)."""
+    return in_chunks(lambda a: _config_latents(sae, a), np.asarray(acts))
+
+
 def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
     """Train an SAE at ``cfg.hook`` of a trained model, match, measure and steer its features."""
     rng = np.random.default_rng(cfg.seed)
@@ -239,8 +251,7 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) ->
                         learning_rate=cfg.learning_rate, seed=cfg.seed)
     sae, log = train_sae(cfg.sae_config(tokens_ND.shape[-1]), tokens_ND, train)
     metrics = sae_metrics(sae, tokens_ND)
-    latents = np.asarray(jax.jit(encode)(sae, data.acts))
-    latents_SF = latents.mean(axis=1) if latents.ndim == 3 else latents
+    latents_SF = config_latents(sae, data.acts)
     match = match_features(latents_SF, data.observables, data.weights_S, exact=data.exact)
     family = system.kind.split("-")[0]
     target = cfg.target or DEFAULT_TARGETS.get(family, match.observables[0])
@@ -252,7 +263,7 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) ->
     identity = jax.tree.map(lambda a: a[0], steering_edits(cfg.hook, feature, np.ones(1), cfg.d_sae))
     spliced_fn = jax.jit(SAELogPsi(lens, sae, cfg.hook, keep_error=False).bind(identity))
     log_psi_S = data.log_psi_S
-    log_psi_sae_S = np.asarray(spliced_fn(data.sigma_SN))
+    log_psi_sae_S = in_chunks(spliced_fn, data.sigma_SN)
     e_sae, ess_sae = spliced_energy(system, spliced_fn, data, log_psi_S, log_psi_sae_S)
     energies = {"clean": float(base.energies_K[0]), "sae": e_sae, "zero": float(base.energies_K[1])}
     energy_ess = {"sae": ess_sae, "zero": float(min(base.ess_K[1] / base.n_samples, 1.0))}

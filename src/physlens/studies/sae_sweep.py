@@ -43,13 +43,13 @@ from physlens.errors import PhyslensError, check_choice
 from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import match_features
 from physlens.lens.probes import linear_probe, split_features
-from physlens.lens.sae import TrainConfig, encode, fidelity, fraction_recovered, sae_metrics, train_sae
+from physlens.lens.sae import TrainConfig, fidelity, fraction_recovered, sae_metrics, train_sae
 from physlens.lens.steering import SAELogPsi, steering_edits
-from physlens.quantum.activations import collect_activations
+from physlens.quantum.activations import collect_activations, in_chunks
 from physlens.quantum.registry import lens_of
 from physlens.runs import atomic_write_text
-from physlens.studies.sae_steering import (ARCHITECTURES, DEFAULT_TARGETS, SAEStudyConfig, evaluator_of, spliced_energy,
-                                           train_tokens)
+from physlens.studies.sae_steering import (ARCHITECTURES, DEFAULT_TARGETS, SAEStudyConfig, config_latents, evaluator_of,
+                                           spliced_energy, train_tokens)
 
 DEFAULT_GRID = (tuple(f"relu:64:{lam:g}" for lam in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
                 + tuple(f"topk:64:{k}" for k in (1, 2, 4, 8, 16))
@@ -122,12 +122,12 @@ def _row(system, lens, data, tokens_ND, cfg: SAEStudyConfig, spec: str, target: 
                         learning_rate=cfg.learning_rate, seed=cfg.seed)
     sae, _ = train_sae(cfg.sae_config(tokens_ND.shape[-1]), tokens_ND, train)
     metrics = sae_metrics(sae, tokens_ND)
-    latents_SF = _pooled(np.asarray(jax.jit(encode)(sae, data.acts)))
+    latents_SF = config_latents(sae, data.acts)
     match = match_features(latents_SF, data.observables, data.weights_S, exact=data.exact)
     best = match.observable_frame().set_index("observable")
     identity = jax.tree.map(lambda a: a[0], steering_edits(cfg.hook, 0, np.ones(1), cfg.d_sae))
     spliced_fn = jax.jit(SAELogPsi(lens, sae, cfg.hook, keep_error=False).bind(identity))
-    log_psi_sae_S = np.asarray(spliced_fn(data.sigma_SN))
+    log_psi_sae_S = in_chunks(spliced_fn, data.sigma_SN)
     e_sae, _ = spliced_energy(system, spliced_fn, data, data.log_psi_S, log_psi_sae_S)
     row = {"hook": cfg.hook, "sae": spec, "arch": cfg.arch, "latents": cfg.d_sae, "method": "exact" if data.exact else
            "sampled", "l0": metrics.l0, "explained_variance": metrics.explained_variance,
