@@ -109,8 +109,10 @@ def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]],
                 [Figure(correlation_map(match.r_FO, match.observables, top),
                         f"Pearson r of the {len(top)} best-matched features (rows) with every observable (columns).")],
                 [Table(match.observable_frame(), "Best feature per observable"),
-                 Table(match.to_frame().iloc[top].drop(columns=["exact"], errors="ignore"),
-                       f"The {len(top)} best-matched features")]),
+                 Table(match.to_frame().iloc[top][["feature", "frequency", "best_observable", "r", "abs_r",
+                                                   f"r[{study.target}]"]],
+                       f"The {len(top)} best-matched features, with their r for the steering target {study.target} "
+                       "(r with every observable: the map above and matching.csv)")]),
         Section("Steering", f"{feature[0].upper()}{feature[1:]} steered by {curve.mode} at {curve.hook}; "
                 f"admissible range: ESS/S ≥ {curve.ess_threshold} (all points when exact). Max |ΔE|/|E| over it: "
                 f"{curve.max_relative_deviation:.3g}. Energies in {unit}.",
