@@ -1,5 +1,7 @@
 """Tests of ``physlens sae`` and ``physlens steer`` through the CLI runner, on a tiny RBM run."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,6 +42,10 @@ def test_sae_then_steer(run_dir, tmp_path):
     assert list(curve["strength"]) == [0.5, 1.0, 1.5]
     assert curve["energy"][1] == pytest.approx(e_model, rel=1e-10)
     assert set(curve["method"]) == {"exact"}
+    summary = json.loads((out / "summary.json").read_text())
+    e0 = run.reference["energy"]
+    assert summary["e0"] == e0 and summary["model_eps"] == pytest.approx(abs(e_model - e0) / abs(e0), rel=1e-8)
+    assert "model ε" in (out / "RESULTS.md").read_text()
 
 
 @pytest.mark.parametrize("args", [["--scales", "a,b"], ["--arch", "gated"], ["--hook", "nowhere"]])
@@ -62,6 +68,10 @@ def test_sae_sweep_writes_rows_resumes_and_refuses_other_folders(run_dir, tmp_pa
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out / "sweep.csv")
     assert list(frame.sae) == ["topk:8:2", "relu:8:1e-3"] and (out / "report.html").is_file()
+    run = load_run(run_dir)
+    e_model = run.system.energy_of(np.asarray(run.model.apply(run.variables, np.asarray(run.system.hilbert.all_states()))))
+    assert frame.model_eps.to_numpy() == pytest.approx(abs(e_model - frame.e0[0]) / abs(frame.e0[0]), rel=1e-8)
+    assert "model ε" in (out / "report.html").read_text()
     assert runner.invoke(app, args).exit_code == 0 and len(pd.read_csv(out / "sweep.csv")) == 2
     other = runner.invoke(app, args[:-1] + [str(run_dir)])
     assert other.exit_code == 2 and "other than this sweep" in other.output

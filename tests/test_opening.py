@@ -157,6 +157,13 @@ def test_opening_a_physlens_run_gives_its_system_and_model(tmp_path):
     assert m.origin == "physlens run" and m.run is not None and m.system == run.system
     assert "hidden.post" in m.hook_names() and "hidden" in m.hook_names() and m.units_hook() == "hidden.post"
     assert abs(m.energy().value - run.status["energy"]) < 1e-12
+    assert m.reference() == {"energy": run.reference["energy"], "unit": "J", "method": run.reference["method"]}
+
+
+def test_the_reference_of_a_saved_state_is_lanczos_on_its_basis(rbm_file):
+    m = pl.open(rbm_file[0], system="heisenberg-ring", size=8, model="netket.RBM:alpha=2")
+    reference = m.reference()
+    assert reference["energy"] == pytest.approx(-3.6510934089, abs=1e-9) and reference["unit"] == "J"
 
 
 @pytest.mark.parametrize("call, match", [

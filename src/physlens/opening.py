@@ -140,6 +140,18 @@ class Opened:
         mean = configs.weights_S @ e_loc_S
         return float(np.real(configs.weights_S @ np.abs(e_loc_S - mean) ** 2))
 
+    def reference(self) -> dict | None:
+        """The ground-state energy to measure ε against, ``{"energy", "unit", "method"}``: a run's recorded
+        reference (Lanczos, a closed form or a literature value), else Lanczos where the basis fits
+        (≤ ``evaluators.MAX_FULLSUM_STATES`` states); None when neither is available."""
+        recorded = self.run.reference if self.run is not None else {}
+        if recorded.get("energy") is not None:
+            return {"energy": float(recorded["energy"]), "unit": recorded.get("unit", ""), "method": recorded["method"]}
+        if self.is_spin and evaluators.fits_exactly(self.system):
+            exact = self.system.exact()
+            return {"energy": exact.energy, "unit": exact.unit, "method": exact.method}
+        return None
+
     def czz(self, exact: bool | None = None, **sampled_options) -> observables.Estimate:
         """C_zz(r) of the model, r = 0 … N//2 (ħ²), exact or sampled."""
         return observables.czz(self._spin_system(), self.configurations(exact, **sampled_options))

@@ -94,7 +94,7 @@ def sae_command(
         if not force:
             claim(out, "sae output")
         advance()
-        study = sae_steering.analyse(opened.system, opened.model, opened.variables, cfg)
+        study = sae_steering.analyse(opened.system, opened.model, opened.variables, cfg, reference=opened.reference())
         control = probe_control(study, opened.system, opened.model, opened.variables)
         advance()
         aside = claim(out, "sae output", force=force)
@@ -105,6 +105,8 @@ def sae_command(
     if aside is not None:
         note(f"moved the earlier {out} aside to {aside}")
     row = study.summary_row()
+    if row["model_eps"] is not None:
+        console.print(f"model ε = {row['model_eps']:.3e} against E0 = {row['e0']:.6f} {row['unit']} ({row['e0_method']})")
     console.print(f"SAE ({row['method']}): explained variance {row['explained_variance']:.4f}, L0 {row['l0']:.2f}, "
                   f"energy recovered {row['energy_recovered']:.4f}, fidelity {row['fidelity']:.5f}")
     console.print(frame_table(study.match.observable_frame(), "best feature per observable (r: Born-weighted correlation)"))
@@ -206,8 +208,15 @@ def sweep_command(
         raise PhyslensError(f"{out} holds {held} other than this sweep; allowed: a new --out, or the same settings to resume it")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.json", json.dumps(settings, indent=1))
-    frame = run_sweep(opened.system, opened.model, opened.variables, config, out, progress=progress)
-    path = write_sweep_report(frame, out / "report.html", [f"{opened.origin}: {source.name}, {opened.description}"])
+    frame = run_sweep(opened.system, opened.model, opened.variables, config, out, progress=progress,
+                      reference=opened.reference())
+    meta = [f"{opened.origin}: {source.name}, {opened.description}"]
+    if "model_eps" in frame and frame.model_eps.notna().any():
+        row = frame[frame.model_eps.notna()].iloc[-1]
+        how = "full sum" if row.method == "exact" else "Monte Carlo"
+        meta.append(f"model ε = |E − E0|/|E0| = {row.model_eps:.3e} ({how}: E = {row.e_clean:.6f}, "
+                    f"E0 = {row.e0:.6f} {opened.system.energy_unit}, {row.e0_method})")
+    path = write_sweep_report(frame, out / "report.html", meta)
     target_name = frame.target.iloc[0]
     console.print(frame_table(frame[["hook", "sae", "l0", "explained_variance", f"best_abs_r[{target_name}]",
                                      f"probe_ceiling_r[{target_name}]"]], "SAE sweep"))

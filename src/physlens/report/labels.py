@@ -64,6 +64,7 @@ LABELS = {
     "explained_variance": "explained variance", "l0": "L0 (active latents)", "dead_fraction": "dead fraction",
     "dense_fraction": "dense fraction", "shrinkage": "shrinkage", "dense_above": "dense above frequency",
     "n_inputs": "training tokens", "e_clean": f"E, clean model [{ENERGY}]", "e_sae": f"E, SAE spliced in [{ENERGY}]",
+    "e0": f"E0, reference [{ENERGY}]", "e0_method": "reference method", "model_eps": "model ε = |E − E0|/|E0|",
     "e_zero": f"E, hook zero-ablated [{ENERGY}]", "ess_sae": "ESS/S, SAE spliced in", "ess_zero": "ESS/S, zero-ablated",
     "energy_recovered": "energy recovered", "fidelity": "fidelity |⟨ψ|ψ_sae⟩|²",
     "fidelity_dense": "fidelity with dense", "split_n": "split features", "s_low": "quiet from (strength)", "s_high": "quiet to (strength)",

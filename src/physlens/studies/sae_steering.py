@@ -128,6 +128,7 @@ class SAEStudy:
         coords_ND: site coordinates, ``(N, d)``.
         exact: True for full sums over the basis, False for Monte Carlo.
         unit: energy unit.
+        reference: the ground-state energy the model is measured against (``energy``, ``method``), or None.
     """
 
     system: dict
@@ -147,6 +148,7 @@ class SAEStudy:
     coords_ND: np.ndarray
     exact: bool
     unit: str
+    reference: dict | None = None
 
     @property
     def energy_recovered(self) -> float:
@@ -165,12 +167,20 @@ class SAEStudy:
                "energy_recovered": self.energy_recovered, "fidelity": self.fidelity, "target": self.target,
                "feature": self.feature, "feature_r": float(best.loc[self.target, "r"]), "unit": self.unit,
                "admissible_points": int(self.curve.admissible_K.sum()), "n_points": int(self.curve.strengths_K.size),
-               "max_rel_energy_dev": self.curve.max_relative_deviation}
+               "max_rel_energy_dev": self.curve.max_relative_deviation, **self.model_accuracy()}
         for name in self.match.observables:
             row[f"best_abs_r[{name}]"] = float(best.loc[name, "abs_r"])
         for name in self.curve.observables:
             row[f"spearman[{name}]"] = self.curve.spearman(name)
         return row
+
+    def model_accuracy(self) -> dict:
+        """``e0``, ``e0_method`` and the model's ε = |E_clean − E0|/|E0| (exact or sampled as the study; None
+        without a reference)."""
+        if self.reference is None:
+            return {"e0": None, "e0_method": "", "model_eps": None}
+        e0 = float(self.reference["energy"])
+        return {"e0": e0, "e0_method": self.reference["method"], "model_eps": abs(self.energies["clean"] - e0) / abs(e0)}
 
     def to_frame(self) -> pd.DataFrame:
         """The summary as a one-row frame."""
@@ -240,8 +250,10 @@ def config_latents(sae: SAE, acts: np.ndarray) -> np.ndarray:
     return in_chunks(lambda a: _config_latents(sae, a), np.asarray(acts))
 
 
-def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
-    """Train an SAE at ``cfg.hook`` of a trained model, match, measure and steer its features."""
+def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig(),
+            reference: dict | None = None) -> SAEStudy:
+    """Train an SAE at ``cfg.hook`` of a trained model, match, measure and steer its features; ``reference``
+    (``energy``, ``method``: e.g. ``Opened.reference()``) gives the model's ε in the summary."""
     rng = np.random.default_rng(cfg.seed)
     lens = lens_of(model, variables)
     data = collect_activations(model, variables, system, cfg.hook, method=cfg.method, pool=False,
@@ -271,7 +283,7 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig()) ->
     curve = steering_curve(steered, cfg.hook, feature, np.asarray(cfg.strengths), mode=cfg.mode,
                            ess_threshold=cfg.ess_threshold)
     return SAEStudy(system.params(), cfg, sae, log, metrics, energies, energy_ess, fid, match, target, feature, curve,
-                    latents_SF, data, np.asarray(system.coords), data.exact, system.energy_unit)
+                    latents_SF, data, np.asarray(system.coords), data.exact, system.energy_unit, reference)
 
 
 def analyse_run(run: Run, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
@@ -302,6 +314,14 @@ def _md(name: str) -> str:
     return f"`{name}`".replace("|", "\\|")
 
 
+def _model_line(row: dict) -> str:
+    how = "full sum" if row["method"] == "exact" else "Monte Carlo"
+    if row["model_eps"] is None:
+        return f"| model energy ({how}) [{row['unit']}] | {row['e_clean']:.6f} (no reference: ε unavailable) |"
+    return (f"| model ε = \\|E − E0\\|/\\|E0\\| ({how}; E0 = {row['e0']:.6f} {row['unit']}, {row['e0_method']}) | "
+            f"{row['model_eps']:.3e} |")
+
+
 def results_markdown(study: SAEStudy, title: str) -> str:
     """RESULTS.md of one run: the headline numbers, measured, with how they were measured."""
     row = study.summary_row()
@@ -309,7 +329,7 @@ def results_markdown(study: SAEStudy, title: str) -> str:
     lines = [f"# {title}", "", f"Method: {row['method']} ({row['n_configurations']} configurations; "
              f"{'full sums over the basis' if study.exact else 'Monte Carlo samples of |ψ|², reweighted for steering'}).",
              f"SAE: {row['arch']}, {row['d_sae']} latents on `{row['hook']}`, trained on {row['n_inputs']} tokens.", "",
-             "| quantity | value |", "|---|---|",
+             "| quantity | value |", "|---|---|", _model_line(row),
              f"| explained variance | {row['explained_variance']:.4f} |", f"| L0 | {row['l0']:.2f} |",
              f"| dead / dense fraction | {row['dead_fraction']:.3f} / {row['dense_fraction']:.3f} |",
              f"| shrinkage | {row['shrinkage']:.3f} |",

@@ -147,9 +147,10 @@ def _row(system, lens, data, tokens_ND, cfg: SAEStudyConfig, spec: str, target: 
     return row
 
 
-def run_sweep(system, model, variables, config: SweepConfig, out: Path | str, progress: bool = False) -> pd.DataFrame:
+def run_sweep(system, model, variables, config: SweepConfig, out: Path | str, progress: bool = False,
+              reference: dict | None = None) -> pd.DataFrame:
     """Run (or resume) the sweep into ``out/sweep.csv``; returns every row (one per hook and SAE). ``progress`` shows a
-    bar over the SAEs on stderr."""
+    bar over the SAEs on stderr. ``reference`` (``energy``, ``method``) adds the model's ε to every row."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     file = out / "sweep.csv"
@@ -174,8 +175,12 @@ def run_sweep(system, model, variables, config: SweepConfig, out: Path | str, pr
             plain = evaluator_of(system, LensLogPsi(lens), data, first, [])
             base = plain.evaluate([Identity(hook), KeepOnly(hook, ())])
         energies = {"clean": float(base.energies_K[0]), "zero": float(base.energies_K[1])}
+        accuracy = {"e_clean": energies["clean"]}
+        if reference is not None:
+            e0 = float(reference["energy"])
+            accuracy |= {"e0": e0, "e0_method": reference["method"], "model_eps": abs(energies["clean"] - e0) / abs(e0)}
         for spec in tqdm(todo, desc=f"SAEs at {hook}", unit="SAE", file=sys.stderr, disable=not progress):
             rows.append(_row(system, lens, data, tokens_ND, config.study_config(hook, spec), spec,
-                             target, ceiling, energies))
+                             target, ceiling, energies) | accuracy)
             atomic_write_text(file, pd.DataFrame(rows).to_csv(index=False))
     return pd.DataFrame(rows)
