@@ -91,6 +91,8 @@ def test_extrapolation_of_a_log_linear_trend():
     assert nc.extrapolate(widths, "y", 0.9) == pytest.approx(64 * 2**6)
     assert nc.extrapolate(widths, "y", 0.35) == 128
     assert np.isnan(nc.extrapolate(widths.assign(y=[0.5, 0.4, 0.3]), "y", 0.9))
+    flat = widths.assign(y=[0.49, 0.4905, 0.491])  # 0.0005 per doubling: 0.8 only ~620 doublings on
+    assert nc.extrapolate(flat, "y", 0.8) == np.inf
 
 
 def test_inverse_width_rate_divides_the_preset_rate_by_the_width_ratio():

@@ -111,7 +111,9 @@ def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], set
                                         Table(tables["extrapolation"], "Where the trends reach the thresholds")]))
     meta = ["exact over all nuclei (no sampling); energies in MeV",
             "command: physlens nuclear controls --part controls; --part widths; --part report"]
-    report = Report("Nuclear controls: SEMF pseudo-data, weight decay, structure over training, width",
+    title = ("Nuclear controls: SEMF pseudo-data, weight decay, structure over training, width" if len(controls)
+             else "Nuclear width scan")
+    report = Report(title,
                     sections, meta, config={k: v for k, v in settings.items()
                                             if k not in ("helix_r2", "multi_turn", "shell_match")})
     return report.write(out / "report.html")

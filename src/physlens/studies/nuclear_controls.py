@@ -54,6 +54,9 @@ PARTS = ("controls", "widths")
 UNTRAINED_RMS_MEV = 30.0
 """Training B RMS (MeV) above which a width counts as not trained (ten times the fitted SEMF's ~3 MeV): such a
 model has not learned binding energies, its structure measures say nothing, and the extrapolation leaves it out."""
+MAX_EXTRAPOLATED_WIDTH = 2**20
+"""Widths beyond which a log-linear trend says nothing (ten doublings past the paper's 2048 and far beyond any
+scanned width): a threshold reached only there is reported as never (inf)."""
 HELIX_R2 = 0.9
 """R² of the range-helix fit above which the helix counts as present (its turns are then meaningful)."""
 MULTI_TURN = 2.0
@@ -169,16 +172,16 @@ def run_part(study: ControlsConfig, part: str) -> None:
 
 def extrapolate(widths: pd.DataFrame, column: str, target: float) -> float:
     """The width at which a log-linear fit ``column = a + b·log2(width)`` reaches ``target``: NaN when the
-    fit does not rise towards it (b ≤ 0 below the target), inf when it rises too slowly to reach it within
-    float range, the smallest scanned width when already reached."""
+    fit does not rise towards it (b ≤ 0 below the target), inf when it reaches it only beyond
+    ``MAX_EXTRAPOLATED_WIDTH``, the smallest scanned width when already reached."""
     w_W, y_W = widths.width.to_numpy(float), widths[column].to_numpy(float)
     if (y_W >= target).any():
         return float(w_W[y_W >= target].min())
     b, a = np.polyfit(np.log2(w_W), y_W, 1)
     if b <= 0:
         return float("nan")
-    with np.errstate(over="ignore"):  # a trend too flat to reach the target within float range: inf
-        return float(np.exp2((target - a) / b))
+    doublings = (target - a) / b
+    return float(np.exp2(doublings)) if doublings <= np.log2(MAX_EXTRAPOLATED_WIDTH) else float("inf")
 
 
 def _store_predictions(out: Path, name: str) -> None:
