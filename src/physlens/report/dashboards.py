@@ -141,9 +141,11 @@ CONSTANT_COLUMNS = ("method", "feature", "mode", "hook", "unit")
 
 
 def steering_table(curve: SteeringCurve) -> pd.DataFrame:
-    """A steering curve's frame without the columns that repeat one value."""
+    """A steering curve's frame without the columns that repeat one value (and, for exact sums, without the
+    error columns, which are all zero)."""
     frame = curve.to_frame()
-    return frame.drop(columns=[c for c in CONSTANT_COLUMNS if c in frame])
+    zero_errors = [c for c in frame if c.endswith("_err") and (frame[c] == 0).all()]
+    return frame.drop(columns=[c for c in CONSTANT_COLUMNS if c in frame] + zero_errors)
 
 
 def _strongest(view: FeatureView, n: int = 3) -> list[str]:
