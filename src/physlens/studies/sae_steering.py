@@ -287,8 +287,9 @@ def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig(),
 
 
 def analyse_run(run: Run, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
-    """``analyse`` on a loaded run."""
-    return analyse(run.system, run.model, run.variables, cfg)
+    """``analyse`` on a loaded run, its ε measured against the run's recorded reference energy."""
+    reference = run.reference if run.reference.get("energy") is not None else None
+    return analyse(run.system, run.model, run.variables, cfg, reference=reference)
 
 
 def resampled_check(study: SAEStudy, system, model, variables, strengths: np.ndarray) -> SteeringCurve:
