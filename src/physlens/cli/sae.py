@@ -106,7 +106,7 @@ def sae_command(
         note(f"moved the earlier {out} aside to {aside}")
     row = study.summary_row()
     if row["model_eps"] is not None:
-        console.print(f"model ε = {row['model_eps']:.3e} against E0 = {row['e0']:.6f} {row['unit']} ({row['e0_method']})")
+        console.print(sae_steering.accuracy_text(row, row["unit"]), markup=False, highlight=False)
     console.print(f"SAE ({row['method']}): explained variance {row['explained_variance']:.4f}, L0 {row['l0']:.2f}, "
                   f"energy recovered {row['energy_recovered']:.4f}, fidelity {row['fidelity']:.5f}")
     console.print(frame_table(study.match.observable_frame(), "best feature per observable (r: Born-weighted correlation)"))
@@ -192,6 +192,7 @@ def sweep_command(
     from physlens.folders import folder_kind
     from physlens.report.sae_sweep import write_sweep_report
     from physlens.runs import atomic_write_text
+    from physlens.studies.sae_steering import accuracy_text
     from physlens.studies.sae_sweep import DEFAULT_GRID, SweepConfig, run_sweep
 
     opened = open_source(source, system, size, param, model)
@@ -212,10 +213,7 @@ def sweep_command(
                       reference=opened.reference())
     meta = [f"{opened.origin}: {source.name}, {opened.description}"]
     if "model_eps" in frame and frame.model_eps.notna().any():
-        row = frame[frame.model_eps.notna()].iloc[-1]
-        how = "full sum" if row.method == "exact" else "Monte Carlo"
-        meta.append(f"model ε = |E − E0|/|E0| = {row.model_eps:.3e} ({how}: E = {row.e_clean:.6f}, "
-                    f"E0 = {row.e0:.6f} {opened.system.energy_unit}, {row.e0_method})")
+        meta.append(accuracy_text(frame[frame.model_eps.notna()].iloc[-1], opened.system.energy_unit))
     path = write_sweep_report(frame, out / "report.html", meta)
     target_name = frame.target.iloc[0]
     console.print(frame_table(frame[["hook", "sae", "l0", "explained_variance", f"best_abs_r[{target_name}]",

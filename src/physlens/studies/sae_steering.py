@@ -42,6 +42,7 @@ from physlens.quantum.registry import lens_of
 from physlens.quantum.transformer import RESID_FINAL
 from physlens.runs import Run, atomic_write_text
 from physlens.quantum.evaluators import exact_evaluator_of, local_energy_fn, sampled_evaluator_of
+from physlens.quantum.final_state import relative_error
 
 ARCHITECTURES = ("topk", "relu", "jumprelu")
 DEFAULT_TARGETS = {"tfim": "abs_m_z", "heisenberg": "abs_m_s"}
@@ -175,16 +176,29 @@ class SAEStudy:
         return row
 
     def model_accuracy(self) -> dict:
-        """``e0``, ``e0_method`` and the model's ε = |E_clean − E0|/|E0| (exact or sampled as the study; None
-        without a reference)."""
-        if self.reference is None:
-            return {"e0": None, "e0_method": "", "model_eps": None}
-        e0 = float(self.reference["energy"])
-        return {"e0": e0, "e0_method": self.reference["method"], "model_eps": abs(self.energies["clean"] - e0) / abs(e0)}
+        """``model_accuracy`` of the clean model's energy."""
+        return model_accuracy(self.energies["clean"], self.reference)
 
     def to_frame(self) -> pd.DataFrame:
         """The summary as a one-row frame."""
         return pd.DataFrame([self.summary_row()])
+
+
+def model_accuracy(e_clean: float, reference: dict | None) -> dict:
+    """``e0``, ``e0_method`` and the model's ε = |E_clean − E0|/|E0| (``final_state.relative_error``; exact or
+    sampled as ``e_clean``), for ``reference`` (``energy``, ``method``) or None (ε unavailable)."""
+    if reference is None:
+        return {"e0": None, "e0_method": "", "model_eps": None}
+    e0 = float(reference["energy"])
+    return {"e0": e0, "e0_method": reference["method"], "model_eps": relative_error(e_clean, e0)}
+
+
+def accuracy_text(row: dict, unit: str) -> str:
+    """One line for a console or a report: the model's ε, how E was summed and what E0 is (``row``: a summary or
+    sweep row with ``method``, ``e_clean`` and the fields of ``model_accuracy``)."""
+    how = "full sum" if row["method"] == "exact" else "Monte Carlo"
+    return (f"model ε = |E − E0|/|E0| = {row['model_eps']:.3e} ({how}: E = {row['e_clean']:.6f}, "
+            f"E0 = {row['e0']:.6f} {unit}, {row['e0_method']})")
 
 
 def train_tokens(data: ActivationDataset, cfg: SAEStudyConfig, rng: np.random.Generator) -> np.ndarray:

@@ -49,7 +49,7 @@ from physlens.quantum.activations import collect_activations, in_chunks
 from physlens.quantum.registry import lens_of
 from physlens.runs import atomic_write_text
 from physlens.studies.sae_steering import (ARCHITECTURES, DEFAULT_TARGETS, SAEStudyConfig, config_latents, evaluator_of,
-                                           spliced_energy, train_tokens)
+                                           model_accuracy, spliced_energy, train_tokens)
 
 DEFAULT_GRID = (tuple(f"relu:64:{lam:g}" for lam in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
                 + tuple(f"topk:64:{k}" for k in (1, 2, 4, 8, 16))
@@ -177,8 +177,7 @@ def run_sweep(system, model, variables, config: SweepConfig, out: Path | str, pr
         energies = {"clean": float(base.energies_K[0]), "zero": float(base.energies_K[1])}
         accuracy = {"e_clean": energies["clean"]}
         if reference is not None:
-            e0 = float(reference["energy"])
-            accuracy |= {"e0": e0, "e0_method": reference["method"], "model_eps": abs(energies["clean"] - e0) / abs(e0)}
+            accuracy |= model_accuracy(energies["clean"], reference)
         for spec in tqdm(todo, desc=f"SAEs at {hook}", unit="SAE", file=sys.stderr, disable=not progress):
             rows.append(_row(system, lens, data, tokens_ND, config.study_config(hook, spec), spec,
                              target, ceiling, energies) | accuracy)
