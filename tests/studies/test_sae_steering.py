@@ -10,7 +10,7 @@ from physlens.lens.hooks import Lens
 from physlens.lens.sae import encode, reconstruct
 from physlens.quantum.registry import build_model
 from physlens.quantum.systems import HeisenbergRing, TFIMChain
-from physlens.studies.sae_steering import SAEStudyConfig, analyse, resampled_check, write_outputs
+from physlens.studies.sae_steering import SAEStudyConfig, analyse, resampled_check
 
 HOOK = "hidden.pre"
 
@@ -62,16 +62,6 @@ def test_matching_and_steering_follow_the_target(exact_study):
     row = study.summary_row()
     assert row["method"] == "exact" and row["admissible_points"] == 5
     assert row["spearman[abs_m_s]"] == pytest.approx(curve.spearman("abs_m_s"))
-
-
-def test_outputs_are_written(exact_study, tmp_path):
-    *_, study = exact_study
-    report = write_outputs(study, tmp_path / "ring8", "test", ["exact"], n_features=2)
-    assert report.is_file() and "feature_" in report.read_text()
-    results = (tmp_path / "ring8" / "RESULTS.md").read_text()
-    assert f"{study.fidelity:.5f}" in results and f"{study.curve.max_relative_deviation:.3e}" in results
-    assert (tmp_path / "ring8" / "sae" / "cfg.json").is_file()
-    assert len(list((tmp_path / "ring8" / "features").glob("feature_*.html"))) == 2
 
 
 def test_sampled_study_reweights_from_its_samples():

@@ -81,7 +81,7 @@ def sae_command(
     """Train an SAE on a model's activations (a run or a saved NetKet state), match features to observables,
     steer the best one; writes a report."""
     from physlens.folders import claim
-    from physlens.studies import sae_steering
+    from physlens.studies import sae_steering, sae_steering_outputs
     from physlens.studies.sae_probe_control import probe_control
 
     strengths = tuple(float(s) for s in _strengths(scales))
@@ -99,8 +99,8 @@ def sae_command(
         advance()
         aside = claim(out, "sae output", force=force)
         meta = [f"{opened.origin}: {source.name}, {opened.description}"]
-        path = sae_steering.write_outputs(study, out, f"SAE steering of {source.name}", meta, n_features=dashboards,
-                                          control=control)
+        path = sae_steering_outputs.write_outputs(study, out, f"SAE steering of {source.name}", meta,
+                                                  n_features=dashboards, control=control)
         advance()
     if aside is not None:
         note(f"moved the earlier {out} aside to {aside}")
@@ -233,7 +233,7 @@ def demo(out: Path, force: bool = False) -> None:
     final residual stream and one exact steering curve, written to ``out`` (a folder holding this run is
     reused; anything else is refused unless ``force`` moves it aside)."""
     from physlens.quantum import train as training
-    from physlens.studies import sae_steering
+    from physlens.studies import sae_steering, sae_steering_outputs
 
     cfg = training.TrainConfig(system="heisenberg-ring", size=8, model="transformer", d_model=8, n_layers=1, n_heads=2,
                                patch_size=2, mode="exact", steps=150, tol=1e-3, learning_rate=0.02)
@@ -242,8 +242,8 @@ def demo(out: Path, force: bool = False) -> None:
     study_cfg = sae_steering.SAEStudyConfig(hook="resid.final", d_sae=16, k=2, n_steps=200, batch_size=256, n_samples=512,
                                             strengths=tuple(np.linspace(0.0, 2.0, 11)))
     study = sae_steering.analyse_run(run, study_cfg)
-    path = sae_steering.write_outputs(study, out / "sae-resid.final", "SAE steering demo (8-site ring)", [f"run: {out.name}"],
-                                      n_features=2)
+    path = sae_steering_outputs.write_outputs(study, out / "sae-resid.final", "SAE steering demo (8-site ring)",
+                                              [f"run: {out.name}"], n_features=2)
     row = study.summary_row()
     console.print(f"SAE demo: feature {row['feature']} ↔ {row['target']} (r = {row['feature_r']:+.3f}); "
                   f"{_spearman_line(study.curve, study.target)}; max |ΔE|/|E| = {row['max_rel_energy_dev']:.2e}; "

@@ -7,7 +7,7 @@ States via Sparse Autoencoders" on one trained run: the activation dataset of a 
 fractions, shrinkage, energy recovered (E_zero − E_sae)/(E_zero − E_clean) and the
 fidelity |⟨ψ|ψ_sae⟩|² with the reconstruction spliced in) → feature ↔ observable matching
 → the steering curve of the feature best matched to the target observable. Everything
-is computed here by composing ``lens`` and ``quantum``; ``sae_steering_report`` draws it::
+is computed here by composing ``lens`` and ``quantum``; ``sae_steering_outputs`` writes it::
 
     study = analyse_run(load("runs/sae-study/heisenberg-4x4"), SAEStudyConfig(k=8, d_sae=64))
     study.summary_row(), study.curve.to_frame()
@@ -16,10 +16,8 @@ is computed here by composing ``lens`` and ``quantum``; ``sae_steering_report`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -30,17 +28,14 @@ from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import FeatureMatch, match_features
 from physlens.lens.sae import SAE, SAEMetrics, TrainConfig, TrainLog, config_for, encode
-from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, save_sae, train_sae
+from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, train_sae
 from physlens.lens.sampled import weighted_mean
-from physlens.lens.steering import (IDENTITY_STRENGTH, SAELogPsi, SteeringCurve, admissible_range, steering_curve,
-                                   steering_edits)
-from physlens.report.dashboards import FeatureView, write_dashboards
-from physlens.report.sae_steering import run_report
+from physlens.lens.steering import SAELogPsi, SteeringCurve, steering_curve, steering_edits
 from physlens.quantum.activations import ActivationDataset, collect_activations, in_chunks
 from physlens.quantum.config_observables import observable_table
 from physlens.quantum.registry import lens_of
 from physlens.quantum.transformer import RESID_FINAL
-from physlens.runs import Run, atomic_write_text
+from physlens.runs import Run
 from physlens.quantum.evaluators import exact_evaluator_of, local_energy_fn, sampled_evaluator_of
 from physlens.quantum.final_state import relative_error
 
@@ -50,10 +45,6 @@ DEFAULT_TARGETS = {"tfim": "abs_m_z", "heisenberg": "abs_m_s"}
 SAMPLED_MAX_BYTES = 2**27
 """Working-memory bound handed to the sampled evaluators: their estimate counts the hook's width, not a
 transformer's hidden states, so a tighter bound keeps one batch of connected configurations in memory."""
-QUIET = 2e-4
-"""Relative energy deviation (0.02 %) below which the published study keeps its steering."""
-N_DASHBOARDS = 8
-"""Feature pages written per run."""
 
 
 @dataclass(frozen=True)
@@ -315,83 +306,6 @@ def resampled_check(study: SAEStudy, system, model, variables, strengths: np.nda
     _, evaluator = evaluators(system, lens_of(model, variables), study.sae, study.data, cfg,
                                diagonal_observables(system, study.data), resample=True)
     return steering_curve(evaluator, cfg.hook, study.feature, strengths, mode=cfg.mode, ess_threshold=cfg.ess_threshold)
-
-
-def dashboard_features(study: SAEStudy, n_features: int = N_DASHBOARDS) -> list[int]:
-    """The steered feature, each observable's best feature, then the features with the largest |r|."""
-    ranked = np.argsort(-study.match.best_abs_r_F, kind="stable")
-    picks = [study.feature, *study.match.best_feature_O.tolist(), *ranked.tolist()]
-    return list(dict.fromkeys(int(f) for f in picks))[:max(n_features, 1)]
-
-
-def _md(name: str) -> str:
-    """An observable's name safe inside a Markdown table cell."""
-    return f"`{name}`".replace("|", "\\|")
-
-
-def _model_line(row: dict) -> str:
-    how = "full sum" if row["method"] == "exact" else "Monte Carlo"
-    if row["model_eps"] is None:
-        return f"| model energy ({how}) [{row['unit']}] | {row['e_clean']:.6f} (no reference: ε unavailable) |"
-    return (f"| model ε = \\|E − E0\\|/\\|E0\\| ({how}; E0 = {row['e0']:.6f} {row['unit']}, {row['e0_method']}) | "
-            f"{row['model_eps']:.3e} |")
-
-
-def results_markdown(study: SAEStudy, title: str) -> str:
-    """RESULTS.md of one run: the headline numbers, measured, with how they were measured."""
-    row = study.summary_row()
-    signed = {"abs_m_z": "m_z", "abs_m_s": "m_s"}.get(study.target)
-    lines = [f"# {title}", "", f"Method: {row['method']} ({row['n_configurations']} configurations; "
-             f"{'full sums over the basis' if study.exact else 'Monte Carlo samples of |ψ|², reweighted for steering'}).",
-             f"SAE: {row['arch']}, {row['d_sae']} latents on `{row['hook']}`, trained on {row['n_inputs']} tokens.", "",
-             "| quantity | value |", "|---|---|", _model_line(row),
-             f"| explained variance | {row['explained_variance']:.4f} |", f"| L0 | {row['l0']:.2f} |",
-             f"| dead / dense fraction | {row['dead_fraction']:.3f} / {row['dense_fraction']:.3f} |",
-             f"| shrinkage | {row['shrinkage']:.3f} |",
-             f"| E_clean, E_sae, E_zero [{row['unit']}] | {row['e_clean']:.6f}, {row['e_sae']:.6f}, {row['e_zero']:.6f} |",
-             f"| energy recovered | {row['energy_recovered']:.4f} (ESS/S of E_zero: {row['ess_zero']:.3g}) |",
-             f"| fidelity with SAE spliced in | {row['fidelity']:.5f} |",
-             f"| target observable, best feature, r | {_md(study.target)}, {study.feature}, {row['feature_r']:+.4f} |"]
-    for name in study.match.observables:
-        lines.append(f"| best \\|r\\| for {_md(name)} | {row[f'best_abs_r[{name}]']:.4f} |")
-    lines += [f"| steering points admissible | {row['admissible_points']} of {row['n_points']} "
-              f"(strengths {study.curve.strengths_K.min():g}..{study.curve.strengths_K.max():g}, {study.curve.mode}) |",
-              f"| Spearman ρ({_md(study.target)}, strength) | {row[f'spearman[{study.target}]']:+.4f} |"]
-    if signed:
-        lines.append(f"| Spearman ρ({_md(signed)}, strength) | {row[f'spearman[{signed}]']:+.4f} |")
-    lines.append(f"| max relative energy deviation on the admissible range | {row['max_rel_energy_dev']:.3e} |")
-    curve = study.curve
-    quiet_K = admissible_range(curve.strengths_K, curve.admissible_K & (np.abs(curve.relative_deviation_K) <= QUIET),
-                               IDENTITY_STRENGTH.get(curve.mode))
-    if quiet_K.any():
-        quiet = dataclasses.replace(curve, admissible_K=quiet_K)
-        lines.append(f"| strengths with \\|ΔE\\|/\\|E\\| ≤ {QUIET:g} around the identity | "
-                     f"{curve.strengths_K[quiet_K].min():g}..{curve.strengths_K[quiet_K].max():g} "
-                     f"({int(quiet_K.sum())} points); Spearman ρ there {quiet.spearman(study.target):+.4f} |")
-    return "\n".join(lines + [""])
-
-
-def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_features: int = N_DASHBOARDS,
-                  control=None) -> Path:
-    """Write the SAE, tables, ``n_features`` feature pages, ``report.html`` and ``RESULTS.md`` into ``out``
-    (the study configuration shown as a table), and the probe control (``sae_probe_control``) when given;
-    returns the report path."""
-    out = Path(out)
-    save_sae(study.sae, out / "sae")
-    data, match = study.data, study.match
-    weights_S = data.weights_S if data.exact else None
-    views = [FeatureView(f, study.latents_SF[:, f], weights_S, data.sigma_SN, study.coords_ND, match.r_FO[f],
-                         match.observables, match.label(f), study.curve if f == study.feature else None)
-             for f in dashboard_features(study, n_features)]
-    links = write_dashboards(views, out / "features", title, meta)
-    atomic_write_text(out / "summary.json", json.dumps(study.summary_row(), indent=2, default=float))
-    atomic_write_text(out / "steering.csv", study.curve.to_frame().to_csv(index=False))
-    atomic_write_text(out / "matching.csv", match.to_frame().to_csv(index=False))
-    atomic_write_text(out / "RESULTS.md", results_markdown(study, title))
-    if control is not None:
-        atomic_write_text(out / "probe_control.csv", control.frame.to_csv(index=False))
-        atomic_write_text(out / "probe_quiet.csv", control.quiet.to_csv(index=False))
-    return run_report(title, meta, study, links, config=asdict(study.config), control=control).write(out / "report.html")
 
 
 def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths: np.ndarray, *, mode: str = "scale",
