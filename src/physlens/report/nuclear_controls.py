@@ -17,13 +17,16 @@ from physlens.report.html import Figure, Report, Section, figure_png
 from physlens.report.tables import Table
 from physlens.runs import atomic_write_bytes, atomic_write_text
 
-CONTROL_COLUMNS = {"run": "run", "rms_model_val": "held-out B RMS [MeV]", "rms_semf_val": "SEMF held-out B RMS [MeV]",
-                   "rms_formula_val": "PC-route formula held-out RMS [MeV]", "range_helix_r2_Z": "Z helix R² (Z ∈ [25, 80])",
-                   "range_helix_turns_Z": "Z helix turns", "range_helix_r2_N": "N helix R² (N ∈ [40, 120])",
-                   "range_helix_turns_N": "N helix turns", "R_P_Z": "R_P (Z)", "R_P_N": "R_P (N)",
-                   "volume_best_cos": "volume: best PC cos", "pairing_best_cos": "pairing: best PC cos",
-                   "shell_P_best_cos": "shell P: best PC cos", "seconds": "training time [s]"}
-"""Columns of the control-run table and their human names."""
+CONTROL_ACCURACY_COLUMNS = {"run": "run", "rms_model_val": "held-out B RMS [MeV]",
+                            "rms_semf_val": "SEMF held-out B RMS [MeV]",
+                            "rms_formula_val": "PC-route formula held-out RMS [MeV]", "seconds": "training time [s]"}
+CONTROL_STRUCTURE_COLUMNS = {"run": "run", "range_helix_r2_Z": "Z helix R² (Z ∈ [25, 80])",
+                             "range_helix_turns_Z": "Z helix turns", "range_helix_r2_N": "N helix R² (N ∈ [40, 120])",
+                             "range_helix_turns_N": "N helix turns", "R_P_Z": "R_P (Z)", "R_P_N": "R_P (N)",
+                             "volume_best_cos": "volume: best PC cos", "pairing_best_cos": "pairing: best PC cos",
+                             "shell_P_best_cos": "shell P: best PC cos"}
+"""Columns of the two control-run tables (accuracy, structure) and their human names: one table of all fourteen
+scrolls sideways on a 1280-pixel screen."""
 WIDTH_COLUMNS = {"width": "width", "learning_rate": "peak learning rate", "n_parameters": "parameters", "seconds_per_step": "time per step [s]",
                  "seconds": "training time [s]", "val_rms_B": "held-out B RMS [MeV]", "helix_r2_Z": "Z helix R²",
                  "helix_turns_Z": "Z helix turns", "helix_r2_N": "N helix R²", "helix_turns_N": "N helix turns",
@@ -38,9 +41,9 @@ def _figure(fig: plt.Figure, caption: str, folder: Path, name: str) -> Figure:
     return Figure(png, caption)
 
 
-def _select(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    present = [c for c in columns if c in frame]
-    return frame[present].rename(columns=columns)
+def _table(frame: pd.DataFrame, columns: dict[str, str], caption: str) -> Table:
+    """The columns of ``frame`` named in ``columns`` (those present), shown under their human names as given."""
+    return Table(frame[[c for c in columns if c in frame]], caption, labels=columns)
 
 
 def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], settings: dict) -> Path:
@@ -62,7 +65,8 @@ def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], set
                 "Z and N added as auxiliary targets of weight 1 (as the paper tried). Helix fits are over "
                 "the paper's range (Z ∈ [25, 80], N ∈ [40, 120]); all measures are exact over the nuclei.")
         direct = controls[controls.run == "measured"]
-        tables_ = [Table(_select(controls, CONTROL_COLUMNS), "Control runs")]
+        tables_ = [_table(controls, CONTROL_ACCURACY_COLUMNS, "Control runs: accuracy"),
+                   _table(controls, CONTROL_STRUCTURE_COLUMNS, "Control runs: structure of the embeddings")]
         if len(direct) and "rms_direct_val" in direct:
             row = direct.iloc[0]
             text += (f" Direct symbolic baseline (Operon on (Z, N) → B, {int(row.direct_generations)} generations, "
@@ -107,7 +111,7 @@ def write_controls_outputs(out: Path | str, tables: dict[str, pd.DataFrame], set
                          "against width; dotted: the log-linear trend, grey lines: the thresholds.", figures, "width_scan")] \
             if widths.trained.sum() >= 2 else []
         sections.append(Section("Width scan", text, figures=figs_,
-                                tables=[Table(_select(widths, WIDTH_COLUMNS), "Width scan"),
+                                tables=[_table(widths, WIDTH_COLUMNS, "Width scan"),
                                         Table(tables["extrapolation"], "Where the trends reach the thresholds")]))
     meta = ["exact over all nuclei (no sampling); energies in MeV",
             "command: physlens nuclear controls --part controls; --part widths; --part report"]
