@@ -83,11 +83,12 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="new run directory (default runs/<system>-<size>-<model>-s<seed>)")] = None,
     force: Annotated[bool, typer.Option("--force", help="move an existing --out aside to OUT.old-<time> instead of refusing")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="continue this interrupted run instead")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(help="start from the final parameters of this finished run (same system and network) instead of the seed's initialisation: fine-tuning, or polishing a sampled run with --exact")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     protocol: Annotated[Optional[str], typer.Option(help="a named training protocol (physlens-sr, rbm-paper) fixing the model, optimiser, sampler and stopping rule; --system, --size, --alpha, --seed and --steps stay free")] = None,
 ) -> None:
     """Train a neural quantum state by VMC with stochastic reconfiguration."""
-    from physlens.quantum import protocols
+    from physlens.quantum import protocols, warm_start
     from physlens.quantum import train as training
 
     if resume is not None:
@@ -104,7 +105,7 @@ def train(
                  "samples": ("samples", samples), "chains": ("chains", chains),
                  "mode": ("exact", "exact" if exact else "sampled"), "tol": ("tol", tol),
                  "learning_rate": ("learning_rate", learning_rate), "learning_rate_final": ("learning_rate_final", learning_rate_final),
-                 "reference_energy": ("e0", e0)}
+                 "reference_energy": ("e0", e0), "init_from": ("init_from", None if init_from is None else str(init_from))}
         values = {key: value for key, (_, value) in flags.items() if value is not None}
         values["system_params"] = parse_params(param or [])
         if config is not None and preset is not None:
@@ -127,6 +128,7 @@ def train(
                 raise PhyslensError(f"--protocol {protocol} fixes {', '.join('--' + n.replace('_', '-') for n in fixed)}; "
                                     "drop them or drop --protocol")
             cfg = chosen.config(cfg)
+        cfg = warm_start.pinned(cfg)
         out = out or Path("runs") / f"{cfg.system}-{cfg.size}-{cfg.model}-s{cfg.seed}"
         run = train_or_reuse(cfg, out, "nqs run", training.train, force=force, progress=progress,
                              check=lambda: cfg.reference(cfg.build_system()))

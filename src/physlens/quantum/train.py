@@ -19,6 +19,9 @@ Usage::
 
     run = train(TrainConfig(system="heisenberg-ring", size=8, alpha=2), "runs/ring8")
     run = resume("runs/ring8")
+
+``init_from`` in the config starts from another run's final parameters instead of the seed's
+(``physlens.quantum.warm_start``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
-from physlens.quantum import observables
+from physlens.quantum import observables, warm_start
 from physlens.quantum.final_state import FullSumEnergy, final_summary, relative_error
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.training_config import TrainConfig
@@ -165,8 +168,10 @@ def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSys
     system = system or config.build_system()
     model = config.build_model(system)
     vstate = make_vstate(system, model, config)
-    driver = make_driver(system, vstate, config)
     snapshot = run.read_state("checkpoint.msgpack")
+    if snapshot is None and config.init_from:
+        vstate.variables = warm_start.initial_variables(config, vstate.variables)
+    driver = make_driver(system, vstate, config)
     rows = []
     if snapshot is not None:
         driver = flax.serialization.from_state_dict(driver, snapshot)
@@ -221,6 +226,7 @@ def train(config: TrainConfig, out: Path | str, *, progress: bool = True) -> Run
     """Train a new run into the empty folder ``out``; returns the loaded run."""
     system = config.build_system()
     config.build_model(system)
+    config = warm_start.pinned(config)
     reference = config.reference(system)
     run = Run.create(out, {"kind": "nqs", **config.to_dict()}, reference)
     with FolderLock(run.path):

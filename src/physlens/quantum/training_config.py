@@ -76,6 +76,10 @@ class TrainConfig:
             for analyses along training); 0 keeps none.
         protocol: the named protocol that set these fields (``physlens.quantum.protocols``), or
             ``custom``.
+        init_from: a finished physlens run of the same system and network whose final parameters start
+            this one ('': the seed's random initialisation; ``physlens.quantum.warm_start``).
+        init_sha256: sha256 of those parameters, pinned when the run is created; a replayed config whose
+            source has changed since is refused.
     """
 
     system: str = "heisenberg-ring"
@@ -107,6 +111,8 @@ class TrainConfig:
     checkpoint_every: int = 50
     snapshot_every: int = 0
     protocol: str = "custom"
+    init_from: str = ""
+    init_sha256: str = ""
 
     def __post_init__(self):
         check_choice("mode", self.mode, MODES)
