@@ -49,24 +49,27 @@ def _source(config: TrainConfig) -> tuple[Run, bytes]:
     return run, blob
 
 
-def pinned(config: TrainConfig) -> TrainConfig:
-    """``config`` with the sha256 of its source's parameters in ``init_sha256`` (unchanged without ``init_from``);
-    raises when ``init_sha256`` is already set and the source's parameters no longer match it."""
-    if not config.init_from:
-        return config
+def _pinned_blob(config: TrainConfig) -> tuple[bytes, str]:
+    """The source's final parameters and their sha256, refused when ``init_sha256`` is set and differs."""
     _, blob = _source(config)
     digest = hashlib.sha256(blob).hexdigest()
     if config.init_sha256 and config.init_sha256 != digest:
         raise PhyslensError(f"the parameters of {config.init_from} have changed since this config was written "
                             f"(init_sha256 {config.init_sha256[:12]}…, now {digest[:12]}…)")
-    return dataclasses.replace(config, init_sha256=digest)
+    return blob, digest
+
+
+def pinned(config: TrainConfig) -> TrainConfig:
+    """``config`` with the sha256 of its source's parameters in ``init_sha256`` (unchanged without ``init_from``);
+    raises when ``init_sha256`` is already set and the source's parameters no longer match it."""
+    if not config.init_from:
+        return config
+    return dataclasses.replace(config, init_sha256=_pinned_blob(config)[1])
 
 
 def initial_variables(config: TrainConfig, template):
     """The source run's final parameters as a variables tree shaped like ``template`` (the new model's own)."""
-    _, blob = _source(config)
-    if config.init_sha256 and hashlib.sha256(blob).hexdigest() != config.init_sha256:
-        raise PhyslensError(f"the parameters of {config.init_from} have changed since this run started")
+    blob, _ = _pinned_blob(config)
     try:
         return flax.serialization.from_state_dict(template, flax.serialization.msgpack_restore(blob))
     except (KeyError, ValueError) as exc:
