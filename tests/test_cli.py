@@ -39,6 +39,8 @@ def assert_one_line_error(result, match):
     (["--model", "transformer", "--size", "10", "--patch-size", "4"], "patch_size 4 must be >= 1 and divide"),
     (["--preset", "heisenberg-8x8"], "unknown preset 'heisenberg-8x8'"),
     (["--learning-rate-final", "0.5"], "learning_rate_final must be in (0, learning_rate = 0.05]"),
+    (["--sr-solver", "lu"], "unknown sr_solver 'lu'; allowed: cg, cholesky"),
+    (["--diag-shift", "-1"], "tol and diag_shift must be >= 0"),
 ])
 def test_train_bad_input(tmp_path, args, match):
     out = tmp_path / "run"
@@ -59,13 +61,15 @@ def test_train_from_a_preset_with_typed_flags_overriding_it(tmp_path):
     """Another size drops the preset's closed-form reference (for N = 20) for the exact one of the new size."""
     out = tmp_path / "run"
     result = runner.invoke(app, ["train", "--preset", "tfim-chain-20-converged", "--size", "8", "--steps", "2",
-                                 "--samples", "64", "--no-progress", "--out", str(out)])
+                                 "--samples", "64", "--diag-shift", "0.002", "--sr-solver", "cholesky", "--no-progress",
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     run = training.load(out)
     config = run.config
     assert (config["system"], config["size"], config["d_model"], config["learning_rate_final"]) == ("tfim-chain", 8,
                                                                                                    16, 0.003)
     assert (config["steps"], config["samples"], config["tol"], config.get("reference_energy")) == (2, 64, 1e-4, None)
+    assert (config["diag_shift"], config["sr_solver"]) == (0.002, "cholesky")
     exact = np.linalg.eigvalsh(run.system.sparse_hamiltonian().toarray())[0]
     assert run.reference["energy"] == pytest.approx(exact, abs=1e-9)
     both = runner.invoke(app, ["train", "--preset", "heisenberg-4x4", "--config", str(tmp_path / "c.toml"),

@@ -34,6 +34,8 @@ def test_paper_protocol_builds_the_papers_netket_objects():
     assert isinstance(vstate.sampler.rule, nk.sampler.rules.LocalRule) and vstate.sampler.n_chains == 16
     assert system.hilbert.n_states == 2**8 and system.hilbert.constrained is False
     assert isinstance(driver.preconditioner, nk.optimizer.SR) and driver.preconditioner.diag_shift == 1e-3
+    assert type(driver.preconditioner.qgt_constructor) is type(nk.optimizer.SR(diag_shift=1e-3).qgt_constructor)
+    assert driver.preconditioner.solver is nk.optimizer.SR(diag_shift=1e-3).solver, "NetKet's default SR solver"
     grads = {"w": jnp.array([0.3, -2.0, 5e-4])}
     ours, _ = driver.optimizer.update(grads, driver.optimizer.init(grads))
     adam, _ = optax.adam(1e-3).update(grads, optax.adam(1e-3).init(grads))

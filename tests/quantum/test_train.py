@@ -3,6 +3,7 @@
 import dataclasses
 
 import jax
+import jax.flatten_util
 import netket as nk
 import numpy as np
 import pytest
@@ -64,10 +65,10 @@ def interrupted_then_resumed(tmp_path, cfg, stop_after_step):
     return training.resume(tmp_path / "killed", progress=False)
 
 
-@pytest.mark.parametrize("mode", ["exact", "sampled"])
-def test_interrupt_resume_equals_uninterrupted(tmp_path, mode):
+@pytest.mark.parametrize("mode,sr_solver", [("exact", "cg"), ("sampled", "cg"), ("exact", "cholesky")])
+def test_interrupt_resume_equals_uninterrupted(tmp_path, mode, sr_solver):
     cfg = training.TrainConfig(size=8, alpha=1.0, mode=mode, samples=256, chains=8, steps=40, tol=0.0,
-                               checkpoint_every=10, log_every=5)
+                               checkpoint_every=10, log_every=5, sr_solver=sr_solver)
     straight = training.train(cfg, tmp_path / "straight", progress=False)
     resumed = interrupted_then_resumed(tmp_path, cfg, stop_after_step=27)
     for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):
@@ -100,6 +101,7 @@ def test_config_round_trips_through_the_run(tmp_path):
     ({"steps": 0}, "steps must be > 0"),
     ({"samples": 100, "chains": 16, "mode": "sampled"}, "multiple of chains"),
     ({"lr": 0.1}, "unknown config key"),
+    ({"sr_solver": "lu"}, "unknown sr_solver"),
 ])
 def test_bad_config_is_rejected(values, match):
     with pytest.raises(Exception, match=match):
@@ -200,3 +202,40 @@ def test_a_decaying_step_size_is_used_and_resumes_exactly(tmp_path):
     resumed = interrupted_then_resumed(tmp_path, cfg, stop_after_step=27)
     for a, b in zip(jax.tree_util.tree_leaves(straight.variables), jax.tree_util.tree_leaves(resumed.variables)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def hand_sr_step(system, model, variables, learning_rate: float, diag_shift: float) -> np.ndarray:
+    """One exact SR step from ``variables`` by dense linear algebra over the whole basis: the gradient
+    2 Re⟨O*_k (E_loc − E)⟩ and the covariance S_kl = Re⟨(O_k − Ō_k)*(O_l − Ō_l)⟩ under |ψ|², O_k = ∂ log ψ/∂θ_k,
+    then θ − η (S + λ I)⁻¹ ∇E. Returns the new parameters flattened, ``(P,)``."""
+    states_SN = np.asarray(system.hilbert.all_states())
+    flat_P, unflatten = jax.flatten_util.ravel_pytree(variables["params"])
+    log_psi_S = np.asarray(model.apply({"params": unflatten(flat_P)}, states_SN))
+    jac_SP = np.asarray(jax.jacfwd(lambda p: model.apply({"params": unflatten(p)}, states_SN))(flat_P))
+    psi_S = np.exp(log_psi_S - log_psi_S.real.max())
+    born_S = np.abs(psi_S) ** 2 / np.sum(np.abs(psi_S) ** 2)
+    e_loc_S = (system.hamiltonian.to_dense() @ psi_S) / psi_S
+    energy = np.sum(born_S * e_loc_S)
+    centred_SP = jac_SP - born_S @ jac_SP
+    grad_P = 2 * np.real(np.einsum("s,sp,s->p", born_S, centred_SP.conj(), e_loc_S - energy))
+    s_PP = np.real(np.einsum("s,sp,sq->pq", born_S, centred_SP.conj(), centred_SP))
+    return np.asarray(flat_P) - learning_rate * np.linalg.solve(s_PP + diag_shift * np.eye(len(flat_P)), grad_P)
+
+
+@pytest.mark.parametrize("sr_solver", ["cholesky", "cg"])
+def test_an_exact_sr_step_equals_the_dense_linear_algebra(tmp_path, sr_solver):
+    """Both SR solvers take the step (S + λ I)⁻¹ ∇E of a hand computation over the 70 states of the ring's
+    S^z = 0 sector from the seed's initial parameters: Cholesky to rounding, conjugate gradients to its
+    stopping tolerance."""
+    cfg = training.TrainConfig(size=8, alpha=1.0, mode="exact", steps=1, tol=0.0, learning_rate=0.05,
+                               diag_shift=1e-3, sr_solver=sr_solver)
+    system = cfg.build_system()
+    model = cfg.build_model(system)
+    start_P = np.asarray(jax.flatten_util.ravel_pytree(training.make_vstate(system, model, cfg).parameters)[0])
+    expected_P = hand_sr_step(system, model, training.make_vstate(system, model, cfg).variables,
+                              cfg.learning_rate, cfg.diag_shift)
+    stepped = training.train(cfg, tmp_path / "stepped", progress=False)
+    got_P = np.asarray(jax.flatten_util.ravel_pytree(stepped.variables["params"])[0])
+    assert np.max(np.abs(expected_P - start_P)) > 1e-3
+    np.testing.assert_allclose(got_P, expected_P, rtol=0, atol=1e-10 if sr_solver == "cholesky" else 1e-4)
+    assert stepped.config["sr_solver"] == sr_solver

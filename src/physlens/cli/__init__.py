@@ -77,6 +77,8 @@ def train(
     tol: Annotated[float, typer.Option(help="stop when |E - E0|/|E0| < tol (0: run all steps)")] = 1e-3,
     learning_rate: float = 0.05,
     learning_rate_final: Annotated[Optional[float], typer.Option(help="decay the step size along a cosine to this value at the last step (default: constant)")] = None,
+    diag_shift: Annotated[Optional[float], typer.Option(help="SR diagonal shift (default 0.01)")] = None,
+    sr_solver: Annotated[Optional[str], typer.Option(help="SR linear solver: cg (NetKet's default, implicit QGT) or cholesky (dense QGT, exact solve; a fixed cost per step, for up to a few thousand parameters)")] = None,
     e0: Annotated[Optional[float], typer.Option("--e0", help="ground-state energy to measure ε against, in the system's unit (default: exact diagonalisation where the basis fits, else none)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; flags typed on the command line override it")] = None,
     preset: Annotated[Optional[str], typer.Option(help="a transformer preset of the SAE study (heisenberg-4x4-converged, tfim-chain-20-converged, …); flags typed on the command line override it (another system or size drops the preset's reference energy)")] = None,
@@ -105,6 +107,7 @@ def train(
                  "samples": ("samples", samples), "chains": ("chains", chains),
                  "mode": ("exact", "exact" if exact else "sampled"), "tol": ("tol", tol),
                  "learning_rate": ("learning_rate", learning_rate), "learning_rate_final": ("learning_rate_final", learning_rate_final),
+                 "diag_shift": ("diag_shift", diag_shift), "sr_solver": ("sr_solver", sr_solver),
                  "reference_energy": ("e0", e0), "init_from": ("init_from", None if init_from is None else str(init_from))}
         values = {key: value for key, (_, value) in flags.items() if value is not None}
         values["system_params"] = parse_params(param or [])

@@ -75,8 +75,8 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              "physlens RBM; SR with gradient steps η = 0.05, shift 0.01; full sums up to N = 16, else 2048 samples; "
              "stop at ε < 1e-3",
              "physlens's first hidden-unit study (docs/studies/hidden-units)",
-             settings=dict(model="rbm", optimizer="sgd", learning_rate=0.05, diag_shift=0.01, samples=2048, chains=16,
-                           sampler="auto", tol=1e-3, log_every=10, checkpoint_every=50),
+             settings=dict(model="rbm", optimizer="sgd", learning_rate=0.05, diag_shift=0.01, sr_solver="cg",
+                           samples=2048, chains=16, sampler="auto", tol=1e-3, log_every=10, checkpoint_every=50),
              exact_max_sites=16),
     Protocol("rbm-paper",
              "NetKet RBM; Adam η = 1e-3 on SR (shift 1e-3); MetropolisLocal, 16 chains, 4096 samples over all 2^N "
@@ -84,7 +84,8 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              "Hidden Unit Interpretability in RBM Quantum States, arXiv 2603.24223, Methods (training); the check "
              "interval and the step budget are physlens's, the paper states neither",
              settings=dict(model="netket.RBM", mode="sampled", optimizer="adam", learning_rate=1e-3, diag_shift=1e-3,
-                           samples=4096, chains=16, sampler="local", tol=1e-3, log_every=25, checkpoint_every=100),
+                           sr_solver="cg", samples=4096, chains=16, sampler="local", tol=1e-3, log_every=25,
+                           checkpoint_every=100),
              system_params={"fixed_sz": False}),
 )}
 """The protocols by name (see the module docstring)."""

@@ -56,11 +56,12 @@ def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.Variat
 
 
 def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VMC:
-    """NetKet's VMC driver with SR preconditioning and the configured optimiser and step-size schedule."""
+    """NetKet's VMC driver with SR preconditioning (``config.sr_solver``) and the configured optimiser and
+    step-size schedule."""
     rate = config.learning_rate if config.learning_rate_final is None else config.learning_rate_at
     opt = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](rate)
     return nk.driver.VMC(system.hamiltonian, opt, variational_state=vstate,
-                         preconditioner=nk.optimizer.SR(diag_shift=config.diag_shift))
+                         preconditioner=config.build_preconditioner())
 
 
 def _finite(value) -> float | None:

@@ -31,6 +31,11 @@ OPTIMIZERS = ("sgd", "adam")
 SAMPLERS = ("auto", "local", "exchange")
 """Metropolis moves: ``local`` single spin flips (NetKet's ``MetropolisLocal``), ``exchange`` swaps along
 the bonds (``MetropolisExchange``, stays in an S^z sector), ``auto`` exchange where S^z is conserved."""
+SR_SOLVERS = ("cg", "cholesky")
+"""How SR solves S δ = F: ``cg`` NetKet's default (the QGT kept implicit, conjugate gradients — iterations,
+and so the time per step, grow as S becomes ill-conditioned near convergence); ``cholesky`` the dense QGT
+(``QGTJacobianDense``, one Jacobian per step) factorised exactly — a fixed cost per step, quadratic in the
+number of parameters, for networks of up to a few thousand parameters."""
 MAX_EXACT_STATES = 2**24
 """Largest basis physlens diagonalises (Lanczos reference) or trains on by a full sum (exact mode)."""
 
@@ -69,6 +74,7 @@ class TrainConfig:
         learning_rate_final: None keeps ``learning_rate`` constant; a value decays it along a cosine to this
             value at ``steps`` (``learning_rate_at``), so sampled SR settles below its noise floor.
         diag_shift: SR diagonal shift.
+        sr_solver: how SR solves its linear system (``SR_SOLVERS``: ``cg`` or ``cholesky``).
         tol: stop once ε = |E − E0|/|E0| < tol; 0 runs all steps.
         log_every: steps between C_zz(r) logs and convergence checks.
         checkpoint_every: steps between checkpoints.
@@ -106,6 +112,7 @@ class TrainConfig:
     learning_rate: float = 0.05
     learning_rate_final: float | None = None
     diag_shift: float = 0.01
+    sr_solver: str = "cg"
     tol: float = 1e-3
     log_every: int = 10
     checkpoint_every: int = 50
@@ -118,6 +125,7 @@ class TrainConfig:
         check_choice("mode", self.mode, MODES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("sampler", self.sampler, SAMPLERS)
+        check_choice("sr_solver", self.sr_solver, SR_SOLVERS)
         check_choice("model", self.model, list(dict.fromkeys([*MODELS, *(n for n in REGISTRY if _takes_alpha(n))])))
         positive = {"steps": self.steps, "samples": self.samples, "chains": self.chains, "log_every": self.log_every,
                     "checkpoint_every": self.checkpoint_every, "learning_rate": self.learning_rate}
@@ -177,6 +185,13 @@ class TrainConfig:
             return nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=self.chains)
         return system.metropolis_sampler(self.chains)
 
+    def build_preconditioner(self) -> nk.optimizer.SR:
+        """NetKet's SR preconditioner with ``diag_shift`` and the linear solver ``sr_solver``."""
+        if self.sr_solver == "cholesky":
+            return nk.optimizer.SR(qgt=nk.optimizer.qgt.QGTJacobianDense, solver=nk.optimizer.solver.cholesky,
+                                   diag_shift=self.diag_shift)
+        return nk.optimizer.SR(diag_shift=self.diag_shift)
+
     def reference(self, system: SpinSystem) -> dict:
         """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``);
         for a basis too large to diagonalise and no ``reference_energy``, ``energy`` None (ε unavailable).
@@ -211,8 +226,6 @@ def lattice_shape(system: SpinSystem) -> tuple[int, ...]:
                 np.array_equal(pos_ND[:, 0] * extent[1] + pos_ND[:, 1], np.arange(system.n_sites)):
             return extent
     return (system.n_sites,)
-
-
 
 
 def _takes_alpha(name: str) -> bool:
