@@ -69,6 +69,14 @@ def test_killed_study_resumes_to_identical_tables(reference, tmp_path):
         proc.wait()
     done_before = len(list((out / "results").glob("*.parquet")))
     assert 3 <= done_before < 10
+    report = runner.invoke(app, [*ARGS, "--report-only", "--out", str(out)])
+    assert report.exit_code == 0, report.output
+    assert len(list((out / "results").glob("*.parquet"))) == done_before, "--report-only trains nothing"
+    partial = read_tables(out)["models"]
+    assert len(partial) == done_before and f"{done_before} of the 8 models stored so far" in (out / "report.html").read_text()
+    keys = ["N", "alpha", "seed"]
+    same = read_tables(reference)["models"].merge(partial[keys]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(partial, same, check_exact=True)
     result = runner.invoke(app, [*ARGS, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert_same_tables(read_tables(out), read_tables(reference))
@@ -98,6 +106,14 @@ def test_failing_model_is_recorded_and_the_study_continues(tmp_path, monkeypatch
     models = tables["models"]
     assert models["state"].tolist()[0] == "failed" and "NaN in the SR solve" in models["reason"].iloc[0]
     assert not models["converged"].iloc[0] and models["state"].iloc[1] != "failed"
+
+
+def test_report_only_refuses_a_folder_without_a_study_and_touches_nothing(reference, tmp_path):
+    result = runner.invoke(app, [*ARGS, "--report-only", "--out", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "holds no hidden-unit study to report on" in result.stderr
+    assert not (tmp_path / "none").exists()
+    other = runner.invoke(app, [*ARGS[:-3], "--steps", "301", "--no-progress", "--report-only", "--out", str(reference)])
+    assert other.exit_code == 2 and "steps" in other.stderr
 
 
 def test_bad_study_arguments():

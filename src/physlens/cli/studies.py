@@ -35,6 +35,7 @@ def study_hidden_units(
     scheduler: Annotated[Optional[str], typer.Option(help="address of an existing Dask scheduler")] = None,
     out: Annotated[Path, typer.Option(help="study folder (an existing study with the same settings is resumed)")] = Path("runs/hidden-units"),
     force: Annotated[bool, typer.Option("--force", help="move an --out holding something else aside instead of refusing")] = False,
+    report_only: Annotated[bool, typer.Option("--report-only", help="write the tables, fits and report of the models stored so far in --out (an interrupted or unfinished study, same settings); train nothing")] = False,
     progress: bool = True,
 ) -> None:
     """Train and analyse RBMs over sizes, alphas and seeds; tables, fits and report in OUT."""
@@ -53,13 +54,19 @@ def study_hidden_units(
                             f"alphas={list(alpha_list)}, seeds={seeds}")
     study = hidden_units.StudyConfig(sizes=size_list, alphas=alpha_list, seeds=seeds, extra=(), tau=tau, steps=steps,
                                      stop_at_tol=stop_at_tol, protocol=protocol, snapshot_every=snapshot_every, out=str(out))
-    pool = make_executor(executor, workers, scheduler)
-    _moved(out, claim(out, "hidden-units study", force=force))
-    with FolderLock(out):
-        tables = hidden_units.run_study(study, pool, progress=progress)
-        meta = [f"executor: {executor} ({workers} workers)"]
-        config = {k: v for k, v in vars(study).items() if k != "out"}
+    config = {k: v for k, v in vars(study).items() if k != "out"}
+    if report_only:  # reads stored results only and writes every table atomically: safe beside a running study
+        tables = hidden_units.stored_tables(study)
+        meta = [f"{len(tables['models'])} of the {len(study.tasks())} models stored so far (--report-only; the rest "
+                "not trained yet)"]
         summaries = hidden_units_summary.write_study_outputs(out, tables, meta, config)
+    else:
+        pool = make_executor(executor, workers, scheduler)
+        _moved(out, claim(out, "hidden-units study", force=force))
+        with FolderLock(out):
+            tables = hidden_units.run_study(study, pool, progress=progress)
+            meta = [f"executor: {executor} ({workers} workers)"]
+            summaries = hidden_units_summary.write_study_outputs(out, tables, meta, config)
     models = tables["models"]
     console.print(f"{int(models['converged'].sum())} of {len(models)} models converged (ε < {study.tol})")
     fits = summaries["fits"].rename(columns={"alpha": "α", "a_se": "σ(a)", "k_se": "σ(k)", "r2": "R²", "n_points": "models"})

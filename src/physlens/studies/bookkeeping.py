@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from physlens.errors import PhyslensError
 import pandas as pd
 
+from physlens.errors import PhyslensError
 from physlens.runs import atomic_write_bytes, atomic_write_text, library_versions
 
 

@@ -257,6 +257,18 @@ def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, 
     return collect(study.out)
 
 
+def stored_tables(study: StudyConfig) -> dict[str, pd.DataFrame]:
+    """The tables of the models stored so far in ``study.out`` (``collect``), training nothing: the report of an
+    interrupted or unfinished study. A folder holding no study, or one with other settings, is refused."""
+    if not (Path(study.out) / "study.json").is_file():
+        raise PhyslensError(f"{study.out} holds no hidden-unit study to report on; run the study first")
+    record_config(study)
+    tables = collect(study.out)
+    if not len(tables["models"]):
+        raise PhyslensError(f"{study.out} holds no finished model yet; nothing to report")
+    return tables
+
+
 def collect(out: str | Path) -> dict[str, pd.DataFrame]:
     """Concatenate stored task rows into ``models``, ``units``, ``history`` and ``timings`` tables
     (sorted by N, α, seed) and write them as Parquet beside the results."""
