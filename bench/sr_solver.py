@@ -14,7 +14,6 @@ import os
 import time
 
 import netket as nk
-import optax
 
 from physlens.quantum import train as training
 
@@ -22,10 +21,10 @@ from physlens.quantum import train as training
 def seconds_per_step(run_path: str, sr_solver: str, steps: int) -> tuple[float, float]:
     """(seconds of the first two steps, seconds per step after them) of full-sum SR from the run's parameters."""
     run = training.load(run_path)
-    config = dataclasses.replace(training.config_of(run), mode="exact", sr_solver=sr_solver, diag_shift=1e-4)
+    config = dataclasses.replace(training.config_of(run), mode="exact", sr_solver=sr_solver, diag_shift=1e-4,
+                                 learning_rate=0.02, learning_rate_final=None)
     vstate = nk.vqs.FullSumState(run.system.hilbert, run.model, variables=run.variables)
-    driver = nk.driver.VMC(run.system.hamiltonian, optax.sgd(0.02), variational_state=vstate,
-                           preconditioner=config.build_preconditioner())
+    driver = training.make_driver(run.system, vstate, config)
     start = time.perf_counter()
     driver.run(2, show_progress=False)
     warm = time.perf_counter()

@@ -27,6 +27,7 @@ def test_presets_describe_the_study_systems():
     for name in short:
         converged = preset(f"{name}-converged")
         assert converged.tol == 1e-4 and converged.samples == 1024 and converged.learning_rate_final == 0.003
+        assert converged.sr_solver == ("cholesky" if name in {"heisenberg-6x6", "tfim-chain-40"} else "cg")
         assert (converged.system, converged.size, converged.d_model) == (PRESETS[name].system, PRESETS[name].size, 16)
     assert preset("heisenberg-4x4-wide-converged").build_model().d_model == 32
     polish = preset("heisenberg-4x4-polish")

@@ -204,38 +204,51 @@ def test_a_decaying_step_size_is_used_and_resumes_exactly(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def hand_sr_step(system, model, variables, learning_rate: float, diag_shift: float) -> np.ndarray:
-    """One exact SR step from ``variables`` by dense linear algebra over the whole basis: the gradient
-    2 Re⟨O*_k (E_loc − E)⟩ and the covariance S_kl = Re⟨(O_k − Ō_k)*(O_l − Ō_l)⟩ under |ψ|², O_k = ∂ log ψ/∂θ_k,
-    then θ − η (S + λ I)⁻¹ ∇E. Returns the new parameters flattened, ``(P,)``."""
-    states_SN = np.asarray(system.hilbert.all_states())
+def hand_sr_step(system, model, variables, learning_rate: float, diag_shift: float,
+                 states_SN: np.ndarray | None = None) -> np.ndarray:
+    """One SR step from ``variables`` by dense linear algebra: the gradient 2 Re⟨O*_k (E_loc − E)⟩ and the
+    covariance S_kl = Re⟨(O_k − Ō_k)*(O_l − Ō_l)⟩, O_k = ∂ log ψ/∂θ_k, then θ − η (S + λ I)⁻¹ ∇E. Averages are
+    over the whole basis under |ψ|² (``states_SN`` None) or uniform over the samples ``states_SN``; local energies
+    come from the dense Hamiltonian. Returns the new parameters flattened, ``(P,)``."""
+    basis_BN = np.asarray(system.hilbert.all_states())
     flat_P, unflatten = jax.flatten_util.ravel_pytree(variables["params"])
-    log_psi_S = np.asarray(model.apply({"params": unflatten(flat_P)}, states_SN))
-    jac_SP = np.asarray(jax.jacfwd(lambda p: model.apply({"params": unflatten(p)}, states_SN))(flat_P))
-    psi_S = np.exp(log_psi_S - log_psi_S.real.max())
-    born_S = np.abs(psi_S) ** 2 / np.sum(np.abs(psi_S) ** 2)
-    e_loc_S = (system.hamiltonian.to_dense() @ psi_S) / psi_S
-    energy = np.sum(born_S * e_loc_S)
-    centred_SP = jac_SP - born_S @ jac_SP
-    grad_P = 2 * np.real(np.einsum("s,sp,s->p", born_S, centred_SP.conj(), e_loc_S - energy))
-    s_PP = np.real(np.einsum("s,sp,sq->pq", born_S, centred_SP.conj(), centred_SP))
+
+    def log_psi(p, states):
+        return model.apply({"params": unflatten(p)}, states)
+
+    log_psi_B = np.asarray(log_psi(flat_P, basis_BN))
+    psi_B = np.exp(log_psi_B - log_psi_B.real.max())
+    e_loc_B = (system.hamiltonian.to_dense() @ psi_B) / psi_B
+    if states_SN is None:
+        states_SN, weights_S = basis_BN, np.abs(psi_B) ** 2 / np.sum(np.abs(psi_B) ** 2)
+    else:
+        weights_S = np.full(len(states_SN), 1 / len(states_SN))
+    e_loc_S = e_loc_B[np.asarray(system.hilbert.states_to_numbers(states_SN))]
+    jac_SP = np.asarray(jax.jacfwd(log_psi)(flat_P, states_SN))
+    centred_SP = jac_SP - weights_S @ jac_SP
+    grad_P = 2 * np.real(np.einsum("s,sp,s->p", weights_S, centred_SP.conj(), e_loc_S - weights_S @ e_loc_S))
+    s_PP = np.real(np.einsum("s,sp,sq->pq", weights_S, centred_SP.conj(), centred_SP))
     return np.asarray(flat_P) - learning_rate * np.linalg.solve(s_PP + diag_shift * np.eye(len(flat_P)), grad_P)
 
 
-@pytest.mark.parametrize("sr_solver", ["cholesky", "cg"])
-def test_an_exact_sr_step_equals_the_dense_linear_algebra(tmp_path, sr_solver):
-    """Both SR solvers take the step (S + λ I)⁻¹ ∇E of a hand computation over the 70 states of the ring's
-    S^z = 0 sector from the seed's initial parameters: Cholesky to rounding, conjugate gradients to its
-    stopping tolerance."""
-    cfg = training.TrainConfig(size=8, alpha=1.0, mode="exact", steps=1, tol=0.0, learning_rate=0.05,
-                               diag_shift=1e-3, sr_solver=sr_solver)
+def flat_params(variables) -> np.ndarray:
+    return np.asarray(jax.flatten_util.ravel_pytree(variables["params"])[0])
+
+
+@pytest.mark.parametrize("mode,sr_solver", [("exact", "cholesky"), ("exact", "cg"), ("sampled", "cholesky")])
+def test_an_sr_step_equals_the_dense_linear_algebra(tmp_path, mode, sr_solver):
+    """Every SR solver takes the step (S + λ I)⁻¹ ∇E of a hand computation from the seed's initial parameters of
+    an 8-ring RBM (80 parameters): over the 70 states of the S^z = 0 sector (exact), or over the 64 samples of
+    the first step (sampled; fewer samples than parameters, so NetKet solves in sample space). Cholesky agrees
+    to rounding, conjugate gradients to its stopping tolerance."""
+    cfg = training.TrainConfig(size=8, alpha=1.0, mode=mode, samples=64, chains=8, steps=1, tol=0.0,
+                               learning_rate=0.05, diag_shift=1e-3, sr_solver=sr_solver)
     system = cfg.build_system()
     model = cfg.build_model(system)
-    start_P = np.asarray(jax.flatten_util.ravel_pytree(training.make_vstate(system, model, cfg).parameters)[0])
-    expected_P = hand_sr_step(system, model, training.make_vstate(system, model, cfg).variables,
-                              cfg.learning_rate, cfg.diag_shift)
-    stepped = training.train(cfg, tmp_path / "stepped", progress=False)
-    got_P = np.asarray(jax.flatten_util.ravel_pytree(stepped.variables["params"])[0])
+    vstate = training.make_vstate(system, model, cfg)
+    start_P = flat_params(vstate.variables)
+    samples_SN = None if mode == "exact" else np.asarray(vstate.samples).reshape(-1, system.n_sites)
+    expected_P = hand_sr_step(system, model, vstate.variables, cfg.learning_rate, cfg.diag_shift, samples_SN)
+    got_P = flat_params(training.train(cfg, tmp_path / "stepped", progress=False).variables)
     assert np.max(np.abs(expected_P - start_P)) > 1e-3
     np.testing.assert_allclose(got_P, expected_P, rtol=0, atol=1e-10 if sr_solver == "cholesky" else 1e-4)
-    assert stepped.config["sr_solver"] == sr_solver

@@ -78,7 +78,7 @@ def train(
     learning_rate: float = 0.05,
     learning_rate_final: Annotated[Optional[float], typer.Option(help="decay the step size along a cosine to this value at the last step (default: constant)")] = None,
     diag_shift: Annotated[Optional[float], typer.Option(help="SR diagonal shift (default 0.01)")] = None,
-    sr_solver: Annotated[Optional[str], typer.Option(help="SR linear solver: cg (NetKet's default, implicit QGT) or cholesky (dense QGT, exact solve; a fixed cost per step, for up to a few thousand parameters)")] = None,
+    sr_solver: Annotated[Optional[str], typer.Option(help="SR linear solver: cg (NetKet's default, conjugate gradients; slower as training converges) or cholesky (NetKet's VMC_SR: an exact solve at a fixed cost per step, on the dense QGT with full sums, in sample space when samples < parameters)")] = None,
     e0: Annotated[Optional[float], typer.Option("--e0", help="ground-state energy to measure ε against, in the system's unit (default: exact diagonalisation where the basis fits, else none)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of TrainConfig keys; flags typed on the command line override it")] = None,
     preset: Annotated[Optional[str], typer.Option(help="a transformer preset of the SAE study (heisenberg-4x4-converged, tfim-chain-20-converged, …); flags typed on the command line override it (another system or size drops the preset's reference energy)")] = None,

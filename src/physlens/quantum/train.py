@@ -55,13 +55,17 @@ def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.Variat
     return nk.vqs.MCState(config.build_sampler(system), model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
 
 
-def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.VMC:
-    """NetKet's VMC driver with SR preconditioning (``config.sr_solver``) and the configured optimiser and
-    step-size schedule."""
+def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.AbstractVariationalDriver:
+    """NetKet's SR driver for ``config.sr_solver`` (``VMC`` with the ``SR`` preconditioner, or ``VMC_SR``) with
+    the configured optimiser and step-size schedule."""
     rate = config.learning_rate if config.learning_rate_final is None else config.learning_rate_at
     opt = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](rate)
+    if config.sr_solver == "cholesky":
+        kernel = config.mode == "sampled" and vstate.n_parameters > config.samples
+        return nk.driver.VMC_SR(system.hamiltonian, opt, diag_shift=config.diag_shift, variational_state=vstate,
+                                use_ntk=kernel, on_the_fly=kernel)
     return nk.driver.VMC(system.hamiltonian, opt, variational_state=vstate,
-                         preconditioner=config.build_preconditioner())
+                         preconditioner=nk.optimizer.SR(diag_shift=config.diag_shift))
 
 
 def _finite(value) -> float | None:
@@ -79,7 +83,7 @@ class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
         self._session = session
 
     def before_parameter_update(self, step, log_data, driver):
-        self._session.before_update(step, driver)
+        self._session.before_update(step, driver, log_data["Energy"])
 
     def on_step_end(self, step, log_data, driver):
         self._session.after_update(step, driver)
@@ -105,8 +109,9 @@ class _Session:
         """Wall time of the run: earlier sittings (up to their last checkpoint) and this one."""
         return self.seconds_before + time.perf_counter() - self.start
 
-    def before_update(self, step: int, driver) -> None:
-        stats = driver.energy
+    def before_update(self, step: int, driver, stats) -> None:
+        """Log step ``step`` (its energy statistics ``stats``, from the parameters before the update), snapshot,
+        and stop the run once converged or diverged."""
         energy = float(stats.mean.real)
         row = {"step": step, "energy": energy, "energy_error": _finite(stats.error_of_mean),
                "variance": _finite(stats.variance), "eps": relative_error(energy, self.e0)}

@@ -32,10 +32,11 @@ SAMPLERS = ("auto", "local", "exchange")
 """Metropolis moves: ``local`` single spin flips (NetKet's ``MetropolisLocal``), ``exchange`` swaps along
 the bonds (``MetropolisExchange``, stays in an S^z sector), ``auto`` exchange where S^z is conserved."""
 SR_SOLVERS = ("cg", "cholesky")
-"""How SR solves S δ = F: ``cg`` NetKet's default (the QGT kept implicit, conjugate gradients — iterations,
-and so the time per step, grow as S becomes ill-conditioned near convergence); ``cholesky`` the dense QGT
-(``QGTJacobianDense``, one Jacobian per step) factorised exactly — a fixed cost per step, quadratic in the
-number of parameters, for networks of up to a few thousand parameters."""
+"""How SR solves (S + λ) δ = ∇E: ``cg`` NetKet's default (``VMC`` with the ``SR`` preconditioner: the QGT kept
+implicit, conjugate gradients — iterations, and so the time per step, grow as S becomes ill-conditioned near
+convergence); ``cholesky`` NetKet's ``VMC_SR``, an exact Cholesky solve at a fixed cost per step: on the dense
+P × P QGT in exact mode, and in sampled mode on the S × S neural tangent kernel when there are fewer samples S
+than parameters P (the same update, by (XᵀX + λ)⁻¹Xᵀ = Xᵀ(XXᵀ + λ)⁻¹)."""
 MAX_EXACT_STATES = 2**24
 """Largest basis physlens diagonalises (Lanczos reference) or trains on by a full sum (exact mode)."""
 
@@ -184,13 +185,6 @@ class TrainConfig:
         if self.sampler == "exchange":
             return nk.sampler.MetropolisExchange(system.hilbert, graph=system.graph, n_chains=self.chains)
         return system.metropolis_sampler(self.chains)
-
-    def build_preconditioner(self) -> nk.optimizer.SR:
-        """NetKet's SR preconditioner with ``diag_shift`` and the linear solver ``sr_solver``."""
-        if self.sr_solver == "cholesky":
-            return nk.optimizer.SR(qgt=nk.optimizer.qgt.QGTJacobianDense, solver=nk.optimizer.solver.cholesky,
-                                   diag_shift=self.diag_shift)
-        return nk.optimizer.SR(diag_shift=self.diag_shift)
 
     def reference(self, system: SpinSystem) -> dict:
         """The exact reference of the run: ``reference_energy`` when given, else Lanczos (``system.exact()``);
