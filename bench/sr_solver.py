@@ -5,7 +5,7 @@ parameters, where conjugate gradients need many iterations) and takes full-sum S
 of the S^z = 0 sector with each ``sr_solver`` (step size 0.02, diagonal shift 1e-4, the ``heisenberg-4x4-polish``
 settings). The first two steps (compilation) are timed apart from the next ``--steps``::
 
-    .venv/bin/python bench/sr_solver.py runs/sae-study/heisenberg-4x4-converged [--steps 5]
+    .venv/bin/python bench/sr_solver.py runs/sae-study/heisenberg-4x4-converged [--steps 5] [--solvers cholesky,cg]
 """
 
 import argparse
@@ -36,8 +36,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a finished heisenberg-4x4-converged run")
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--solvers", default="cholesky,cg", help="comma-separated (cg takes minutes per step here)")
     args = parser.parse_args()
-    for solver in ("cholesky", "cg"):
+    for solver in args.solvers.split(","):
         first, per_step = seconds_per_step(args.run, solver, args.steps)
         print(f"sr_solver {solver}: {per_step:.1f} s per full-sum SR step (mean of {args.steps}; first two steps "
               f"{first:.1f} s with compilation; load average {os.getloadavg()[0]:.1f})", flush=True)
