@@ -100,6 +100,7 @@ def test_train_and_info(tmp_path):
     assert "E0 (exact)" in result.stdout and "-2.8027756377" in result.stdout
     info = runner.invoke(app, ["info", str(out)])
     assert info.exit_code == 0 and "-2.8027756377" in info.stdout
+    assert "exact SR (shift 0.01, cg solve), sgd lr=0.05" in " ".join(info.stdout.replace("│", " ").split())
 
 
 def test_killed_cli_run_resumes_to_the_uninterrupted_result(tmp_path):

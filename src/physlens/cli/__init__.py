@@ -275,10 +275,14 @@ def _print_summary(run) -> None:
     status, ref, cfg = run.status, run.reference, run.config
     table = Table(title=f"physlens run {run.path}", show_header=False)
     add_row(table, "system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
-    model = describe(config_of(run).build_model())
+    train_cfg = config_of(run)
+    model = describe(train_cfg.build_model())
     n_params = f", {status['n_parameters']} parameters" if "n_parameters" in status else ""
     add_row(table, "model", f"{model}, seed={cfg['seed']}{n_params}")
-    add_row(table, "training", f"{cfg['mode']} SR, {cfg['optimizer']} lr={cfg['learning_rate']}, tol={cfg['tol']}")
+    rate = f"{train_cfg.learning_rate:g}" + ("" if train_cfg.learning_rate_final is None else f"→{train_cfg.learning_rate_final:g}")
+    start = f"; from {train_cfg.init_from}" if train_cfg.init_from else ""
+    add_row(table, "training", f"{train_cfg.mode} SR (shift {train_cfg.diag_shift:g}, {train_cfg.sr_solver} solve), "
+                               f"{train_cfg.optimizer} lr={rate}, tol={train_cfg.tol:g}{start}")
     add_row(table, "status", f"{status['state']} after {status['step']} steps" + (f" ({status['message']})" if status.get("message") else ""))
     seconds = status.get("seconds", status.get("seconds_last_sitting"))
     if seconds is not None:
