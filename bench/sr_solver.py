@@ -13,8 +13,6 @@ import dataclasses
 import os
 import time
 
-import netket as nk
-
 from physlens.quantum import train as training
 
 
@@ -23,7 +21,8 @@ def seconds_per_step(run_path: str, sr_solver: str, steps: int) -> tuple[float, 
     run = training.load(run_path)
     config = dataclasses.replace(training.config_of(run), mode="exact", sr_solver=sr_solver, diag_shift=1e-4,
                                  learning_rate=0.02, learning_rate_final=None)
-    vstate = nk.vqs.FullSumState(run.system.hilbert, run.model, variables=run.variables)
+    vstate = training.make_vstate(run.system, run.model, config)
+    vstate.variables = run.variables
     driver = training.make_driver(run.system, vstate, config)
     start = time.perf_counter()
     driver.run(2, show_progress=False)

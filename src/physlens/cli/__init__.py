@@ -272,17 +272,16 @@ def _print_summary(run) -> None:
     if run.config.get("kind") == "evolution":
         evolve.print_evolution(run.path)
         return
-    status, ref, cfg = run.status, run.reference, run.config
+    status, ref, cfg = run.status, run.reference, config_of(run)
     table = Table(title=f"physlens run {run.path}", show_header=False)
     add_row(table, "system", ", ".join(f"{k}={v}" for k, v in ref["system"].items()))
-    train_cfg = config_of(run)
-    model = describe(train_cfg.build_model())
+    model = describe(cfg.build_model())
     n_params = f", {status['n_parameters']} parameters" if "n_parameters" in status else ""
-    add_row(table, "model", f"{model}, seed={cfg['seed']}{n_params}")
-    rate = f"{train_cfg.learning_rate:g}" + ("" if train_cfg.learning_rate_final is None else f"→{train_cfg.learning_rate_final:g}")
-    start = f"; from {train_cfg.init_from}" if train_cfg.init_from else ""
-    add_row(table, "training", f"{train_cfg.mode} SR (shift {train_cfg.diag_shift:g}, {train_cfg.sr_solver} solve), "
-                               f"{train_cfg.optimizer} lr={rate}, tol={train_cfg.tol:g}{start}")
+    add_row(table, "model", f"{model}, seed={cfg.seed}{n_params}")
+    rate = f"{cfg.learning_rate:g}" + ("" if cfg.learning_rate_final is None else f"→{cfg.learning_rate_final:g}")
+    start = f"; from {cfg.init_from}" if cfg.init_from else ""
+    add_row(table, "training", f"{cfg.mode} SR (shift {cfg.diag_shift:g}, {cfg.sr_solver} solve), "
+                               f"{cfg.optimizer} lr={rate}, tol={cfg.tol:g}{start}")
     add_row(table, "status", f"{status['state']} after {status['step']} steps" + (f" ({status['message']})" if status.get("message") else ""))
     seconds = status.get("seconds", status.get("seconds_last_sitting"))
     if seconds is not None:
@@ -292,7 +291,7 @@ def _print_summary(run) -> None:
         add_row(table, "E0", f"unavailable ({ref['method']})")
     else:
         states = f", {ref['n_states']} states" if ref.get("n_states") else ""
-        label = "E0 (exact)" if cfg.get("reference_energy") is None else "E0 (given)"
+        label = "E0 (exact)" if cfg.reference_energy is None else "E0 (given)"
         add_row(table, label, f"{ref['energy']:.10f} {unit}  [{ref['method']}{states}]")
     if status.get("energy") is not None:
         add_row(table, "E (final)", f"{status['energy']:.10f} {unit}  [{status['energy_method']}]")
