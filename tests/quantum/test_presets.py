@@ -29,7 +29,8 @@ def test_presets_describe_the_study_systems():
         assert converged.tol == 1e-4 and converged.samples == 1024 and converged.learning_rate_final == 0.003
         assert converged.sr_solver == ("cholesky" if name in {"heisenberg-6x6", "tfim-chain-40"} else "cg")
         assert (converged.system, converged.size, converged.d_model) == (PRESETS[name].system, PRESETS[name].size, 16)
-    assert preset("heisenberg-4x4-wide-converged").build_model().d_model == 32
+    wide = preset("heisenberg-4x4-wide-converged")
+    assert (wide.build_model().d_model, wide.sr_solver) == (32, "cholesky")
     polish = preset("heisenberg-4x4-polish")
     assert (polish.sr_solver, polish.diag_shift, polish.tol) == ("cholesky", 1e-4, 1e-4)
     assert dataclasses.replace(polish, mode="sampled", sr_solver="cg", learning_rate=0.03, diag_shift=0.01,

@@ -19,9 +19,10 @@ The ``…-converged`` presets train the same networks (``heisenberg-4x4-wide-con
 as converging needs: 1,024 samples per step, the step size decaying along a cosine from 0.03 to 0.003 (so
 the SR noise floor falls as training ends), stopping at ε < 1e-4, within 4,000 steps on 4×4 and 3,000 on the
 chains and on 6×6 (the last two sampled throughout; ε against the closed form and the literature value).
-The 6×6 and 40-site ones solve SR by Cholesky in sample space (``sr_solver="cholesky"``: the same update at a
-fixed cost per step, where conjugate gradients slow down as training converges; 40 early 6×6 steps took 67 s
-against 90 s); the 4×4 and 20-site ones keep NetKet's conjugate gradients, as their committed runs were trained.
+The 6×6, 40-site and wide ones solve SR by Cholesky in sample space (``sr_solver="cholesky"``: the same update
+at a fixed cost per step, where conjugate gradients slow down as training converges; 40 early 6×6 steps took
+67 s against 90 s, 60 first d_model-32 steps 61 s against 143 s); the 4×4 and 20-site ones keep NetKet's
+conjugate gradients, as their committed runs were trained.
 
 ``heisenberg-4x4-polish`` continues such a run by full sums (``--init-from`` a finished 4×4 run of the
 same network): exact SR gradients over the 12,870 states, the dense QGT solved by Cholesky
@@ -98,7 +99,7 @@ PRESETS |= {
                                                   learning_rate=0.02, diag_shift=1e-4, steps=600, tol=1e-4,
                                                   log_every=10, checkpoint_every=10),
       "heisenberg-4x4-wide-converged": dataclasses.replace(PRESETS["heisenberg-4x4"], steps=4000, d_model=32,
-                                                          **_CONVERGED)}
+                                                          sr_solver="cholesky", **_CONVERGED)}
 """The study's presets by name (see the module docstring)."""
 
 
