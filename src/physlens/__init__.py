@@ -17,8 +17,8 @@ below are imported on first use, so ``import physlens`` stays light.
 Importing physlens switches JAX to float64, NetKet's own default, and lets XLA's CPU
 backend run elementwise fusions through YNNPACK (``physlens.xla_cpu``; vectorised ``exp``
 and ``log1p``), when it comes before the first JAX computation; on glibc it also keeps freed memory for
-reuse instead of returning it to the kernel page by page (``physlens.allocator``; twice as fast a sampled
-6×6 SR step, the same numbers).
+reuse instead of returning it to the kernel page by page (``physlens.allocator``; a sampled 6×6 SR step
+about twice as fast, the same numbers).
 """
 
 import importlib
