@@ -34,4 +34,3 @@ def test_xla_buffers_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
     # reaches its working size (5–11 measured), however many calls follow
     assert _faults_in_result_pages() < 30
     assert _faults_in_result_pages(PHYSLENS_MALLOC="system") > 100
-
