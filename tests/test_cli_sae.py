@@ -48,11 +48,13 @@ def test_sae_then_steer(run_dir, tmp_path):
     assert "model ε" in (out / "RESULTS.md").read_text()
 
 
-@pytest.mark.parametrize("args", [["--scales", "a,b"], ["--arch", "gated"], ["--hook", "nowhere"]])
+@pytest.mark.parametrize("args", [["--scales", "a,b"], ["--arch", "gated"], ["--hook", "nowhere"],
+                                  ["--threshold", "0", "--arch", "jumprelu"]])
 def test_bad_sae_input_exits_2(run_dir, tmp_path, args):
     result = runner.invoke(app, ["sae", str(run_dir), "--hook", HOOK, "--steps", "10", "--out", str(tmp_path / "x"), *args])
     assert result.exit_code == 2
     assert "physlens: error:" in result.output and args[0].removeprefix("--") in result.output
+    assert not (tmp_path / "x").exists()
 
 
 def test_steer_missing_sae_exits_2(run_dir, tmp_path):

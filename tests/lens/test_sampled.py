@@ -6,7 +6,7 @@ import pytest
 from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Ablate, Identity, LensLogPsi, Scale, single_unit_ablations
-from physlens.lens.sampled import SampledEvaluator, weighted_mean
+from physlens.lens.sampled import SampledEvaluator, paired_shift_error, weighted_mean
 from physlens.quantum.models import RBM
 from physlens.quantum.observables import czz_per_config, local_energy_per_config
 from physlens.quantum.systems import HeisenbergRing
@@ -108,3 +108,32 @@ def test_weighted_mean_matches_closed_form():
     assert mean[0] == pytest.approx(11 / 4)
     expected = np.sqrt(((np.array([1, 1, 2]) / 4) ** 2 * (x_KS[0] - 11 / 4) ** 2).sum())
     assert error[0] == pytest.approx(expected)
+
+
+def test_energy_shift_is_within_four_paired_errors_of_the_exact_shift(setup):
+    gentle = [Identity(HOOK), Scale(HOOK, (0,), 0.9), Scale(HOOK, (0, 3), 1.1)]
+    exact = setup[2].evaluate(gentle)
+    result = sampled(setup).evaluate(gentle)
+    assert result.shift_errors_K[0] == pytest.approx(0.0, abs=1e-15)
+    np.testing.assert_array_equal(exact.shift_errors_K, 0.0)
+    shift_K, exact_shift_K = result.energies_K - result.energies_K[0], exact.energies_K - exact.energies_K[0]
+    assert_within_four_errors(shift_K[1:], result.shift_errors_K[1:], exact_shift_K[1:])
+    assert np.all(result.shift_errors_K[1:] < 0.5 * result.energy_errors_K[1:])
+
+
+def test_paired_shift_error_is_the_spread_of_the_difference_over_independent_sample_sets():
+    rng = np.random.default_rng(3)
+    sets, size = 4000, 200
+    z_RS = rng.normal(size=(sets, size))
+    x0_RS = z_RS + 0.3 * rng.normal(size=(sets, size))
+    x1_RS = x0_RS + 0.05 * z_RS**2
+    w_RS = np.exp(0.2 * z_RS)
+    differences_R = (w_RS * x1_RS).sum(1) / w_RS.sum(1) - x0_RS.mean(1)
+    errors_R = np.array([paired_shift_error(x1_RS[r][None], w_RS[r][None], x0_RS[r])[0] for r in range(sets)])
+    assert np.sqrt(np.mean(errors_R**2)) == pytest.approx(differences_R.std(), rel=0.05)
+
+
+def test_paired_shift_error_matches_a_hand_computation():
+    x_KS, w_KS, x0_S = np.array([[1.0, 2.0, 4.0]]), np.array([[1.0, 1.0, 2.0]]), np.array([0.0, 3.0, 3.0])
+    contributions = np.array([1, 1, 2]) / 4 * (x_KS[0] - 11 / 4) - (x0_S - 2.0) / 3
+    assert paired_shift_error(x_KS, w_KS, x0_S)[0] == pytest.approx(np.sqrt((contributions**2).sum()))

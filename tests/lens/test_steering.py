@@ -147,7 +147,7 @@ def test_spearman_and_deviation_use_the_admissible_range_only():
     energies_K = np.array([-1.9, -1.95, -1.99, -2.0, -1.98, -1.9, 10.0])
     ok_K = np.array([1, 1, 1, 1, 1, 1, 0], bool)
     curve = SteeringCurve("h", 0, "scale", s_K, energies_K, np.zeros(7), -2.0, {"o": obs_K}, {"o": np.zeros(7)},
-                          np.ones(7), np.zeros(7, bool), ok_K, 0.1, False, "J", 10)
+                          np.ones(7), np.zeros(7, bool), ok_K, 0.1, False, "J", 10, np.zeros(7))
     rank_s, rank_o = np.argsort(np.argsort(s_K[ok_K])), np.argsort(np.argsort(obs_K[ok_K]))
     n = ok_K.sum()
     assert curve.spearman("o") == pytest.approx(1 - 6 * np.sum((rank_s - rank_o) ** 2) / (n * (n**2 - 1)))

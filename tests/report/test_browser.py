@@ -33,7 +33,7 @@ def curve(observables=("m_s", "abs_m_s")) -> SteeringCurve:
     values = {name: 0.1 * (i + 1) * s_K for i, name in enumerate(observables)}
     return SteeringCurve("resid.final", 3, "scale", s_K, -2 - 0.01 * (s_K - 1) ** 2, np.full(9, 1e-3), -2.0, values,
                          {name: np.full(9, 0.01) for name in observables}, np.linspace(1, 0.05, 9), np.zeros(9, bool),
-                         np.arange(9) < 7, 0.1, False, "J", 100)
+                         np.arange(9) < 7, 0.1, False, "J", 100, np.full(9, 1e-4))
 
 
 def hidden_unit_page(folder: Path) -> Path:

@@ -14,7 +14,7 @@ def curve() -> SteeringCurve:
     s_K = np.linspace(0, 2, 5)
     return SteeringCurve("resid.final", 3, "scale", s_K, -2 - 0.01 * (s_K - 1) ** 2, np.full(5, 1e-3), -2.0,
                          {"m": 0.1 * s_K}, {"m": np.full(5, 0.01)}, np.array([0.05, 0.5, 1, 0.5, 0.05]),
-                         np.zeros(5, bool), np.array([0, 1, 1, 1, 0], bool), 0.1, False, "J", 100)
+                         np.zeros(5, bool), np.array([0, 1, 1, 1, 0], bool), 0.1, False, "J", 100, np.full(5, 1e-4))
 
 
 def views(coords_ND):

@@ -76,6 +76,9 @@ def test_sampled_study_reweights_from_its_samples():
     e_exact = system.energy_of(np.asarray(model.apply(variables, np.asarray(system.hilbert.all_states()))))
     assert abs(study.energies["clean"] - e_exact) < 5 * study.curve.energy_errors_K[1]
     assert study.curve.energies_K[1] == pytest.approx(study.energies["clean"], rel=1e-12)
+    deviation_err_K = study.curve.relative_deviation_errors_K
+    assert deviation_err_K[1] == pytest.approx(0.0, abs=1e-15) and np.all(deviation_err_K[[0, 2]] > 0)
+    assert np.all(deviation_err_K < study.curve.energy_errors_K / abs(study.curve.energy_reference))
     check = resampled_check(study, system, model, variables, np.array([1.5]))
     assert check.resampled_K.all() and check.method_K[0] == "resampled"
     sigma = np.hypot(check.energy_errors_K[0], study.curve.energy_errors_K[2])

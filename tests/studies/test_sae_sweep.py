@@ -58,7 +58,14 @@ def test_a_rerun_resumes_without_retraining(sweep, monkeypatch):
     pd.testing.assert_frame_equal(again.reset_index(drop=True), pd.read_csv(out / "sweep.csv"))
 
 
-@pytest.mark.parametrize("spec", ["topk:64", "topk:4:8", "relu:64:-1", "gated:64:1", "relu:x:1"])
+@pytest.mark.parametrize("spec", ["topk:64", "topk:4:8", "relu:64:-1", "gated:64:1", "relu:x:1", "relu:64:1e-3:0.03",
+                                  "jumprelu:64:1e-3:0", "jumprelu:64:1e-3:0.03:1"])
 def test_bad_specs_are_refused(spec):
     with pytest.raises(PhyslensError):
         parse_spec(spec)
+
+
+def test_a_jumprelu_spec_carries_its_initial_threshold_into_the_sae():
+    assert parse_spec("jumprelu:64:1e-2") == ("jumprelu", 64, 1e-2, 1e-3)
+    cfg = SweepConfig().study_config("resid.final", "jumprelu:32:1e-2:0.03").sae_config(16)
+    assert (cfg.d_sae, cfg.l0_coefficient, cfg.initial_threshold) == (32, 1e-2, 0.03)

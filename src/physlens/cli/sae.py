@@ -65,6 +65,8 @@ def sae_command(
     k: Annotated[int, typer.Option(help="active latents per token (topk)")] = 4,
     latents: Annotated[int, typer.Option(help="number of SAE latents F")] = 64,
     sparsity: Annotated[float, typer.Option(help="L1 (relu) or L0 (jumprelu) coefficient")] = 1e-3,
+    threshold: Annotated[float, typer.Option(help="jumprelu: initial threshold θ₀ (the published 0.001 leaves L0 "
+                                                  "unmoved by --sparsity within a few thousand steps; try 0.03)")] = 1e-3,
     steps: Annotated[int, typer.Option(help="SAE training steps")] = 2000,
     method: Annotated[str, typer.Option(help="exact, sampled or auto")] = "auto",
     samples: Annotated[int, typer.Option(help="samples of |ψ|² (sampled) / training configurations (exact)")] = 4096,
@@ -88,7 +90,8 @@ def sae_command(
     with stages(["loading the model", "SAE, matching and steering", "writing the report"], "sae", progress) as advance:
         opened = open_source(source, system, size, param, model)
         hook = hook or _default_hook(opened)
-        cfg = sae_steering.SAEStudyConfig(hook=hook, arch=arch, d_sae=latents, k=k, sparsity=sparsity, n_steps=steps,
+        cfg = sae_steering.SAEStudyConfig(hook=hook, arch=arch, d_sae=latents, k=k, sparsity=sparsity,
+                                          threshold=threshold, n_steps=steps,
                                           method=method, n_samples=samples, target=target, strengths=strengths, seed=seed)
         out = out or (source / f"sae-{hook}" if source.is_dir() else source.with_name(f"{source.name}.sae-{hook}"))
         if not force:

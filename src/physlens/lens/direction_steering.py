@@ -55,7 +55,8 @@ def direction_curves(evaluator, hook: str, directions: Mapping[str, np.ndarray],
     """E and the evaluator's observables along each named direction at every strength, in one batched evaluation.
 
     Returns one row per (direction, strength): ``direction``, ``strength`` (the coefficient α of ``AddDirection``),
-    ``energy`` (the evaluator's unit), ``rel_energy_dev`` |E − E_0|/|E_0| against the unsteered model, ``ess_fraction``
+    ``energy`` (the evaluator's unit), ``rel_energy_dev`` |E − E_0|/|E_0| against the unsteered model and its standard
+    error ``rel_energy_dev_err`` (0 when exact, paired over the shared samples when reweighted), ``ess_fraction``
     (inf when exact) and one column per observable.
     """
     strengths_K = np.sort(np.asarray(strengths, dtype=float).reshape(-1))
@@ -72,6 +73,7 @@ def direction_curves(evaluator, hook: str, directions: Mapping[str, np.ndarray],
     frame = pd.DataFrame(labels, columns=["direction", "strength"])
     frame["energy"] = result.energies_K[1:]
     frame["rel_energy_dev"] = np.abs(frame.energy - reference) / abs(reference)
+    frame["rel_energy_dev_err"] = result.shift_errors_K[1:] / abs(reference)
     frame["ess_fraction"] = np.inf if result.exact else result.ess_K[1:] / result.n_samples
     for name, values in result.observables.items():
         if np.ndim(values) == 1:

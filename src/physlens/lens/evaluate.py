@@ -56,6 +56,9 @@ class EvaluationResult:
         exact: True for a full sum over the basis, False for Monte Carlo.
         unit: energy unit of the Hamiltonian.
         n_samples: basis size S (exact) or number of reference samples (sampled).
+        shift_errors_K: standard error of E_k − E_0, the shift from the un-intervened model, in ``unit``,
+            ``(K,)``: 0 when exact; for reweighted estimates it pairs each sample's contribution to both
+            energies, so it is far smaller than either energy's own error when the intervention is gentle.
     """
 
     labels: tuple[str, ...]
@@ -68,15 +71,16 @@ class EvaluationResult:
     exact: bool
     unit: str
     n_samples: int
+    shift_errors_K: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per intervention: label, energy, energy_err, ess, resampled, and one column
-        per observable component (``czz[3]``) with its ``_err`` column."""
+        """One row per intervention: label, energy, energy_err, shift_err (of E_k − E_0), ess, resampled, and
+        one column per observable component (``czz[3]``) with its ``_err`` column."""
         columns: dict[str, Any] = {"label": list(self.labels), "energy": self.energies_K,
-                                   "energy_err": self.energy_errors_K, "ess": self.ess_K,
+                                   "energy_err": self.energy_errors_K, "shift_err": self.shift_errors_K, "ess": self.ess_K,
                                    "resampled": self.resampled_K}
         for name, values in self.observables.items():
             flat = values.reshape(len(self), -1)
@@ -293,7 +297,8 @@ class ExactEvaluator:
                        for name, parts in observables.items()}
         return EvaluationResult(labels, energies_K, np.zeros(n_int), observables,
                                 {name: np.zeros_like(v) for name, v in observables.items()},
-                                np.full(n_int, np.inf), np.zeros(n_int, bool), True, self.unit, self.n_states)
+                                np.full(n_int, np.inf), np.zeros(n_int, bool), True, self.unit, self.n_states,
+                                np.zeros(n_int))
 
     def born_weights(self, interventions: Sequence[Intervention] | HookEdit) -> np.ndarray:
         """Normalised Born weights |ψ_k(σ)|² / Σ_σ |ψ_k(σ)|² of each intervened model, ``(K, S)``."""

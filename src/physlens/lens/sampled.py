@@ -9,7 +9,9 @@ w_k(σ) ∝ |ψ_k(σ)|²/|ψ_0(σ)|² and self-normalised estimates
 with E_loc^k(σ) = ⟨σ|H|ψ_k⟩/⟨σ|ψ_k⟩ the local energy of the intervened model, all K
 interventions batched with ``jax.vmap``. It reports the effective sample size
 ESS_k = (Σw)²/Σw² and delta-method standard errors √(Σ w² (x − x̄)²)/Σw, which
-treat the samples as independent (thin correlated Markov chains first). When
+treat the samples as independent (thin correlated Markov chains first). The shift
+E_k − E_0 gets its own, paired, error: both estimates use the same samples, so the
+fluctuations they share cancel (``paired_shift_error``). When
 ESS_k/S falls below ``ess_threshold`` and a ``sampler`` is given, intervention k is
 estimated from fresh samples of |ψ_k|² instead (uniform weights, ``resampled``).
 The result is the ``EvaluationResult`` of ``ExactEvaluator``, with ``exact=False``::
@@ -55,6 +57,20 @@ def weighted_mean(x_KS: np.ndarray, weights_KS: np.ndarray) -> tuple[np.ndarray,
     mean = (w * x_KS).sum(axis=1)
     error = np.sqrt((w**2 * np.abs(x_KS - mean[:, None]) ** 2).sum(axis=1))
     return mean, error
+
+
+def paired_shift_error(x_KS: np.ndarray, weights_KS: np.ndarray, x0_S: np.ndarray) -> np.ndarray:
+    """Delta-method standard error of x̄_k − x̄_0 over the same S samples, ``(K,)``.
+
+    x̄_k is the self-normalised mean of ``x_KS`` ``(K, S)`` under ``weights_KS`` ``(K, S)``, x̄_0
+    the plain mean of ``x0_S`` ``(S,)``. Sample s contributes w̃_ks (x_ks − x̄_k) − (x0_s − x̄_0)/S
+    to the difference (w̃ the normalised weights); the error is the root sum of squares of
+    those contributions, treating samples as independent.
+    """
+    w_KS = weights_KS / weights_KS.sum(axis=1, keepdims=True)
+    mean_K = (w_KS * x_KS).sum(axis=1)
+    own_S = (x0_S - x0_S.mean()) / x0_S.size
+    return np.sqrt(((w_KS * (x_KS - mean_K[:, None]) - own_S) ** 2).sum(axis=1))
 
 
 class SampledEvaluator:
@@ -169,6 +185,8 @@ class SampledEvaluator:
         weights_KS = np.exp(log_weights_KS - log_weights_KS.max(axis=1, keepdims=True))
         ess_K = weights_KS.sum(axis=1) ** 2 / (weights_KS**2).sum(axis=1)
         energies_K, energy_errors_K = weighted_mean(np.real(e_loc_KS[:n_int]), weights_KS)
+        reference_S = np.real(e_loc_KS[n_int])
+        shift_errors_K = paired_shift_error(np.real(e_loc_KS[:n_int]), weights_KS, reference_S)
         observables, observable_errors = {}, {}
         for name, table in self._tables.items():
             table_KS = np.broadcast_to(table, (n_int, *table.shape))
@@ -181,11 +199,12 @@ class SampledEvaluator:
         for k in low if self.sampler is not None else ():
             edit = jax.tree.map(lambda a: a[k], edit_KD)
             energies_K[k], energy_errors_K[k], ess_K[k], obs, errs = self._resampled(edit, k)
+            shift_errors_K[k] = np.hypot(energy_errors_K[k], reference_S.std() / np.sqrt(reference_S.size))
             for name in observables:
                 observables[name][k], observable_errors[name][k] = obs[name], errs[name]
             resampled_K[k] = True
         return EvaluationResult(labels, energies_K, energy_errors_K, observables, observable_errors,
-                                ess_K, resampled_K, False, self.unit, self.n_samples)
+                                ess_K, resampled_K, False, self.unit, self.n_samples, shift_errors_K)
 
     def _resampled(self, edit: HookEdit, k: int):
         """Estimates for one intervention from fresh samples of its own |ψ_k|²."""

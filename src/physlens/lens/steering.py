@@ -131,6 +131,8 @@ class SteeringCurve:
         exact: True for full sums over the basis, False for Monte Carlo.
         unit: energy unit.
         n_samples: basis size (exact) or number of reference samples.
+        shift_errors_K: standard error of E(s) − E_unsteered, in ``unit`` (0 when exact; paired over the
+            shared samples when reweighted, see ``physlens.lens.sampled``), ``(K,)``.
     """
 
     hook: str
@@ -149,11 +151,17 @@ class SteeringCurve:
     exact: bool
     unit: str
     n_samples: int
+    shift_errors_K: np.ndarray
 
     @property
     def relative_deviation_K(self) -> np.ndarray:
         """(E(s) − E_unsteered)/|E_unsteered|, ``(K,)``."""
         return (self.energies_K - self.energy_reference) / abs(self.energy_reference)
+
+    @property
+    def relative_deviation_errors_K(self) -> np.ndarray:
+        """Standard error of ``relative_deviation_K`` (0 when exact), ``(K,)``."""
+        return self.shift_errors_K / abs(self.energy_reference)
 
     @property
     def max_relative_deviation(self) -> float:
@@ -177,10 +185,11 @@ class SteeringCurve:
         return float(scipy.stats.spearmanr(self.strengths_K[keep], values).statistic)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per strength: strength, energy (+ error, relative deviation), each observable (+ error),
-        ESS/S, admissible, method."""
+        """One row per strength: strength, energy (+ error), relative deviation (+ its paired error), each
+        observable (+ error), ESS/S, admissible, method."""
         frame = pd.DataFrame({"strength": self.strengths_K, "energy": self.energies_K, "energy_err": self.energy_errors_K,
-                              "rel_energy_dev": self.relative_deviation_K})
+                              "rel_energy_dev": self.relative_deviation_K,
+                              "rel_energy_dev_err": self.relative_deviation_errors_K})
         for name, values in self.observables.items():
             frame[name], frame[f"{name}_err"] = values, self.observable_errors[name]
         frame["ess_fraction"], frame["admissible"], frame["method"] = self.ess_fraction_K, self.admissible_K, self.method_K
@@ -243,4 +252,4 @@ def steering_curve(evaluator, hook: str, feature: int, strengths: np.ndarray, *,
                          float(result.energies_K[k]), {n: np.asarray(v[:k]) for n, v in result.observables.items()},
                          {n: np.asarray(v[:k]) for n, v in result.observable_errors.items()}, ess_fraction_K,
                          result.resampled_K[:k].copy(), admissible_K, float(ess_threshold), result.exact, result.unit,
-                         result.n_samples)
+                         result.n_samples, result.shift_errors_K[:k])

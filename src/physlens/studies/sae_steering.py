@@ -29,6 +29,7 @@ from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import FeatureMatch, match_features
 from physlens.lens.sae import SAE, SAEMetrics, TrainConfig, TrainLog, config_for, encode
 from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, train_sae
+from physlens.lens.sae.jumprelu import INITIAL_THRESHOLD
 from physlens.lens.sampled import weighted_mean
 from physlens.lens.steering import SAELogPsi, SteeringCurve, steering_curve, steering_edits
 from physlens.quantum.activations import ActivationDataset, collect_activations, in_chunks
@@ -57,6 +58,7 @@ class SAEStudyConfig:
         d_sae: number of latents F.
         k: active latents per token (TopK).
         sparsity: L1 (ReLU) or L0 (JumpReLU) coefficient.
+        threshold: JumpReLU's initial threshold θ₀ (normalised input units; see ``physlens.lens.sae.jumprelu``).
         n_steps: SAE training steps.
         batch_size: tokens per training step (capped at the dataset's size).
         learning_rate: Adam step size.
@@ -76,6 +78,7 @@ class SAEStudyConfig:
     d_sae: int = 64
     k: int = 4
     sparsity: float = 1e-3
+    threshold: float = INITIAL_THRESHOLD
     n_steps: int = 2000
     batch_size: int = 1024
     learning_rate: float = 1e-3
@@ -92,10 +95,12 @@ class SAEStudyConfig:
         check_choice("method", self.method, ("auto", "exact", "sampled"))
         if self.n_samples < 2 or not self.strengths:
             raise PhyslensError("n_samples must be >= 2 and strengths must hold at least one value")
+        if not self.threshold > 0:
+            raise PhyslensError(f"the JumpReLU initial threshold must be > 0 (normalised input units); got {self.threshold}")
 
     def sae_config(self, d_in: int):
         """The SAE architecture for inputs of width ``d_in``."""
-        return config_for(self.arch, d_in, self.d_sae, k=self.k, sparsity=self.sparsity)
+        return config_for(self.arch, d_in, self.d_sae, k=self.k, sparsity=self.sparsity, threshold=self.threshold)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ def results_markdown(study: SAEStudy, title: str) -> str:
         lines.append(f"| strengths with \\|ΔE\\|/\\|E\\| ≤ {QUIET:g} around the identity | "
                      f"{curve.strengths_K[quiet_K].min():g}..{curve.strengths_K[quiet_K].max():g} "
                      f"({int(quiet_K.sum())} points); Spearman ρ there {quiet.spearman(study.target):+.4f} |")
+        if not curve.exact:
+            lines.append(f"| largest standard error of \\|ΔE\\|/\\|E\\| there (paired over the shared samples) | "
+                         f"{curve.relative_deviation_errors_K[quiet_K].max():.1e} |")
     return "\n".join(lines + [""])
 
 

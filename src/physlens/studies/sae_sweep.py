@@ -18,7 +18,8 @@ tokens and measured:
   combination (``split_n``, ``split_combined_r``: ``physlens.lens.probes.split_features``).
 
 An SAE is named by a spec ``arch:latents:value``: ``relu:64:1e-3`` (L1 coefficient λ),
-``topk:64:4`` (k), ``jumprelu:64:1e-3`` (L0 coefficient). Rows are appended to
+``topk:64:4`` (k), ``jumprelu:64:1e-3`` (L0 coefficient), ``jumprelu:64:1e-3:0.03`` (and its
+initial threshold θ₀, 0.001 when not given). Rows are appended to
 ``sweep.csv`` as each SAE finishes (written atomically), and a rerun skips (hook, spec)
 pairs already there, so an interrupted sweep resumes.
 
@@ -44,6 +45,7 @@ from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import match_features
 from physlens.lens.probes import linear_probe, split_features
 from physlens.lens.sae import TrainConfig, fidelity, fraction_recovered, sae_metrics, train_sae
+from physlens.lens.sae.jumprelu import INITIAL_THRESHOLD
 from physlens.lens.steering import SAELogPsi, steering_edits
 from physlens.quantum.activations import collect_activations, in_chunks
 from physlens.quantum.registry import lens_of
@@ -53,26 +55,32 @@ from physlens.studies.sae_steering import (ARCHITECTURES, DEFAULT_TARGETS, SAESt
 
 DEFAULT_GRID = (tuple(f"relu:64:{lam:g}" for lam in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
                 + tuple(f"topk:64:{k}" for k in (1, 2, 4, 8, 16))
-                + tuple(f"jumprelu:64:{lam:g}" for lam in (1e-4, 1e-3, 1e-2))
+                + ("jumprelu:64:0.001",) + tuple(f"jumprelu:64:{lam:g}:0.03" for lam in (1e-3, 1e-2, 1e-1))
                 + ("topk:16:4", "topk:256:4", "relu:256:1e-3"))
 """The issue's grid: ReLU-L1 over λ, TopK over k ∈ {1, 2, 4, 8, 16}, JumpReLU over its L0 coefficient, and three
-other dictionary sizes."""
+other dictionary sizes. JumpReLU starts once from the published θ₀ = 0.001 and three times from θ₀ = 0.03,
+where λ sets L0 within 2,000 steps (from 0.001 it does not: ``physlens.lens.sae.jumprelu``)."""
 SPLIT_MIN_R = 0.5
 """|r| from which a feature counts as one of the target's split features."""
 
 
-def parse_spec(spec: str) -> tuple[str, int, float]:
-    """``arch:latents:value`` → (architecture, latents, value); value is k for TopK, the coefficient otherwise."""
+def parse_spec(spec: str) -> tuple[str, int, float, float]:
+    """``arch:latents:value[:threshold]`` → (architecture, latents, value, θ₀); value is k for TopK, the coefficient
+    otherwise; the fourth field, JumpReLU's initial threshold θ₀, only for ``jumprelu`` (default 0.001)."""
     parts = spec.split(":")
     try:
         arch, latents, value = parts[0], int(parts[1]), float(parts[2])
+        threshold = float(parts[3]) if len(parts) == 4 else INITIAL_THRESHOLD
     except (IndexError, ValueError):
         raise PhyslensError(f"SAE spec {spec!r} is not arch:latents:value; allowed: e.g. relu:64:1e-3, topk:64:4, "
-                            "jumprelu:64:1e-3") from None
+                            "jumprelu:64:1e-3, jumprelu:64:1e-3:0.03") from None
     check_choice("SAE architecture", arch, ARCHITECTURES)
-    if len(parts) != 3 or latents < 1 or value <= 0 or (arch == "topk" and (value != int(value) or value > latents)):
-        raise PhyslensError(f"SAE spec {spec!r}: need latents >= 1 and a positive value (an integer k <= latents for topk)")
-    return arch, latents, value
+    fields = 4 if arch == "jumprelu" else 3
+    if (not 3 <= len(parts) <= fields or latents < 1 or value <= 0 or not threshold > 0
+            or (arch == "topk" and (value != int(value) or value > latents))):
+        raise PhyslensError(f"SAE spec {spec!r}: need latents >= 1 and a positive value (an integer k <= latents for "
+                            "topk), and a positive fourth field (θ₀) only for jumprelu")
+    return arch, latents, value, threshold
 
 
 @dataclass(frozen=True)
@@ -105,9 +113,9 @@ class SweepConfig:
             parse_spec(spec)
 
     def study_config(self, hook: str, spec: str) -> SAEStudyConfig:
-        arch, latents, value = parse_spec(spec)
+        arch, latents, value, threshold = parse_spec(spec)
         return SAEStudyConfig(hook=hook, arch=arch, d_sae=latents, k=int(value) if arch == "topk" else 4,
-                              sparsity=value if arch != "topk" else 1e-3, n_steps=self.n_steps,
+                              sparsity=value if arch != "topk" else 1e-3, threshold=threshold, n_steps=self.n_steps,
                               batch_size=self.batch_size, learning_rate=self.learning_rate, method=self.method,
                               n_samples=self.n_samples, seed=self.seed)
 

@@ -21,7 +21,7 @@ import safetensors.numpy
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.sae.base import SAE, SAEConfig
-from physlens.lens.sae.jumprelu import JumpReLUConfig
+from physlens.lens.sae.jumprelu import INITIAL_THRESHOLD, JumpReLUConfig
 from physlens.lens.sae.relu import ReLUConfig
 from physlens.lens.sae.topk import TopKConfig
 from physlens.runs import atomic_write_bytes
@@ -31,15 +31,16 @@ CFG_FILE = "cfg.json"
 ARCHITECTURES: dict[str, type[SAEConfig]] = {c.architecture: c for c in (ReLUConfig, TopKConfig, JumpReLUConfig)}
 
 
-def config_for(architecture: str, d_in: int, d_sae: int, *, k: int, sparsity: float) -> SAEConfig:
+def config_for(architecture: str, d_in: int, d_sae: int, *, k: int, sparsity: float,
+               threshold: float = INITIAL_THRESHOLD) -> SAEConfig:
     """The config of an SAE architecture by name: ``topk`` keeps ``k`` latents, ``relu`` takes ``sparsity`` as
-    its L1 coefficient and ``jumprelu`` as its L0 coefficient."""
+    its L1 coefficient and ``jumprelu`` as its L0 coefficient, with ``threshold`` its initial θ₀ (normalised units)."""
     check_choice("SAE architecture", architecture, list(ARCHITECTURES))
     if architecture == "topk":
         return TopKConfig(d_in=d_in, d_sae=d_sae, k=k)
     if architecture == "relu":
         return ReLUConfig(d_in=d_in, d_sae=d_sae, l1_coefficient=sparsity)
-    return JumpReLUConfig(d_in=d_in, d_sae=d_sae, l0_coefficient=sparsity)
+    return JumpReLUConfig(d_in=d_in, d_sae=d_sae, l0_coefficient=sparsity, initial_threshold=threshold)
 
 
 def save_sae(sae: SAE, folder: Path) -> None:
