@@ -4,7 +4,7 @@ degenerate fits flagged, models with m′ = 0 counted."""
 import numpy as np
 import pandas as pd
 
-from physlens.studies.hidden_units_summary import seed_averaged_scaling, size_scaling
+from physlens.studies.hidden_units_summary import seed_averaged_scaling, size_scaling, sublinear_window, tau_sensitivity
 
 
 def models_table(rows) -> pd.DataFrame:
@@ -32,3 +32,31 @@ def test_models_with_no_important_units_are_counted_and_degenerate_fits_flagged(
     assert per_model.degenerate and np.isnan(per_model.r2) and np.isnan(per_model.k_se)
     averaged = seed_averaged_scaling(models_table(rows)).iloc[0]
     assert averaged.n_zero == 1 and averaged.n_points == 2 and averaged.degenerate
+
+
+def impacts_tables(counts: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Models and unit impacts where model (N, seed) has counts[N][seed] units of impact 0.5, the rest 0."""
+    models, units = [], []
+    for n, per_seed in counts.items():
+        for seed, m in enumerate(per_seed):
+            models.append({"N": n, "alpha": 2, "seed": seed, "M": 2 * n, "m_important": m, "converged": True})
+            units += [{"N": n, "alpha": 2, "seed": seed, "energy_impact": 0.5 if j < m else 0.0, "czz_impact": 0.0}
+                      for j in range(2 * n)]
+    return pd.DataFrame(models), pd.DataFrame(units)
+
+
+def test_tau_window_fits_the_seed_means_and_skips_degenerate_taus():
+    models, units = impacts_tables({8: (2, 4), 12: (3, 5), 16: (4, 6)})
+    sweep = tau_sensitivity(models, units)
+    at = sweep.set_index("tau").loc[0.3]
+    k, _ = np.polyfit(np.log([8.0, 12.0, 16.0]), np.log([3.0, 4.0, 5.0]), 1)
+    assert np.isclose(at.k_seed_mean, k, rtol=1e-12) and not at.degenerate_seed_mean
+    window = sublinear_window(sweep).iloc[0]
+    assert window.tau_min == 0.05 and window.tau_max == 0.45 and window.taus_below == window.taus_fitted == 9
+    assert window.taus == 12 and not window.degenerate
+
+
+def test_tau_window_over_two_sizes_is_degenerate():
+    models, units = impacts_tables({8: (2, 4), 12: (3, 5)})
+    window = sublinear_window(tau_sensitivity(models, units)).iloc[0]
+    assert window.degenerate and window.taus_fitted == 0 and np.isnan(window.tau_min)

@@ -131,10 +131,12 @@ def _tau(sensitivity: pd.DataFrame) -> plt.Figure:
     fig, (ax_f, ax_k) = plt.subplots(1, 2, figsize=(10, 3.6))
     for alpha, group in sensitivity.groupby("alpha"):
         ax_f.plot(group["tau"], group["frac_mean"], "o-", ms=3, label=f"α = {alpha}")
-        ax_k.errorbar(group["tau"], group["k"], group["k_se"], marker="o", ms=3, capsize=2, label=f"α = {alpha}")
+        fitted = group[~group["degenerate_seed_mean"].astype(bool)]
+        ax_k.errorbar(fitted["tau"], fitted["k_seed_mean"], fitted["k_seed_mean_se"], marker="o", ms=3, capsize=2,
+                      label=f"α = {alpha}")
     ax_k.axhline(1, color="k", ls=":", lw=0.8)
     ax_f.set(xlabel="τ", ylabel="mean m′ / M", title="Classification against τ")
-    ax_k.set(xlabel="τ", ylabel="k", title="Exponent against τ")
+    ax_k.set(xlabel="τ", ylabel="k (fit to seed means)", title="Exponent against τ (fits over ≥ 3 sizes)")
     if ax_f.get_legend_handles_labels()[0]:
         ax_f.legend(fontsize=8)
     fig.tight_layout()
@@ -159,14 +161,17 @@ def _alpha(history: pd.DataFrame, by_alpha: pd.DataFrame, n_history: int) -> plt
 
 
 def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:
-    """τ (rows) against α (columns): the fitted k ± SE and the mean m′/M; α values without any fit are left out."""
+    """τ (rows) against α (columns): k ± SE fitted to the seed means ("degenerate" under three sizes) and the mean
+    m′/M; α values without any fit are left out."""
     if sensitivity.empty:
         return pd.DataFrame()
-    fitted = sensitivity.groupby("alpha")["k"].transform(lambda k: k.notna().any())
+    fitted = sensitivity.groupby("alpha")["k_seed_mean"].transform(lambda k: k.notna().any())
     rows = {}
     for (tau, alpha), r in sensitivity[fitted].set_index(["tau", "alpha"]).iterrows():
         row = rows.setdefault(tau, {"τ": tau})
-        row[f"k ± SE, α = {alpha}"] = f"{format_value(r.k, 3)} ± {format_value(r.k_se, 2)}" if np.isfinite(r.k) else "—"
+        k, se = r.k_seed_mean, r.k_seed_mean_se
+        row[f"k ± SE, α = {alpha}"] = ("degenerate" if r.degenerate_seed_mean else
+                                        f"{format_value(k, 3)} ± {format_value(se, 2)}" if np.isfinite(k) else "—")
         row[f"mean m′/M, α = {alpha}"] = r.frac_mean
     return pd.DataFrame(list(rows.values()))
 

@@ -44,6 +44,9 @@ FIT_COLUMNS = ["a", "k", "a_se", "k_se", "r2", "n_points", "n_zero", "degenerate
 """A fit row: the power law, the points it used, the points with y = 0 it could not use (counted, not
 dropped), and whether it is degenerate (fewer than three sizes, or no variance: R² and SE undefined)."""
 
+SEED_MEAN_COLUMNS = ["k_seed_mean", "k_seed_mean_se", "degenerate_seed_mean"]
+"""The exponent fitted to the seed means of m′ at each N, its SE and whether that fit is degenerate."""
+
 
 def _fit_rows(frame: pd.DataFrame, y: str) -> dict:
     """Power-law fit of ``y`` against N over the rows with y > 0; the rows with y = 0 are counted in
@@ -77,7 +80,9 @@ def seed_averaged_scaling(models: pd.DataFrame) -> pd.DataFrame:
 
 
 def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.DataFrame:
-    """Per (τ, α): mean m′/M and the fitted exponent k, re-classifying the stored per-unit impacts."""
+    """Per (τ, α): mean m′/M and the exponent k, re-classifying the stored per-unit impacts: ``k``, ``k_se``, …
+    fitted to every model, and ``k_seed_mean``, ``k_seed_mean_se``, ``degenerate_seed_mean`` fitted to the seed
+    means of m′ at each N (m′ = 0 models counted in the mean), as the paper fits."""
     ok = converged(models)[["N", "alpha", "seed", "M"]]
     joined = units.merge(ok, on=["N", "alpha", "seed"])
     rows = []
@@ -87,19 +92,26 @@ def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.
         per_model = per_model.rename(columns={"important": "m_important"})
         per_model["frac"] = per_model["m_important"] / per_model["M"]
         for alpha, group in per_model.groupby("alpha"):
-            rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(), **_fit_rows(group, "m_important")})
-    return pd.DataFrame(rows, columns=["tau", "alpha", "frac_mean", *FIT_COLUMNS])
+            averaged = _fit_rows(group.groupby("N", as_index=False)["m_important"].mean(), "m_important")
+            rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(), **_fit_rows(group, "m_important"),
+                         "k_seed_mean": averaged["k"], "k_seed_mean_se": averaged["k_se"],
+                         "degenerate_seed_mean": averaged["degenerate"]})
+    return pd.DataFrame(rows, columns=["tau", "alpha", "frac_mean", *FIT_COLUMNS, *SEED_MEAN_COLUMNS])
 
 
 def sublinear_window(sensitivity: pd.DataFrame) -> pd.DataFrame:
-    """Per α: the smallest and largest τ of the grid where the fitted k < 1."""
+    """Per α: the smallest and largest τ of the grid where k fitted to the seed means is below 1, over the τ
+    whose fit is not degenerate (``taus_fitted`` of ``taus``); with none fitted the window is NaN and
+    ``degenerate`` (fewer than three sizes, as a two-point line says nothing of sublinearity)."""
     rows = []
     for alpha, group in sensitivity.groupby("alpha"):
-        below = group[group["k"] < 1]
+        fitted = group[~group["degenerate_seed_mean"].astype(bool)]
+        below = fitted[fitted["k_seed_mean"] < 1]
         rows.append({"alpha": alpha, "tau_min": below["tau"].min() if len(below) else np.nan,
                      "tau_max": below["tau"].max() if len(below) else np.nan,
-                     "taus_below": len(below), "taus": len(group)})
-    return pd.DataFrame(rows, columns=["alpha", "tau_min", "tau_max", "taus_below", "taus"])
+                     "taus_below": len(below), "taus_fitted": len(fitted), "taus": len(group),
+                     "degenerate": fitted.empty})
+    return pd.DataFrame(rows, columns=["alpha", "tau_min", "tau_max", "taus_below", "taus_fitted", "taus", "degenerate"])
 
 
 def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
@@ -158,10 +170,15 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
                      f"{int(summaries['fits'].set_index('alpha').loc[f.alpha, 'n_zero'])} | {'yes' if f.degenerate else 'no'} |")
     lines += ["", "## Fraction of important units m′/M (mean over converged seeds)", "",
               _markdown(summaries["by_size"].pivot(index="N", columns="alpha", values="frac_mean").round(4).reset_index()), "",
-              "## τ window where k < 1 (τ grid 0.05 … 0.60)", "", "| α | τ min | τ max | grid points with k < 1 |",
-              "|---|---|---|---|"]
+              "## τ window where k < 1 (τ grid 0.05 … 0.60)", "",
+              "k fitted to the seed means at each τ; only τ with a non-degenerate fit (three sizes or more) count.", "",
+              "| α | τ min | τ max | grid points with k < 1 |", "|---|---|---|---|"]
     for _, w in summaries["window"].iterrows():
-        lines.append(f"| {int(w.alpha)} | {w.tau_min:.2f} | {w.tau_max:.2f} | {int(w.taus_below)} of {int(w.taus)} |")
+        if w.degenerate:
+            lines.append(f"| {int(w.alpha)} | – | – | degenerate: no τ has a fit over three sizes |")
+        else:
+            lines.append(f"| {int(w.alpha)} | {w.tau_min:.2f} | {w.tau_max:.2f} | {int(w.taus_below)} of "
+                         f"{int(w.taus_fitted)} fitted ({int(w.taus)} on the grid) |")
     lines += ["", "## α dependence at N = 12", "", _markdown(summaries["alpha"].round(4)), "",
               "## Wall time", "", f"{len(timings)} models timed, {timings['seconds'].sum() / 3600:.2f} h in total "
               "(one worker; `bench/study_walltime.py` projects the full study).", ""]
