@@ -66,7 +66,8 @@ def sae_pages(folder: Path) -> list[Path]:
     steered = curve(("m_s", "abs_m_s", "c_nn", "c_far", "domain_walls"))
     row = {"system": "heisenberg-square", "n_sites": N, "hook": "resid.final", "arch": "topk", "d_sae": F,
            "method": "exact", "n_configurations": S, "mse": 0.027, "explained_variance": 0.96, "l0": 4.0,
-           "dead_fraction": 0.03, "dense_fraction": 0.23, "shrinkage": 0.97, "n_inputs": 16384, "e_clean": -11.1846,
+           "dead_fraction": 0.03, "dense_fraction": 0.23, "shrinkage": 0.97, "n_inputs": 16384,
+           "training_inputs": 2048000, "dead_after_tokens": 10_000_000, "e_clean": -11.1846,
            "e_sae": -10.19, "e_zero": -9.07, "ess_sae": 1.0, "ess_zero": 1.0, "energy_recovered": 0.53,
            "fidelity": 0.80, "unit": "J", **{f"best_abs_r[{o}]": 0.5 for o in observables},
            **{f"spearman[{o}]": 1.0 for o in steered.observables}}

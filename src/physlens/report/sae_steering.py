@@ -96,7 +96,10 @@ def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]],
         Section("SAE training", f"{row['arch']} SAE with {row['d_sae']} latents on {row['hook']} "
                 f"({row['n_inputs']} training tokens distributed as |ψ|²).",
                 [Figure(training_figure(study.train_log.to_frame()), "Normalised reconstruction MSE (log scale), L0 "
-                        "(active latents per token) and the fraction of dead latents against the SAE training step.")]),
+                        "(active latents per token) and the fraction of dead latents against the SAE training step; "
+                        f"a latent counts as dead there once silent for {row['dead_after_tokens']:,} training "
+                        f"inputs (this training saw {row['training_inputs']:,} in all), "
+                        "while the table below counts the latents silent on every training token.")]),
         Section("SAE quality", "Reconstruction and sparsity on the training tokens; energy recovered "
                 "(E_zero − E_sae)/(E_zero − E_clean) and fidelity |⟨ψ|ψ_sae⟩|² with the reconstruction spliced in "
                 f"(no error term). Energies in {unit}; ESS/S of reweighted energies (1 when exact).",

@@ -159,6 +159,8 @@ class SAEStudy:
         row = {"system": self.system["system"], "n_sites": int(self.data.sigma_SN.shape[1]), "hook": self.config.hook,
                "arch": self.config.arch, "d_sae": self.config.d_sae, "method": "exact" if self.exact else "sampled",
                "n_configurations": int(self.data.sigma_SN.shape[0]), **asdict(self.metrics),
+               "training_inputs": int(self.config.n_steps * min(self.config.batch_size, self.metrics.n_inputs)),
+               "dead_after_tokens": int(self.sae.cfg.dead_after_tokens),
                "e_clean": self.energies["clean"], "e_sae": self.energies["sae"], "e_zero": self.energies["zero"],
                "ess_sae": self.energy_ess["sae"], "ess_zero": self.energy_ess["zero"],
                "energy_recovered": self.energy_recovered, "fidelity": self.fidelity, "target": self.target,
