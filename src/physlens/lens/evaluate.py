@@ -80,8 +80,8 @@ class EvaluationResult:
         """One row per intervention: label, energy, energy_err, shift_err (of E_k − E_0), ess, resampled, and
         one column per observable component (``czz[3]``) with its ``_err`` column."""
         columns: dict[str, Any] = {"label": list(self.labels), "energy": self.energies_K,
-                                   "energy_err": self.energy_errors_K, "shift_err": self.shift_errors_K, "ess": self.ess_K,
-                                   "resampled": self.resampled_K}
+                                   "energy_err": self.energy_errors_K, "shift_err": self.shift_errors_K,
+                                   "ess": self.ess_K, "resampled": self.resampled_K}
         for name, values in self.observables.items():
             flat = values.reshape(len(self), -1)
             errs = self.observable_errors[name].reshape(len(self), -1)

@@ -93,8 +93,8 @@ def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.
         per_model["frac"] = per_model["m_important"] / per_model["M"]
         for alpha, group in per_model.groupby("alpha"):
             averaged = _fit_rows(group.groupby("N", as_index=False)["m_important"].mean(), "m_important")
-            rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(), **_fit_rows(group, "m_important"),
-                         "k_seed_mean": averaged["k"], "k_seed_mean_se": averaged["k_se"],
+            rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(),
+                         **_fit_rows(group, "m_important"), "k_seed_mean": averaged["k"], "k_seed_mean_se": averaged["k_se"],
                          "degenerate_seed_mean": averaged["degenerate"]})
     return pd.DataFrame(rows, columns=["tau", "alpha", "frac_mean", *FIT_COLUMNS, *SEED_MEAN_COLUMNS])
 

@@ -96,7 +96,8 @@ class SAEStudyConfig:
         if self.n_samples < 2 or not self.strengths:
             raise PhyslensError("n_samples must be >= 2 and strengths must hold at least one value")
         if not self.threshold > 0:
-            raise PhyslensError(f"the JumpReLU initial threshold must be > 0 (normalised input units); got {self.threshold}")
+            raise PhyslensError("the JumpReLU initial threshold must be > 0 (normalised input units); "
+                                f"got {self.threshold}")
 
     def sae_config(self, d_in: int):
         """The SAE architecture for inputs of width ``d_in``."""

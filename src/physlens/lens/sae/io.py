@@ -34,7 +34,8 @@ ARCHITECTURES: dict[str, type[SAEConfig]] = {c.architecture: c for c in (ReLUCon
 def config_for(architecture: str, d_in: int, d_sae: int, *, k: int, sparsity: float,
                threshold: float = INITIAL_THRESHOLD) -> SAEConfig:
     """The config of an SAE architecture by name: ``topk`` keeps ``k`` latents, ``relu`` takes ``sparsity`` as
-    its L1 coefficient and ``jumprelu`` as its L0 coefficient, with ``threshold`` its initial θ₀ (normalised units)."""
+    its L1 coefficient and ``jumprelu`` as its L0 coefficient, with ``threshold`` its initial θ₀ (normalised
+    input units)."""
     check_choice("SAE architecture", architecture, list(ARCHITECTURES))
     if architecture == "topk":
         return TopKConfig(d_in=d_in, d_sae=d_sae, k=k)
