@@ -192,6 +192,7 @@ class SampledEvaluator:
             table_KS = np.broadcast_to(table, (n_int, *table.shape))
             observables[name], observable_errors[name] = weighted_mean(table_KS, weights_KS)
         resampled_K = np.zeros(n_int, bool)
+        reference_error = reference_S.std() / np.sqrt(reference_S.size)
         low = np.flatnonzero(ess_K < self.ess_threshold * self.n_samples)
         if low.size and self.sampler is None:
             warnings.warn(f"{low.size} intervention(s) have ESS/S below {self.ess_threshold}; their estimates are "
@@ -199,7 +200,7 @@ class SampledEvaluator:
         for k in low if self.sampler is not None else ():
             edit = jax.tree.map(lambda a: a[k], edit_KD)
             energies_K[k], energy_errors_K[k], ess_K[k], obs, errs = self._resampled(edit, k)
-            shift_errors_K[k] = np.hypot(energy_errors_K[k], reference_S.std() / np.sqrt(reference_S.size))
+            shift_errors_K[k] = np.hypot(energy_errors_K[k], reference_error)
             for name in observables:
                 observables[name][k], observable_errors[name][k] = obs[name], errs[name]
             resampled_K[k] = True

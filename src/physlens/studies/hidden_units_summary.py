@@ -68,14 +68,18 @@ def size_scaling(models: pd.DataFrame) -> pd.DataFrame:
                         columns=["alpha", *FIT_COLUMNS])
 
 
+def _seed_mean_fit(per_model: pd.DataFrame) -> dict:
+    """``_fit_rows`` of the mean m′ over the models at each N (models with m′ = 0 count in the mean)."""
+    return _fit_rows(per_model.groupby("N", as_index=False)["m_important"].mean(), "m_important")
+
+
 def seed_averaged_scaling(models: pd.DataFrame) -> pd.DataFrame:
     """Per α: m′ = a·N^k fitted to the mean m′ over the converged seeds of each N (models with m′ = 0 count
     in the mean), as the paper fits; ``models`` is the number of converged models behind the points."""
     ok = converged(models)
     rows = []
     for alpha, group in ok.groupby("alpha"):
-        means = group.groupby("N", as_index=False)["m_important"].mean()
-        rows.append({"alpha": alpha, **_fit_rows(means, "m_important"), "models": len(group)})
+        rows.append({"alpha": alpha, **_seed_mean_fit(group), "models": len(group)})
     return pd.DataFrame(rows, columns=["alpha", *FIT_COLUMNS, "models"])
 
 
@@ -92,7 +96,7 @@ def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.
         per_model = per_model.rename(columns={"important": "m_important"})
         per_model["frac"] = per_model["m_important"] / per_model["M"]
         for alpha, group in per_model.groupby("alpha"):
-            averaged = _fit_rows(group.groupby("N", as_index=False)["m_important"].mean(), "m_important")
+            averaged = _seed_mean_fit(group)
             rows.append({"tau": float(tau), "alpha": alpha, "frac_mean": group["frac"].mean(),
                          **_fit_rows(group, "m_important"), "k_seed_mean": averaged["k"], "k_seed_mean_se": averaged["k_se"],
                          "degenerate_seed_mean": averaged["degenerate"]})
