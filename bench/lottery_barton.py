@@ -48,10 +48,14 @@ def seconds_per_step(config, steps: int, warmup: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("presets", nargs="+", choices=[name for name in PRESETS if name.startswith("barton")])
+    barton = [name for name in PRESETS if name.startswith("barton")]
+    parser.add_argument("presets", nargs="*", default=["barton-4x4-a1"], help=f"any of {barton} (default barton-4x4-a1)")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
+    unknown = sorted(set(args.presets) - set(barton))
+    if unknown:
+        parser.error(f"unknown presets {unknown}; allowed: {barton}")
     print("| preset | weights | SR, sampled: s/step | per level | IMP arm, one seed | whole study (all seeds, arms) "
           "| Adam, exact: s/step |")
     print("|---|---|---|---|---|---|---|")
