@@ -160,6 +160,46 @@ def _alpha(history: pd.DataFrame, by_alpha: pd.DataFrame, n_history: int) -> plt
     return fig
 
 
+OUTCOME_COLOURS = {"converged": "#2c7fb8", "collapsed": "#c0392b", "stalled": "#e67e22"}
+
+
+def _exact_checks(checks: pd.DataFrame, anatomy: pd.DataFrame, n: int, tol: float) -> plt.Figure:
+    at_n = checks[checks["N"] == n]
+    alphas = sorted(at_n["alpha"].unique())
+    fig, axes = plt.subplots(1, len(alphas), figsize=(3.3 * len(alphas), 3.4), sharey=True, squeeze=False)
+    outcome = anatomy.set_index(["N", "alpha", "seed"])["outcome"]
+    for ax, alpha in zip(axes[0], alphas):
+        for seed, group in at_n[at_n["alpha"] == alpha].groupby("seed"):
+            ax.semilogy(group["step"], group["eps"], lw=0.8, color=OUTCOME_COLOURS.get(outcome.get((n, alpha, seed)), "grey"))
+        ax.axhline(tol, color="k", ls=":", lw=0.8)
+        ax.axhline(1.0, color="k", ls="--", lw=0.6)
+        ax.set(xlabel="step", title=f"α = {alpha}")
+    axes[0, 0].set(ylabel="exact |E − E0| / |E0|")
+    handles = [plt.Line2D([], [], color=c, label=o) for o, c in OUTCOME_COLOURS.items()]
+    axes[0, -1].legend(handles=handles, fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def _training_ends(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFrame], tol: float) -> list[Section]:
+    checks = tables.get("checks", pd.DataFrame())
+    if checks.empty or "failures" not in summaries:
+        return []
+    n = int(checks.loc[checks["collapsed"], "N"].max()) if checks["collapsed"].any() else int(checks["N"].max())
+    return [Section("How training ended", "The stopping rule's exact (full-sum) energy checks along the sampled "
+                    "training. A check above 0 J is counted as collapsed: the state's norm then sits on configurations "
+                    "the Metropolis chains never visit (in the runs seen, the fully polarised ones, E = +N/4 J), which "
+                    "the sampled energy cannot see.",
+                    [Figure(_exact_checks(checks, summaries["anatomy"], n, tol),
+                            f"Exact relative error at each check against the step at N = {n}, one line per seed, "
+                            f"coloured by how the model ended; dotted: ε = {tol:g}; dashed: ε = 1 (E = 0 J), above "
+                            "which a check is collapsed.")],
+                    [Table(summaries["failures"], "Per N and α: how the models ended (collapsed: missed ε < tol "
+                           "with the final state collapsed; stalled: missed it otherwise); of the models with stored "
+                           "checks, how many ever collapsed, the mean fraction of checks collapsed, the median step "
+                           "of the first collapse and the median best ε of those that missed")])]
+
+
 def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:
     """τ (rows) against α (columns): k ± SE fitted to the seed means ("degenerate" under three sizes) and the mean
     m′/M; α values without any fit are left out."""
@@ -184,6 +224,8 @@ def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFr
     counts = pd.DataFrame([{"models": len(models), "converged": len(ok), "failed": int((models["state"] == "failed").sum())}])
     not_ok = models[~models["converged"]][["N", "alpha", "seed", "mode", "state", "steps", "eps", "reason"]]
     sizes = ", ".join(str(n) for n in RECOVERY_SIZES if n in set(ok["N"]))
+    trained = set(tables["history"]["N"]) if len(tables["history"]) else {10}
+    n_history = 10 if 10 in trained else max(trained)
     return Report("Hidden units of RBM quantum states on Heisenberg rings", [
         Section("Models", "Models that did not reach ε < tol are recorded and excluded from every aggregate.",
                 tables=[Table(counts, "Models trained"),
@@ -208,10 +250,12 @@ def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFr
                         "importance threshold τ, per α.")],
                 [Table(summaries["window"], "Range of τ where the exponent k < 1, per α"),
                  Table(_per_alpha(summaries["tau"]), "Exponent k and mean m′/M against τ, per α")]),
-        Section("Dependence on α", "", [Figure(_alpha(tables["history"], summaries["alpha"], 10),
-                                               "Left: relative error during training at N = 10, one seed per α. Right: "
-                                               "m′/M and ρ against α at N = 12.")],
+        Section("Dependence on α", "", [Figure(_alpha(tables["history"], summaries["alpha"], n_history),
+                                               f"Left: relative error during training at N = {n_history}, one seed per "
+                                               "α (the sampled estimate where the model was trained by sampling). "
+                                               "Right: m′/M and ρ against α at N = 12.")],
                 [Table(summaries["alpha"], "Per α at N = 12")]),
+        *_training_ends(tables, summaries, (config or {}).get("tol", 1e-3)),
     ], meta, config=config)
 
 

@@ -37,6 +37,7 @@ from physlens.quantum.registry import describe, entry_for, lens_of
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
 from physlens.studies.bookkeeping import record_config, run_tasks, write_parquet
+from physlens.studies.hidden_units_checks import exact_checks
 from physlens.runs import Run
 
 
@@ -232,13 +233,14 @@ def run_task(task: Task) -> str:
             row.update(analysis.model_row())
             units = analysis.unit_frame().assign(**{k: key[k] for k in ("N", "alpha", "seed")})
         history = run.metrics()[["step", "energy", "variance", "eps"]].assign(N=task.n, alpha=task.alpha, seed=task.seed)
+        checks = exact_checks(run).assign(N=task.n, alpha=task.alpha, seed=task.seed)
     except Exception as exc:  # a failing model is data, not the end of the study
         row = {**key, "state": "failed", "steps": 0, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-        units, history = pd.DataFrame(), pd.DataFrame()
+        units, history, checks = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
         traceback.print_exc()
     row["converged"] = row["state"] != "failed" and row.get("eps", np.inf) < task.study.tol
     seconds = time.perf_counter() - start
-    for kind, frame in (("units", units), ("history", history)):
+    for kind, frame in (("units", units), ("history", history), ("checks", checks)):
         write_parquet(out / kind / f"{task.name}.parquet", frame)
     write_parquet(out / "timings" / f"{task.name}.parquet", pd.DataFrame([{**key, "seconds": seconds}]))
     write_parquet(result, pd.DataFrame([row]))
@@ -269,12 +271,26 @@ def stored_tables(study: StudyConfig) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _backfill_checks(out: Path) -> None:
+    """Store the exact checks of finished models that have a run folder but no ``checks/`` file (models
+    stored before the checks were recorded)."""
+    for result in sorted((out / "results").glob("*.parquet")):
+        target, run_dir = out / "checks" / result.name, out / "runs" / result.stem
+        if target.exists() or not (run_dir / "status.json").is_file():
+            continue
+        row = pd.read_parquet(result).iloc[0]
+        checks = exact_checks(Run.open(run_dir)).assign(N=row["N"], alpha=row["alpha"], seed=row["seed"])
+        write_parquet(target, checks)
+
+
 def collect(out: str | Path) -> dict[str, pd.DataFrame]:
-    """Concatenate stored task rows into ``models``, ``units``, ``history`` and ``timings`` tables
-    (sorted by N, α, seed) and write them as Parquet beside the results."""
+    """Concatenate stored task rows into ``models``, ``units``, ``history``, ``checks`` (the exact checks of
+    the stopping rule, ``hidden_units_checks``) and ``timings`` tables (sorted by N, α, seed) and write them
+    as Parquet beside the results."""
     out = Path(out)
+    _backfill_checks(out)
     tables = {}
-    for kind in ("results", "units", "history", "timings"):
+    for kind in ("results", "units", "history", "checks", "timings"):
         files = sorted((out / kind).glob("*.parquet"))
         frames = [f for f in (pd.read_parquet(p) for p in files) if len(f)]
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

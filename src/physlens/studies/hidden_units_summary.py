@@ -17,6 +17,7 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.scaling import power_law_fit
+from physlens.studies.hidden_units_checks import failure_anatomy, failure_summary
 
 TAUS = np.round(np.arange(0.05, 0.6001, 0.05), 2)
 """The τ grid of the sensitivity analysis, 0.05 … 0.60."""
@@ -129,12 +130,14 @@ def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
 
 def summarise(tables: dict[str, pd.DataFrame], taus=TAUS) -> dict[str, pd.DataFrame]:
     """Every aggregate of the study, by name (``by_size``, ``fits``, ``fits_seed_mean``, ``tau``, ``window``,
-    ``alpha``)."""
+    ``alpha``, and from the exact checks of training ``anatomy`` per model and ``failures`` per (N, α))."""
     models = tables["models"]
     sensitivity = tau_sensitivity(models, tables["units"], taus)
+    anatomy = failure_anatomy(models, tables.get("checks", pd.DataFrame()))
     return {"by_size": fraction_by_size(models), "fits": size_scaling(models),
             "fits_seed_mean": seed_averaged_scaling(models), "tau": sensitivity,
-            "window": sublinear_window(sensitivity), "alpha": alpha_dependence(models)}
+            "window": sublinear_window(sensitivity), "alpha": alpha_dependence(models),
+            "anatomy": anatomy, "failures": failure_summary(anatomy)}
 
 
 def write_study_outputs(out, tables: dict[str, pd.DataFrame], meta: list[str],
@@ -184,6 +187,13 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
             lines.append(f"| {int(w.alpha)} | {w.tau_min:.2f} | {w.tau_max:.2f} | {int(w.taus_below)} of "
                          f"{int(w.taus_fitted)} fitted ({int(w.taus)} on the grid) |")
     lines += ["", "## α dependence at N = 12", "", _markdown(summaries["alpha"].round(4)), "",
+              "## How training ended (the exact checks of the stopping rule)", "",
+              "Per (N, α): models converged; missed ε < 1e-3 with the final state *collapsed* onto configurations "
+              "the Metropolis chains never visit (the run's own verdict); missed it otherwise (*stalled*); ended by "
+              "an exception (*error*). Of the models whose exact checks are stored (`with_checks`; a run folder "
+              "gone leaves none), `ever_collapsed` counts those with any check above 0 J, converged ones included; "
+              "`summary_anatomy.csv` has every model.", "",
+              _markdown(summaries["failures"]), "",
               "## Wall time", "", f"{len(timings)} models timed, {timings['seconds'].sum() / 3600:.2f} h in total "
               "(one worker; `bench/study_walltime.py` projects the full study).", ""]
     return "\n".join(lines)
@@ -193,6 +203,6 @@ def _markdown(frame: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |"
+    rows = ["| " + " | ".join(("–" if np.isnan(v) else f"{v:.4g}") if isinstance(v, float) else str(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])

@@ -1,0 +1,95 @@
+"""The exact convergence checks of a hidden-unit study's training, and why models miss ε < tol.
+
+A run trained by sampling (the ``rbm-paper`` protocol) logs, every few dozen steps, the exact full-sum energy
+of its current state (``energy_fullsum`` in ``metrics.jsonl``): the check of the stopping rule. Those checks
+see what the Monte Carlo estimate cannot: amplitude the Metropolis chains never visit. On the Heisenberg ring
+a check whose exact energy is above 0 J (ε > 1, since E₀ < 0) is counted as *collapsed*: the state is then
+far from the antiferromagnetic ground state, and in the runs seen it sits on the fully polarised
+configurations (E = +N/4 J, C_zz(r) = 1/4 at every r) while the chains report a good sampled energy.
+
+    checks = exact_checks(run)                         # step, energy (J), eps, collapsed
+    anatomy = failure_anatomy(models, checks_table)    # one row per model: how its training ended
+    failure_summary(anatomy)                           # per (N, α): converged, collapsed, stalled
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from physlens.runs import Run
+
+CHECK_COLUMNS = ["step", "energy", "eps", "collapsed"]
+"""One exact check: the step, the full-sum energy (J), its relative error ε = |E − E₀|/|E₀|, whether E > 0."""
+
+OUTCOMES = ("converged", "collapsed", "stalled", "error")
+"""How a model's training ended: ε < tol; missed it with the final state collapsed (the run's own verdict,
+``status.json``); missed it otherwise (stopped short of tol, or drifting away from it); an exception."""
+
+
+def exact_checks(run: Run) -> pd.DataFrame:
+    """The exact (full-sum) energy checks logged along ``run``'s training, shape (checks, 4): ``CHECK_COLUMNS``.
+
+    ε uses the run's exact reference E₀ (``reference.json``); a check is collapsed when E > 0 (in the
+    reference's unit). A run that logged no full-sum energy (trained on full sums throughout) gives an empty frame.
+    """
+    rows = [(r["step"], r["energy_fullsum"]) for r in run.metrics_rows() if r.get("energy_fullsum") is not None]
+    if not rows:
+        return pd.DataFrame(columns=CHECK_COLUMNS)
+    e0 = run.reference["energy"]
+    step, energy = (np.asarray(column) for column in zip(*rows))
+    return pd.DataFrame({"step": step.astype(int), "energy": energy, "eps": np.abs(energy - e0) / abs(e0),
+                         "collapsed": energy > 0.0})
+
+
+def outcome(model) -> str:
+    """How one model's training ended (``OUTCOMES``), from its row of the study's ``models`` table."""
+    if model.converged:
+        return "converged"
+    if str(model.reason).startswith("collapsed"):
+        return "collapsed"
+    return "stalled" if model.state != "failed" else "error"
+
+
+def failure_anatomy(models: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
+    """One row per model of ``models`` (N, α, seed): its outcome (``OUTCOMES``), and from its exact checks their
+    number, the fraction collapsed, the first collapsed step, the best ε and its step, the last ε and its step
+    (NaN where the checks are not stored: a run folder gone).
+
+    ``checks``: the stacked ``exact_checks`` of the models, with columns N, α, seed beside ``CHECK_COLUMNS``.
+    """
+    keys = ["N", "alpha", "seed"]
+    grouped = dict(iter(checks.groupby(keys))) if len(checks) else {}
+    rows = []
+    for model in models.itertuples(index=False):
+        key = (model.N, model.alpha, model.seed)
+        row = {**dict(zip(keys, key)), "converged": bool(model.converged), "outcome": outcome(model), "checks": 0}
+        own = grouped.get(key)
+        if own is not None and len(own):
+            own = own.sort_values("step")
+            best = own.loc[own["eps"].idxmin()]
+            collapsed = own.loc[own["collapsed"].astype(bool), "step"]
+            row.update(checks=len(own), collapsed_fraction=own["collapsed"].mean(),
+                       first_collapse_step=collapsed.min() if len(collapsed) else np.nan,
+                       best_eps=best["eps"], best_step=int(best["step"]), last_eps=own["eps"].iloc[-1],
+                       last_step=int(own["step"].iloc[-1]))
+        rows.append(row)
+    columns = ["collapsed_fraction", "first_collapse_step", "best_eps", "best_step", "last_eps", "last_step"]
+    return pd.DataFrame(rows).reindex(columns=[*keys, "converged", "outcome", "checks", *columns])
+
+
+def failure_summary(anatomy: pd.DataFrame) -> pd.DataFrame:
+    """Per (N, α): models, how many ended in each outcome, how many have stored checks and how many of those
+    ever collapsed, the fraction of their checks that were collapsed (mean over models), the median step of
+    the first collapse, and the median best exact ε of the models that missed tol (over those with checks)."""
+    rows = []
+    for (n, alpha), group in anatomy.groupby(["N", "alpha"]):
+        missed = group[~group["converged"] & (group["checks"] > 0)]
+        ever = group["first_collapse_step"].notna()
+        rows.append({"N": n, "alpha": alpha, "models": len(group),
+                     **{name: int((group["outcome"] == name).sum()) for name in OUTCOMES},
+                     "with_checks": int((group["checks"] > 0).sum()), "ever_collapsed": int(ever.sum()),
+                     "checks_collapsed": group["collapsed_fraction"].mean(),
+                     "first_collapse_median": group.loc[ever, "first_collapse_step"].median() if ever.any() else np.nan,
+                     "missed_best_eps_median": missed["best_eps"].median() if len(missed) else np.nan})
+    return pd.DataFrame(rows)
