@@ -29,5 +29,8 @@ def test_breakpoints_are_converted_to_weights_per_spin():
 def test_only_studies_on_the_first_system_are_drawn():
     chosen = same_system({"a": summary(16), "b": summary(32), "c": summary(16, system="toric-code")})
     assert list(chosen) == ["a", "b"]
+    adam = summary(128)
+    adam.study["training_method"] = "Adam on exact full-sum gradients"
+    assert list(same_system({"a": summary(16), "b": adam, "c": summary(32)})) == ["a", "c"]
     section = universality_section({"a": summary(16), "b": summary(32)})
     assert len(section.figures) == 1 and "2 widths" in section.text

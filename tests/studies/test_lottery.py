@@ -1,6 +1,7 @@
 """The lottery-ticket study end to end on a 6-site TFIM chain: levels, energies, resume, summary, report."""
 
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -69,6 +70,10 @@ def test_resume_after_interruption_gives_the_same_masks(finished, tmp_path, monk
             np.testing.assert_allclose(a, b, atol=1e-12)
     saved = Mask.load(tmp_path / "cut" / "levels" / "level_03" / "imp_seed1.mask.npz")
     assert saved == result.masks[(3, "imp", 1)]
+    sittings = json.loads((tmp_path / "cut" / "study.json").read_text())["sittings"]
+    assert len(sittings) == 2 and sittings[0]["started"] <= sittings[1]["started"]
+    assert all(s["versions"]["jax"] == jax.__version__ and s["device"].startswith(jax.devices()[0].platform)
+               for s in sittings)
 
 
 def test_summary_and_report(finished):

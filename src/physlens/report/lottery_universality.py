@@ -31,10 +31,12 @@ def _rho_per_density(summary) -> float:
 
 
 def same_system(summaries: dict) -> dict:
-    """The summaries on the first one's system and size, in the given order."""
+    """The summaries on the first one's system and size, trained the same way (optimiser, mode), in the given
+    order."""
     first = next(iter(summaries.values())).study
     return {name: s for name, s in summaries.items()
-            if (s.study["system"], s.study["size"]) == (first["system"], first["size"]) and len(s.study["widths"]) == 1}
+            if (s.study["system"], s.study["size"]) == (first["system"], first["size"]) and len(s.study["widths"]) == 1
+            and s.study.get("training_method") == first.get("training_method")}
 
 
 def breakpoints_frame(summaries: dict) -> pd.DataFrame:

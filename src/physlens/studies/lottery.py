@@ -22,6 +22,7 @@ import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import flax.linen as nn
@@ -39,7 +40,7 @@ from physlens.quantum.models import FFNN
 from physlens.quantum.registry import load_variables, model_from_spec
 from physlens.quantum.systems import SpinSystem, make_system
 from physlens.quantum.vmc_masked_training import VMCSettings, train_masked_vmc
-from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml
+from physlens.runs import atomic_write_text, dataclass_from_dict, library_versions, read_toml
 
 REINIT_OFFSET = 1000
 """The fresh initialisation T(θ_rand, ·) of seed s uses PRNGKey(s + REINIT_OFFSET)."""
@@ -298,6 +299,19 @@ def study_inits(config: StudyConfig, model, n_sites: int) -> tuple[list, list]:
     return init, reinit
 
 
+def this_sitting() -> dict:
+    """When and where this sitting of a study runs: UTC start time, library versions, the JAX device."""
+    device = jax.devices()[0]
+    return {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": library_versions(),
+            "device": f"{device.platform}: {device.device_kind}"}
+
+
+def _recorded_sittings(out: Path) -> list[dict]:
+    """The sittings an existing ``study.json`` in ``out`` records (none for a new folder or an older one)."""
+    file = out / "study.json"
+    return json.loads(file.read_text()).get("sittings", []) if file.is_file() else []
+
+
 def run_study(config: StudyConfig, out: Path | str, progress: bool = False) -> LotteryResult:
     """Run or resume the study into ``out`` (locked while it runs): every level's masks, parameters and
     exact energies; ``progress`` shows a bar over the pruning levels on stderr."""
@@ -314,7 +328,8 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
     init, reinit = study_inits(config, model, problem.n_sites)
     out.mkdir(parents=True, exist_ok=True)
     study = {**dataclasses.asdict(config), "e0": problem.e0, "unit": problem.unit,
-             "energy_method": "exact full sum over the basis", "training_method": config.training_method}
+             "energy_method": "exact full sum over the basis", "training_method": config.training_method,
+             "sittings": [*_recorded_sittings(out), this_sitting()]}
     atomic_write_text(out / "study.json", json.dumps(study, indent=1, default=list))
     energy_and_grad = make_energy_and_grad(model, problem, config.chunk, config.batching)
     with tqdm(total=config.rounds + 1, desc="pruning levels trained", unit="level", file=sys.stderr,
