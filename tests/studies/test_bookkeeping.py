@@ -45,6 +45,29 @@ def test_a_setting_added_later_counts_as_its_default_in_an_older_folder(tmp_path
     assert (tmp_path / "study.json").read_text() == stored
 
 
+@dataclass(frozen=True)
+class GridStudy:
+    out: str
+    sizes: tuple = (8, 12)
+    seeds: int = 5
+    steps: int = 100
+
+
+def test_a_folder_grows_its_grid_and_keeps_every_other_setting(tmp_path):
+    record_config(GridStudy(str(tmp_path)), grid=("sizes", "seeds"))
+    versions = json.loads((tmp_path / "study.json").read_text())["versions"]
+    grown = record_config(GridStudy(str(tmp_path), sizes=(8, 14, 16), seeds=3), grid=("sizes", "seeds"))
+    assert grown == {"sizes": [8, 12, 14, 16], "seeds": 5, "steps": 100}
+    stored = json.loads((tmp_path / "study.json").read_text())
+    assert stored["config"] == grown and stored["versions"] == versions
+    before = (tmp_path / "study.json").read_text()
+    with pytest.raises(PhyslensError, match=r"other settings \(steps\)"):
+        record_config(GridStudy(str(tmp_path), sizes=(18,), steps=200), grid=("sizes", "seeds"))
+    with pytest.raises(PhyslensError, match="sizes"):
+        record_config(GridStudy(str(tmp_path), sizes=(18,)))
+    assert (tmp_path / "study.json").read_text() == before
+
+
 def test_every_pending_task_runs_exactly_once(tmp_path):
     done = tmp_path / "done"
     done.mkdir()

@@ -1,5 +1,7 @@
 """The hidden-unit study end to end: resumable after a kill, the same under Dask, consistent aggregates."""
 
+import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +123,20 @@ def test_bad_study_arguments():
     assert result.exit_code == 2 and "sizes must be even" in result.stderr
     result = runner.invoke(app, ["study", "hidden-units", "--executor", "slurm"])
     assert result.exit_code == 2 and "unknown executor" in result.stderr
+
+
+def test_a_study_folder_grows_to_more_sizes_and_seeds(reference, tmp_path):
+    grown = tmp_path / "grown"
+    shutil.copytree(reference, grown)
+    bigger = ["study", "hidden-units", "--sizes", "8-12", "--alphas", "2-3", "--seeds", "3", "--steps", "300",
+              "--no-progress", "--report-only", "--out", str(grown)]
+    result = runner.invoke(app, bigger)
+    assert result.exit_code == 0, result.output
+    config = json.loads((grown / "study.json").read_text())["config"]
+    assert config["sizes"] == [8, 10, 12] and config["seeds"] == 3 and config["steps"] == 300
+    pending = hidden_units.pending(hidden_units.StudyConfig(sizes=(8, 10, 12), alphas=(2, 3), seeds=3, extra=(),
+                                                             steps=300, out=str(grown)))
+    assert len(pending) == 3 * 2 * 3 - 2 * 2 * 2
 
 
 def test_a_study_folder_refuses_other_settings(reference):

@@ -21,18 +21,19 @@ from physlens.errors import PhyslensError
 from physlens.runs import atomic_write_bytes, atomic_write_text, library_versions
 
 
-def record_config(study) -> None:
+def record_config(study, grid: tuple[str, ...] = ()) -> dict:
     """Write ``study.out/study.json`` (every field of the dataclass ``study`` but ``out``, and the library
     versions) once; raise ``PhyslensError`` if the folder already holds a study with other settings.
 
     A field the folder's record lacks (a setting added to physlens after the folder was made) counts as
     recorded at its default: the folder resumes when the field is left at its default, and is refused
-    otherwise."""
+    otherwise. Fields named in ``grid`` may differ: the folder's record grows to hold both (``record_settings``).
+    Returns the record as it now stands."""
     config = dataclasses.asdict(study)
     config.pop("out")
     defaults = {f.name: f.default for f in dataclasses.fields(study)
                 if f.default is not dataclasses.MISSING and f.name != "out"}
-    record_settings(study.out, None, config, defaults=defaults)
+    return record_settings(study.out, None, config, defaults=defaults, grid=grid)
 
 
 def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True) -> None:
@@ -52,20 +53,37 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def record_settings(out: Path | str, kind: str | None, config: dict, defaults: dict | None = None) -> None:
+def _union(recorded, wanted):
+    """The grid value that holds both: a count grows to the larger, a list to the union (recorded order first)."""
+    if isinstance(wanted, int) and isinstance(recorded, int):
+        return max(recorded, wanted)
+    if isinstance(wanted, list) and isinstance(recorded, list):
+        return recorded + [v for v in wanted if v not in recorded]
+    return wanted
+
+
+def record_settings(out: Path | str, kind: str | None, config: dict, defaults: dict | None = None,
+                    grid: tuple[str, ...] = ()) -> dict:
     """Pin ``config`` to ``out/study.json``, under the folder kind ``kind`` (what ``physlens.folders`` reads;
     None: the kind follows from the settings); raise ``PhyslensError`` naming the settings that differ if the
     folder already holds one made with others. ``defaults``: the value a setting missing from an existing
-    record stands for (settings added after the folder was made)."""
+    record stands for (settings added after the folder was made). ``grid``: settings that only say which
+    models the folder holds (sizes, seeds): a folder asked for others *grows* — its record becomes the union —
+    while every other setting must match. Returns the record as it now stands."""
     path = Path(out) / "study.json"
     config = json.loads(json.dumps(config))
-    if path.exists():
-        recorded = json.loads(path.read_text()).get("config") or {}
-        recorded = {**json.loads(json.dumps({k: v for k, v in (defaults or {}).items() if k in config})), **recorded}
-        if recorded != config:
-            changed = sorted(k for k in config.keys() | recorded.keys() if recorded.get(k) != config.get(k))
-            raise PhyslensError(f"{out} holds a {kind or 'study'} with other settings ({', '.join(changed)}); "
-                                "use a new --out or the same settings")
-        return
-    payload = {"config": config, "versions": library_versions()}
-    atomic_write_text(path, json.dumps(payload if kind is None else {"kind": kind, **payload}, indent=2))
+    if not path.exists():
+        payload = {"config": config, "versions": library_versions()}
+        atomic_write_text(path, json.dumps(payload if kind is None else {"kind": kind, **payload}, indent=2))
+        return config
+    stored = json.loads(path.read_text())
+    recorded = stored.get("config") or {}
+    recorded = {**json.loads(json.dumps({k: v for k, v in (defaults or {}).items() if k in config})), **recorded}
+    changed = sorted(k for k in config.keys() | recorded.keys() if k not in grid and recorded.get(k) != config.get(k))
+    if changed:
+        raise PhyslensError(f"{out} holds a {kind or 'study'} with other settings ({', '.join(changed)}); "
+                            "use a new --out or the same settings")
+    grown = {**recorded, **{k: _union(recorded.get(k), config[k]) for k in grid if k in config}}
+    if grown != recorded:
+        atomic_write_text(path, json.dumps({**stored, "config": grown}, indent=2))
+    return grown

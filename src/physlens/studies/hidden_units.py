@@ -208,6 +208,11 @@ class Task:
                                    snapshot_every=self.study.snapshot_every)
 
 
+GRID = ("sizes", "alphas", "seeds", "extra")
+"""The settings that only say which models a study holds: a folder asked for more grows to hold them
+(``bookkeeping.record_settings``); every other setting of a folder is fixed."""
+
+
 def run_task(task: Task) -> str:
     """Train (or resume) and analyse one model; store its rows; return its result path.
 
@@ -254,7 +259,7 @@ def pending(study: StudyConfig) -> list[Task]:
 
 def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
-    record_config(study)
+    record_config(study, grid=GRID)
     run_tasks(executor, run_task, pending(study), len(study.tasks()), "hidden-unit study", progress)
     return collect(study.out)
 
@@ -264,7 +269,7 @@ def stored_tables(study: StudyConfig) -> dict[str, pd.DataFrame]:
     interrupted or unfinished study. A folder holding no study, or one with other settings, is refused."""
     if not (Path(study.out) / "study.json").is_file():
         raise PhyslensError(f"{study.out} holds no hidden-unit study to report on; run the study first")
-    record_config(study)
+    record_config(study, grid=GRID)
     tables = collect(study.out)
     if not len(tables["models"]):
         raise PhyslensError(f"{study.out} holds no finished model yet; nothing to report")
