@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 
 import jax
 import numpy as np
@@ -73,7 +74,7 @@ def test_resume_after_interruption_gives_the_same_masks(finished, tmp_path, monk
     sittings = json.loads((tmp_path / "cut" / "study.json").read_text())["sittings"]
     assert len(sittings) == 2 and sittings[0]["started"] <= sittings[1]["started"]
     assert all(s["versions"]["jax"] == jax.__version__ and s["device"].startswith(jax.devices()[0].platform)
-               for s in sittings)
+               and s["xla_flags"] == os.environ.get("XLA_FLAGS", "") for s in sittings)
 
 
 def test_summary_and_report(finished):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -300,10 +301,12 @@ def study_inits(config: StudyConfig, model, n_sites: int) -> tuple[list, list]:
 
 
 def this_sitting() -> dict:
-    """When and where this sitting of a study runs: UTC start time, library versions, the JAX device."""
+    """When and where this sitting of a study runs: UTC start time, library versions, the JAX device and the
+    ``XLA_FLAGS`` it ran under (sampled SR over thousands of steps is reproduced bit for bit only under the same
+    ones: the thread count changes the order of XLA's sums)."""
     device = jax.devices()[0]
     return {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": library_versions(),
-            "device": f"{device.platform}: {device.device_kind}"}
+            "device": f"{device.platform}: {device.device_kind}", "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def _recorded_sittings(out: Path) -> list[dict]:
