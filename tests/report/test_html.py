@@ -36,3 +36,15 @@ def test_layout_width_subtitle_config_and_navigation():
     assert "<p class='subtitle'>per nucleon</p>" in text
     assert "<details><summary>Configuration (1 row;" in text and "0.30000000000000004" not in text
     assert text.index("Configuration") < text.index("<h2>S</h2>")
+
+
+def test_a_figure_is_rendered_and_closed_when_it_joins_a_report():
+    """A long report must not hold its figures open until it is written (matplotlib warns past 20)."""
+    before = len(plt.get_fignums())
+    figures = []
+    for k in range(25):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, k])
+        figures.append(Figure(fig, f"line {k}"))
+    assert len(plt.get_fignums()) == before
+    assert all(f.image.startswith(b"\x89PNG") for f in figures)

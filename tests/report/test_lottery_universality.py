@@ -2,12 +2,14 @@
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from physlens.lens.piecewise import PiecewiseFit
 from physlens.quantum.systems import TFIMSquare
-from physlens.report.lottery_universality import breakpoints_frame, same_system, universality_section
+from physlens.report.lottery_universality import (breakpoints_frame, crossing_rho, crossings_frame, families,
+                                                  universality_section)
 
 
 def summary(width: int, system: str = "tfim-square", breakpoint: float = 0.25):
@@ -26,11 +28,27 @@ def test_breakpoints_are_converted_to_weights_per_spin():
     assert a1.rho_high.iloc[-1] == pytest.approx(16.0) and list(a1.exponent) == [-1.0, -3.0]
 
 
-def test_only_studies_on_the_first_system_are_drawn():
-    chosen = same_system({"a": summary(16), "b": summary(32), "c": summary(16, system="toric-code")})
-    assert list(chosen) == ["a", "b"]
+def test_a_family_is_one_system_trained_one_way_at_two_widths_or_more():
     adam = summary(128)
     adam.study["training_method"] = "Adam on exact full-sum gradients"
-    assert list(same_system({"a": summary(16), "b": adam, "c": summary(32)})) == ["a", "c"]
-    section = universality_section({"a": summary(16), "b": summary(32)})
+    chosen = families({"a": summary(16), "b": summary(32), "c": summary(16, system="toric-code"), "d": adam})
+    assert [list(f) for f in chosen] == [["a", "b"]]
+    adam_16 = summary(16)
+    adam_16.study["training_method"] = adam.study["training_method"]
+    chosen = families({"a": summary(16), "b": adam, "c": summary(32), "d": adam_16, "e": summary(16)})
+    assert [list(f) for f in chosen] == [["a", "c", "e"], ["b", "d"]]
+    assert families({"a": summary(16), "e": summary(16)}) == []
+    section = universality_section(chosen[0])
     assert len(section.figures) == 1 and "2 widths" in section.text
+
+
+def test_crossing_is_read_off_by_log_log_interpolation():
+    rho, error = np.array([16.0, 8.0, 4.0, 2.0]), np.array([1e-5, 1e-4, 1e-2, 4e-2])
+    # between (8, 1e-4) and (4, 1e-2): log error falls linearly in log ρ, 1e-3 sits half-way, at ρ = √32
+    assert crossing_rho(rho, error, 1e-3) == pytest.approx(np.sqrt(32.0), rel=1e-12)
+    assert crossing_rho(rho, error, 1e-2) == pytest.approx(4.0, rel=1e-12)
+    assert np.isnan(crossing_rho(rho, error, 1e-1)) and np.isnan(crossing_rho(rho, error, 1e-6))
+    frame = crossings_frame({"a1": summary(16), "a8": summary(128)})
+    # the fixture's medians 1e-4, 1e-3, 1e-2 at densities 1, 0.5, 0.25 reach each level exactly at a level's ρ
+    assert list(frame["rho_at_0.0001"]) == pytest.approx([16.0, 128.0])
+    assert list(frame["rho_at_0.001"]) == pytest.approx([8.0, 64.0]) and frame["rho_at_0.01"].isna().all()

@@ -1,5 +1,11 @@
 """Executors give every task's result exactly once, whichever runs them."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from physlens.errors import PhyslensError
@@ -25,3 +31,47 @@ def test_bad_executor_settings():
         make_executor("local", 0)
     with pytest.raises(PhyslensError, match="needs --executor dask"):
         make_executor("local", 1, scheduler="tcp://127.0.0.1:8786")
+
+
+TASKS = '''
+import pathlib, sys, time
+from physlens.studies.executors import LocalExecutor
+
+def task(i):
+    folder = pathlib.Path(sys.argv[1])
+    (folder / f"started-{i}").touch()
+    try:
+        time.sleep(120)
+    except KeyboardInterrupt:
+        (folder / f"interrupted-{i}").touch()
+        raise
+    return i
+
+if __name__ == "__main__":
+    with LocalExecutor(2) as ex:
+        for _ in ex.map(task, list(range(6))):
+            pass
+'''
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c", "kill-int-of-the-study"])
+def test_interrupt_records_running_tasks_and_starts_no_queued_one(tmp_path, whole_group):
+    """A pool that an interrupt reaches stops within seconds: both running tasks see the interrupt (and
+    record it), none of the four queued tasks starts. Interrupting only the study's own process must reach
+    its workers too (before the fix the pool waited for the next queued task to finish)."""
+    script, marks = tmp_path / "tasks.py", tmp_path / "marks"
+    script.write_text(TASKS)
+    marks.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(marks)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(marks.glob("started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (os.killpg if whole_group else os.kill)(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    started = sorted(p.name for p in marks.glob("started-*"))
+    assert sorted(p.name for p in marks.glob("interrupted-*")) == [n.replace("started", "interrupted") for n in started]
+    assert len(started) == 2 and proc.returncode != 0

@@ -90,7 +90,8 @@ def cli_errors(fn):
             _print_error(error_line(exc))
             raise typer.Exit(EXIT_ENVIRONMENT) from None
         except KeyboardInterrupt:
-            errors.print("physlens: interrupted; a run can be resumed with --resume", markup=False)
+            errors.print("physlens: interrupted; what finished is kept: the same command continues a study or a pruning "
+                         "study, --resume FOLDER a training run or an evolution", markup=False)
             raise typer.Exit(130) from None
 
     return wrapper

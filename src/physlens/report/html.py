@@ -78,7 +78,8 @@ class Figure:
     """A figure of a report.
 
     Attributes:
-        image: a matplotlib figure (rendered to PNG and closed) or PNG bytes.
+        image: a matplotlib figure (rendered to PNG and closed at once, so that a long report holds no open
+            figures) or PNG bytes.
         caption: what the figure shows, shown under it.
         alt: text for readers who cannot see the image (default: the caption).
     """
@@ -87,10 +88,13 @@ class Figure:
     caption: str
     alt: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, bytes):
+            self.image = figure_png(self.image)
+
     def to_html(self) -> str:
         """The figure as ``<figure>`` with an embedded PNG, alt text and a caption."""
-        png = self.image if isinstance(self.image, bytes) else figure_png(self.image)
-        data = base64.b64encode(png).decode()
+        data = base64.b64encode(self.image).decode()
         alt = html.escape(self.alt or self.caption, quote=True)
         return (f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
                 f"<figcaption>{html.escape(self.caption)}</figcaption></figure>")

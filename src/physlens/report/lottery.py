@@ -26,7 +26,7 @@ from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
 from physlens.report.html import Figure, Report, Section  # noqa: E402
 from physlens.report.lottery_observables import observables_section  # noqa: E402
 from physlens.report.lottery_regrowth import regrowth_section  # noqa: E402
-from physlens.report.lottery_universality import same_system, universality_section  # noqa: E402
+from physlens.report.lottery_universality import families, universality_section  # noqa: E402
 from physlens.report.tables import Table, format_value  # noqa: E402
 from physlens.runs import atomic_write_text  # noqa: E402
 
@@ -297,7 +297,7 @@ def write_overview(summaries: dict[str, LotterySummary], path: Path | str, notes
                                          Figure(filter_maps(summary, max_units=12), _filter_caption(summary))],
                                 tables=[Table(summary.claims, f"{name}: the study's questions and the measured answers")],
                                 links=[(f"{name}/report.html", f"full report of {name}")]))
-    if len(same_system(summaries)) > 1:
-        sections.insert(len(sections) - len(summaries), universality_section(summaries))
+    at = len(sections) - len(summaries)
+    sections[at:at] = [universality_section(family) for family in families(summaries)]
     meta = ["all energies exact (full sums over the basis), never sampled"]
     return Report("Lottery tickets in neural quantum states", sections, meta).write(path)

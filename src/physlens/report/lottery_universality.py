@@ -5,11 +5,12 @@ first-layer weights per spin, and ask whether the scaling regions collapse. This
 draws the IMP median relative error of each study against ρ on one log–log figure and
 tables each study's fitted breakpoints (``physlens.lens.piecewise``) converted to ρ, with
 the exponent of every region, so that "do the boundaries sit at the same ρ" is read off in
-numbers. Studies on other systems than the first are left out.
+numbers, beside the ρ at which each width's error crosses 1e-4, 1e-3 and 1e-2. Only studies of one system and size trained the same way are compared: one section per
+such family (``families``).
 
 Usage::
 
-    section = universality_section({"a1": summary_a1, "a8": summary_a8})
+    sections = [universality_section(family) for family in families(summaries)]
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ def _rho_per_density(summary) -> float:
     return float(summary.study["widths"][0])
 
 
-def same_system(summaries: dict) -> dict:
-    """The summaries on the first one's system and size, trained the same way (optimiser, mode), in the given
-    order."""
-    first = next(iter(summaries.values())).study
-    return {name: s for name, s in summaries.items()
-            if (s.study["system"], s.study["size"]) == (first["system"], first["size"]) and len(s.study["widths"]) == 1
-            and s.study.get("training_method") == first.get("training_method")}
+def families(summaries: dict) -> list[dict]:
+    """The studies that one universality figure may compare: one-hidden-layer networks on the same system and
+    size, trained the same way (optimiser, mode), at two widths or more; one dict (name → summary, in the given
+    order) per such family, in the order their first study appears."""
+    groups: dict[tuple, dict] = {}
+    for name, s in summaries.items():
+        if len(s.study["widths"]) == 1:
+            key = (s.study["system"], s.study["size"], s.study.get("training_method"))
+            groups.setdefault(key, {})[name] = s
+    return [g for g in groups.values() if len({s.study["widths"][0] for s in g.values()}) > 1]
 
 
 def breakpoints_frame(summaries: dict) -> pd.DataFrame:
@@ -52,6 +56,40 @@ def breakpoints_frame(summaries: dict) -> pd.DataFrame:
             rows.append({"study": name, "alpha": summary.study["widths"][0] / summary.system.hilbert.size,
                          "rho_low": low * scale, "rho_high": high * scale, "exponent": exponent})
     return pd.DataFrame(rows, columns=["study", "alpha", "rho_low", "rho_high", "exponent"])
+
+
+ERROR_LEVELS = (1e-4, 1e-3, 1e-2)
+"""Relative energy errors at which ``crossings_frame`` reads off each width's ρ (the product state |+…+⟩ of the
+4×4 TFIM at h/J = 3.04438, which an emptied network represents, lies at 4.2e-2)."""
+
+
+def crossing_rho(rho: np.ndarray, error: np.ndarray, level: float) -> float:
+    """ρ at which the error first rises through ``level`` going from dense to sparse, interpolated linearly in
+    log ρ and log error between the two levels around it; NaN if the curve never crosses it.
+
+    Args:
+        rho: remaining weights per spin of the levels, shape (L,), in pruning order (decreasing).
+        error: relative energy error at those levels, shape (L,).
+    """
+    above = np.flatnonzero(error > level)
+    if not len(above) or above[0] == 0:
+        return float("nan")
+    i = above[0]
+    lr, le = np.log(rho[i - 1:i + 1]), np.log(error[i - 1:i + 1])
+    return float(np.exp(lr[0] + (np.log(level) - le[0]) * (lr[1] - lr[0]) / (le[1] - le[0])))
+
+
+def crossings_frame(summaries: dict, levels: tuple[float, ...] = ERROR_LEVELS) -> pd.DataFrame:
+    """One row per study: ``study``, ``alpha`` and, per error level, the ρ at which its IMP median error first
+    exceeds it (``crossing_rho``); the curves collapse in ρ where a column is constant down the widths."""
+    rows = []
+    for name, summary in summaries.items():
+        imp = summary.curve[summary.curve.arm == "imp"].sort_values("density", ascending=False)
+        rho = imp.density.to_numpy() * _rho_per_density(summary)
+        row = {"study": name, "alpha": summary.study["widths"][0] / summary.system.hilbert.size}
+        row.update({f"rho_at_{level:g}": crossing_rho(rho, imp["median"].to_numpy(), level) for level in levels})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def universality_figure(summaries: dict) -> plt.Figure:
@@ -72,15 +110,20 @@ def universality_figure(summaries: dict) -> plt.Figure:
     return fig
 
 
-def universality_section(summaries: dict) -> Section:
-    """The figure and the breakpoint table of the studies on the first study's system."""
-    chosen = same_system(summaries)
-    first = next(iter(chosen.values())).study
-    return Section("Universality in weights per spin",
-                   f"IMP tickets of {len(chosen)} widths on {first['system']} {first['size']}, against ρ. The scaling "
-                   "regions collapse when the breakpoints of the piecewise power-law fits sit at the same ρ.",
-                   figures=[Figure(universality_figure(chosen), "Median relative energy error of the IMP tickets "
+def universality_section(family: dict) -> Section:
+    """The figure and the breakpoint table of one family of studies (``families``)."""
+    first = next(iter(family.values())).study
+    widths = len({s.study["widths"][0] for s in family.values()})
+    method = first.get("training_method", "Adam on exact full-sum gradients")
+    return Section(f"Universality in weights per spin: {first['system']} {first['size']}, {method.split(',')[0]}",
+                   f"IMP tickets of {widths} widths on {first['system']} {first['size']}, trained by {method}, against "
+                   "ρ. The scaling regions collapse when the breakpoints of the piecewise power-law fits sit at the "
+                   "same ρ.",
+                   figures=[Figure(universality_figure(family), "Median relative energy error of the IMP tickets "
                                    "(shaded: best to worst seed) against ρ, the remaining first-layer weights per spin, "
-                                   "one line per width.")],
-                   tables=[Table(breakpoints_frame(chosen), "Scaling regions of each width in weights per spin: "
+                                   "one line per study.")],
+                   tables=[Table(crossings_frame(family), "ρ at which each study's IMP median relative error "
+                                 "first exceeds 1e-4, 1e-3 and 1e-2 (log–log interpolation between levels; blank: "
+                                 "never): the curves collapse where a column is the same for every width"),
+                           Table(breakpoints_frame(family), "Scaling regions of each study in weights per spin: "
                                  "bounds and exponent of the piecewise power law of the IMP median")])

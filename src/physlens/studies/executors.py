@@ -5,7 +5,8 @@ An executor maps a top-level function over them and yields each result as it
 completes, so the study can store it at once (and skip it when restarted):
 
 - ``LocalExecutor(workers)``: in this process when ``workers == 1``, else a pool of
-  ``workers`` processes (spawned, so JAX starts clean in each);
+  ``workers`` processes (spawned, so JAX starts clean in each). Ctrl-C (or ``kill -INT`` of
+  the study alone) interrupts the running tasks, which record it, and starts no queued one;
 - ``DaskExecutor(workers)`` starts a ``distributed.LocalCluster`` of that many
   single-threaded workers; ``DaskExecutor(scheduler="tcp://host:8786")`` uses an
   existing cluster. On HPC, start one with dask-jobqueue, e.g.
@@ -24,6 +25,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import functools
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -47,13 +50,21 @@ class LocalExecutor:
 
     def __enter__(self) -> "LocalExecutor":
         if self.workers > 1:
-            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_catch_interrupts)
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type, *exc) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if exc_type is not None:
+            # Interrupted or failed: pass the interrupt on to workers it did not reach (a ``kill -INT`` of
+            # this process alone), so that each records its task as interrupted and refuses the queued ones.
+            for process in list((pool._processes or {}).values()):
+                if process.is_alive():
+                    os.kill(process.pid, signal.SIGINT)
+        pool.shutdown(cancel_futures=True)
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
         """Yield ``(task, fn(task))`` for every task, in completion order."""
@@ -61,9 +72,39 @@ class LocalExecutor:
             for task in tasks:
                 yield task, fn(task)
             return
-        futures = {self._pool.submit(fn, task): task for task in tasks}
+        futures = {self._pool.submit(_unless_interrupted, fn, task): task for task in tasks}
         for future in cf.as_completed(futures):
             yield futures[future], future.result()
+
+
+_worker = {"interrupted": False, "busy": False}
+"""The state of a pool worker: interrupted once, it starts no further task."""
+
+
+def _catch_interrupts() -> None:
+    """Pool-worker initializer: the first SIGINT interrupts the running task (``KeyboardInterrupt``, which the
+    task records) and marks this worker interrupted; an idle worker only takes note, and a second SIGINT is
+    ignored, so that the task can finish recording its interruption."""
+    signal.signal(signal.SIGINT, _on_interrupt)
+
+
+def _on_interrupt(signum, frame) -> None:
+    if _worker["interrupted"]:
+        return
+    _worker["interrupted"] = True
+    if _worker["busy"]:
+        raise KeyboardInterrupt
+
+
+def _unless_interrupted(fn: Callable[[Any], Any], task: Any) -> Any:
+    """``fn(task)`` in a pool worker, unless the study was interrupted before the task began."""
+    _worker["busy"] = True
+    try:
+        if _worker["interrupted"]:
+            raise KeyboardInterrupt("the study was interrupted before this task began")
+        return fn(task)
+    finally:
+        _worker["busy"] = False
 
 
 class DaskExecutor:
