@@ -4,6 +4,8 @@ A run directory holds
 
     config.toml        what was asked for (kind, system, model, training settings)
     versions.json      Python and library versions, written once at creation
+    sittings.jsonl     one line per sitting of the training (``this_sitting``: start time, the step it
+                       starts from, versions, device, ``XLA_FLAGS``): where a resumed run ran each part
     reference.json     the exact reference the run is measured against
     metrics.jsonl      one JSON object per logged step
     checkpoint.msgpack everything needed to resume (parameters, optimiser and sampler state)
@@ -41,6 +43,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode())
+
+
+def this_sitting() -> dict:
+    """When and where this process runs: UTC start time, host, library versions, the JAX device and the
+    ``XLA_FLAGS`` it runs under (sampled training over thousands of steps is reproduced bit for bit only under
+    the same ones: the thread count changes the order of XLA's sums)."""
+    import jax
+
+    device = jax.devices()[0]
+    return {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
+            "versions": library_versions(), "device": f"{device.platform}: {device.device_kind}",
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def library_versions() -> dict[str, str]:
@@ -296,6 +311,17 @@ class Run:
     def versions(self) -> dict:
         """Library versions recorded when the run was created."""
         return self._read_json("versions.json")
+
+    @property
+    def sittings(self) -> list[dict]:
+        """The sittings of the training so far (``record_sitting``), first first; empty for older runs."""
+        file = self.path / "sittings.jsonl"
+        return [json.loads(line) for line in file.read_text().splitlines() if line] if file.is_file() else []
+
+    def record_sitting(self, step: int) -> None:
+        """Add this process's sitting (``this_sitting``), starting at ``step``, to ``sittings.jsonl``."""
+        lines = [json.dumps(s) for s in self.sittings] + [json.dumps({**this_sitting(), "step": step})]
+        atomic_write_text(self.path / "sittings.jsonl", "\n".join(lines) + "\n")
 
     def write_status(self, state: str, step: int, **info: Any) -> None:
         """Record the run's state (one of ``STATES``) at ``step``, with any summary fields, and the sha256

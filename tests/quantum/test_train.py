@@ -75,6 +75,10 @@ def test_interrupt_resume_equals_uninterrupted(tmp_path, mode, sr_solver):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert resumed.metrics()["energy"].tolist() == straight.metrics()["energy"].tolist()
     assert resumed.status["step"] == straight.status["step"] == 40
+    sittings = Run.open(tmp_path / "killed").sittings
+    assert [s["step"] for s in sittings] == [0, 20] and [s["step"] for s in Run.open(tmp_path / "straight").sittings] == [0]
+    assert sittings[1]["versions"]["netket"] == Run.open(tmp_path / "killed").versions["netket"]
+    assert sittings[1]["device"].startswith("cpu") and "started" in sittings[1] and "xla_flags" in sittings[1]
 
 
 def test_resume_of_finished_run_changes_nothing(tmp_path):

@@ -183,6 +183,7 @@ def _open_session(run: Run, config: TrainConfig, progress: bool, system: SpinSys
         driver = flax.serialization.from_state_dict(driver, snapshot)
         rows = [r for r in run.metrics_rows() if r["step"] < driver.step_count]
     seconds_before = run.status.get("seconds", 0.0) if snapshot is not None else 0.0
+    run.record_sitting(driver.step_count)
     session = _Session(run, config, system, model, run.reference["energy"], rows, progress, seconds_before)
     return session, driver
 

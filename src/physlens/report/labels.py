@@ -41,7 +41,7 @@ LABELS = {
     "eps_mean": "mean ε", "a": "prefactor a", "k": "exponent k", "a_se": "SE(a)", "k_se": "SE(k)", "r2": "R²",
     "n_points": "points", "tau_min": "smallest τ with k < 1", "tau_max": "largest τ with k < 1",
     "taus_below": "τ values with k < 1", "taus_fitted": "τ values with a fit over ≥ 3 sizes", "taus": "τ values",
-    "energy": f"E [{ENERGY}]", "e0": f"E0 (exact) [{ENERGY}]",
+    "energy": f"E [{ENERGY}]",
     "energy_full": f"E, full model [{ENERGY}]", "energy_important": f"E, important units only [{ENERGY}]",
     "energy_rest": f"E, other units only [{ENERGY}]", "unit_index": "unit j", "unit": "unit",
     "s_afm": "S_AFM", "abs_s_afm": "|S_AFM|", "delta_energy": f"ΔE on ablation [{ENERGY}]",

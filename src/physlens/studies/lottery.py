@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import flax.linen as nn
@@ -41,7 +39,7 @@ from physlens.quantum.models import FFNN
 from physlens.quantum.registry import load_variables, model_from_spec
 from physlens.quantum.systems import SpinSystem, make_system
 from physlens.quantum.vmc_masked_training import VMCSettings, train_masked_vmc
-from physlens.runs import atomic_write_text, dataclass_from_dict, library_versions, read_toml
+from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml, this_sitting
 
 REINIT_OFFSET = 1000
 """The fresh initialisation T(θ_rand, ·) of seed s uses PRNGKey(s + REINIT_OFFSET)."""
@@ -298,15 +296,6 @@ def study_inits(config: StudyConfig, model, n_sites: int) -> tuple[list, list]:
         trained = load_variables(model, Path(config.start), n_sites)["params"]
         init = [jax.tree_util.tree_map(np.asarray, trained) for _ in config.seeds]
     return init, reinit
-
-
-def this_sitting() -> dict:
-    """When and where this sitting of a study runs: UTC start time, library versions, the JAX device and the
-    ``XLA_FLAGS`` it ran under (sampled SR over thousands of steps is reproduced bit for bit only under the same
-    ones: the thread count changes the order of XLA's sums)."""
-    device = jax.devices()[0]
-    return {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": library_versions(),
-            "device": f"{device.platform}: {device.device_kind}", "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def _recorded_sittings(out: Path) -> list[dict]:
