@@ -1,11 +1,13 @@
 """A study folder keeps the settings it was made with; pending tasks run once each, counted from what is stored."""
 
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
 
 from physlens.errors import PhyslensError
+from physlens.studies import bookkeeping
 from physlens.studies.bookkeeping import record_config, run_tasks
 from physlens.studies.executors import LocalExecutor
 
@@ -78,3 +80,15 @@ def test_every_pending_task_runs_exactly_once(tmp_path):
 
     run_tasks(LocalExecutor(workers=1), run_task, ["a", "b"], total=3, desc="test", progress=False)
     assert sorted(p.name for p in done.iterdir()) == ["a", "b"]
+
+
+def test_the_bar_shows_what_the_running_tasks_are_doing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bookkeeping, "WATCH_EVERY_S", 0.05)
+
+    def run_task(name):
+        time.sleep(0.4)
+        return name
+
+    run_tasks(LocalExecutor(workers=1), run_task, ["a", "b"], total=2, desc="test", progress=True,
+              watch=lambda: "model a at step 1,200")
+    assert "model a at step 1,200" in capsys.readouterr().err

@@ -142,3 +142,14 @@ def test_a_study_folder_grows_to_more_sizes_and_seeds(reference, tmp_path):
 def test_a_study_folder_refuses_other_settings(reference):
     result = runner.invoke(app, [*ARGS[:-1], "--steps", "200", "--out", str(reference)])
     assert result.exit_code == 2 and "holds a study with other settings (steps)" in result.stderr
+
+
+def test_training_steps_names_the_models_now_training(tmp_path):
+    for name, status in [("N08-a2-s00", {"state": "running", "step": 2400}), ("N08-a3-s00", {"state": "interrupted",
+                         "step": 100}), ("N08-a4-s00", {"state": "running", "step": 1900})]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "status.json").write_text(json.dumps(status))
+    (tmp_path / "N08-a5-s00").mkdir()
+    (tmp_path / "N08-a5-s00" / "status.json").write_text("{half a fi")
+    names = ["N08-a2-s00", "N08-a3-s00", "N08-a4-s00", "N08-a5-s00", "N08-a2-s01"]
+    assert hidden_units.training_steps(tmp_path, names) == "N08-a2-s00 at step 2,400; N08-a4-s00 at step 1,900"

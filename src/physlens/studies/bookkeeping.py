@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -36,14 +37,32 @@ def record_config(study, grid: tuple[str, ...] = ()) -> dict:
     return record_settings(study.out, None, config, defaults=defaults, grid=grid)
 
 
-def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True) -> None:
+WATCH_EVERY_S = 15.0
+"""Seconds between two looks at the running tasks (``run_tasks``'s ``watch``)."""
+
+
+def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True,
+              watch: Callable[[], str] | None = None) -> None:
     """Map ``run_task`` over the pending tasks ``todo`` inside ``executor``'s context, with a progress bar
-    that counts the ``total - len(todo)`` tasks already stored as done."""
+    that counts the ``total - len(todo)`` tasks already stored as done. ``watch``: a line on the tasks now
+    running (e.g. their training steps), shown after the bar every ``WATCH_EVERY_S`` seconds, so that a bar
+    over models that train for an hour each still moves."""
     from tqdm.auto import tqdm
 
     with executor as ex, tqdm(total=total, initial=total - len(todo), disable=not progress, desc=desc, unit="model") as bar:
-        for _ in ex.map(run_task, todo):
-            bar.update(1)
+        stop = threading.Event()
+        if progress and watch is not None:
+            threading.Thread(target=_watch, args=(bar, watch, stop), daemon=True).start()
+        try:
+            for _ in ex.map(run_task, todo):
+                bar.update(1)
+        finally:
+            stop.set()
+
+
+def _watch(bar, watch: Callable[[], str], stop: threading.Event) -> None:
+    while not stop.wait(WATCH_EVERY_S):
+        bar.set_postfix_str(watch(), refresh=True)
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

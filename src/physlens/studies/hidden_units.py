@@ -19,6 +19,8 @@ them into ``models.parquet`` and ``units.parquet``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -260,8 +262,24 @@ def pending(study: StudyConfig) -> list[Task]:
 def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
     record_config(study, grid=GRID)
-    run_tasks(executor, run_task, pending(study), len(study.tasks()), "hidden-unit study", progress)
+    todo = pending(study)
+    run_tasks(executor, run_task, todo, len(study.tasks()), "hidden-unit study", progress,
+              watch=functools.partial(training_steps, Path(study.out) / "runs", [t.name for t in todo]))
     return collect(study.out)
+
+
+def training_steps(runs: Path, names: list[str]) -> str:
+    """The models among ``names`` now training in ``runs`` and the step of their last checkpoint, in one line
+    (e.g. ``N14-a3-s00 at step 2,400; N14-a4-s00 at step 1,900``)."""
+    busy = []
+    for name in names:
+        try:
+            status = json.loads((runs / name / "status.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if status.get("state") == "running":
+            busy.append(f"{name} at step {status.get('step', 0):,}")
+    return "; ".join(busy)
 
 
 def stored_tables(study: StudyConfig) -> dict[str, pd.DataFrame]:
