@@ -117,10 +117,15 @@ def _fraction_and_fits(by_size: pd.DataFrame, models: pd.DataFrame, fits: pd.Dat
     ax_m.set(xlabel="N", ylabel="m′", title="m′ = a N^k" + (f" ({zeros} models with m′ = 0 not drawn)" if zeros else ""))
     if zeros < len(models):
         ax_m.set(xscale="log", yscale="log")
-    ax_k.errorbar(fits["alpha"], fits["k"], fits["k_se"], marker="o", capsize=3, ls="none")
+    degenerate = fits["degenerate"].astype(bool) if "degenerate" in fits else pd.Series(False, index=fits.index)
+    ax_k.errorbar(fits["alpha"][~degenerate], fits["k"][~degenerate], fits["k_se"][~degenerate], marker="o", capsize=3,
+                  ls="none", color="C0", label="fit")
+    if degenerate.any():
+        ax_k.plot(fits["alpha"][degenerate], fits["k"][degenerate], "o", mfc="none", color="C0",
+                  label="degenerate (< 3 sizes or no variance)")
     ax_k.axhline(1, color="k", ls=":", lw=0.8)
     ax_k.set(xlabel="α", ylabel="k", title="Exponent per α")
-    for ax, size in ((ax_f, 8), (ax_m, 7)):
+    for ax, size in ((ax_f, 8), (ax_m, 7), (ax_k, 7)):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=size)
     fig.tight_layout()
