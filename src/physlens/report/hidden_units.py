@@ -117,7 +117,7 @@ def _fraction_and_fits(by_size: pd.DataFrame, models: pd.DataFrame, fits: pd.Dat
     ax_m.set(xlabel="N", ylabel="m′", title="m′ = a N^k" + (f" ({zeros} models with m′ = 0 not drawn)" if zeros else ""))
     if zeros < len(models):
         ax_m.set(xscale="log", yscale="log")
-    degenerate = fits["degenerate"].astype(bool) if "degenerate" in fits else pd.Series(False, index=fits.index)
+    degenerate = fits["degenerate"].astype(bool)
     ax_k.errorbar(fits["alpha"][~degenerate], fits["k"][~degenerate], fits["k_se"][~degenerate], marker="o", capsize=3,
                   ls="none", color="C0", label="fit")
     if degenerate.any():
