@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from physlens.cli import app
+from physlens.folders import FolderLock
 from physlens.studies import hidden_units
 from physlens.studies.hidden_units_summary import size_scaling, tau_sensitivity
 
@@ -146,10 +147,17 @@ def test_a_study_folder_refuses_other_settings(reference):
 
 def test_training_steps_names_the_models_now_training(tmp_path):
     for name, status in [("N08-a2-s00", {"state": "running", "step": 2400}), ("N08-a3-s00", {"state": "interrupted",
-                         "step": 100}), ("N08-a4-s00", {"state": "running", "step": 1900})]:
+                         "step": 100}), ("N08-a4-s00", {"state": "running", "step": 1900}),
+                         ("N08-a2-s02", {"state": "running", "step": 700})]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "status.json").write_text(json.dumps(status))
     (tmp_path / "N08-a5-s00").mkdir()
     (tmp_path / "N08-a5-s00" / "status.json").write_text("{half a fi")
-    names = ["N08-a2-s00", "N08-a3-s00", "N08-a4-s00", "N08-a5-s00", "N08-a2-s01"]
-    assert hidden_units.training_steps(tmp_path, names) == "N08-a2-s00 at step 2,400; N08-a4-s00 at step 1,900"
+    locks = [FolderLock(tmp_path / name).acquire() for name in ("N08-a2-s00", "N08-a4-s00")]
+    names = ["N08-a2-s00", "N08-a3-s00", "N08-a4-s00", "N08-a5-s00", "N08-a2-s01", "N08-a2-s02"]
+    try:       # N08-a2-s02 says "running" but no process holds it: its worker died
+        assert hidden_units.training_steps(tmp_path, names) == "N08-a2-s00 at step 2,400; N08-a4-s00 at step 1,900"
+    finally:
+        for lock in locks:
+            lock.release()
+    assert hidden_units.training_steps(tmp_path, names) == ""

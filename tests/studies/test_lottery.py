@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import types
 
 import jax
 import numpy as np
@@ -117,6 +118,10 @@ def test_config_validation_and_toml(tmp_path):
         StudyConfig.preset("nope")
     with pytest.raises(PhyslensError):
         dataclasses.replace(CONFIG, rewind_step=CONFIG.steps + 1)
+    with pytest.raises(PhyslensError, match="needs mode = 'sampled' training"):
+        dataclasses.replace(CONFIG, evaluation="sampled")
+    with pytest.raises(PhyslensError, match="allowed: exact, sampled"):
+        dataclasses.replace(CONFIG, evaluation="dmrg")
     path = tmp_path / "study.toml"
     path.write_text('preset = "tiny"\nrounds = 2\nseeds = [4]\n')
     config = StudyConfig.from_toml(path)
@@ -159,3 +164,16 @@ def test_pruning_a_network_trained_by_netket(tmp_path, monkeypatch):
     reinit_start = jax.tree.map(lambda leaf: leaf[1], level1)["Dense"]["kernel"]
     assert not np.allclose(reinit_start, trained["Dense"]["kernel"] * masks1["Dense"]["kernel"][1])
     assert "netket.RBM:alpha=1" in (tmp_path / "netket" / "study.json").read_text()
+
+
+def test_a_sampled_study_runs_dmrg_once(monkeypatch):
+    """The reference a study folder records is reused on resume; only a new folder runs DMRG."""
+    config = StudyConfig.preset("barton-6x6-a1")
+    calls = []
+    monkeypatch.setattr(study_module, "dmrg_ground_state",
+                        lambda system, chi: calls.append(chi) or types.SimpleNamespace(energy=-1.5, method="DMRG (stub)"))
+    recorded = config.build_problem({"e0": -115.25, "reference": "DMRG (recorded)"})
+    assert (recorded.e0, recorded.reference, calls) == (-115.25, "DMRG (recorded)", [])
+    fresh = config.build_problem({})
+    assert (fresh.e0, fresh.reference, calls) == (-1.5, "DMRG (stub)", [512])
+    assert (fresh.samples, fresh.chains, fresh.n_sites, fresh.unit) == (16_384, 16, 36, "J")

@@ -1,4 +1,7 @@
-"""Barton et al.'s presets, and a study in their protocol measured: magnetisations and fidelities by full sums."""
+"""Barton et al.'s presets, and a study in their protocol measured: magnetisations and fidelities by full sums,
+and by sampling for a lattice treated as too large to sum."""
+
+import json
 
 import jax
 import netket as nk
@@ -7,6 +10,7 @@ import pandas as pd
 import pytest
 
 from physlens.lens.lottery import level_params
+from physlens.quantum.monte_carlo_problem import MonteCarloProblem
 from physlens.report.lottery import write_report
 from physlens.studies.lottery import BARTON, PRESETS, StudyConfig, run_study
 from physlens.studies.lottery_observables import measure
@@ -14,7 +18,7 @@ from physlens.studies.lottery_summary import summarize
 
 
 @pytest.mark.parametrize("name, weights", [("barton-4x4-a1", 256), ("barton-4x4-a2.5", 640), ("barton-4x4-a5", 1280),
-                                           ("barton-4x4-a8", 2048), ("barton-toric-a8", 2592)])
+                                           ("barton-4x4-a8", 2048), ("barton-6x6-a1", 1296), ("barton-toric-a8", 2592)])
 def test_presets_build_the_papers_networks(name, weights):
     config = PRESETS[name]
     n_sites = config.build_system().hilbert.size
@@ -27,6 +31,7 @@ def test_presets_build_the_papers_networks(name, weights):
     assert (config.optimizer, config.mode, config.learning_rate, config.diag_shift, config.fraction, config.rounding) == \
         ("sr", "sampled", 0.008, 1e-3, 0.12, "nearest")
     assert config.rewind_step == config.dense_steps and config.controls_from == "init"
+    assert config.evaluation == ("sampled" if n_sites > 18 else "exact")     # 2^36 states on 6×6: Monte Carlo
 
 
 CONFIG = StudyConfig(system="tfim-chain", size=6, system_params={"h": 1.0, "pbc": True}, widths=(12,), dense_steps=40,
@@ -82,3 +87,47 @@ def test_report_shows_the_observables(study, tmp_path):
     assert (tmp_path / "observables.csv").is_file()
     html = write_report(summary, tmp_path / "report.html").read_text()
     assert "What the tickets represent" in html and "⟨|m_z|⟩" in html
+
+
+SAMPLED = StudyConfig(system="tfim-square", size=3, system_params={"h": 2.0, "pbc": False}, widths=(4,), dense_steps=30,
+                      steps=10, rewind_step=30, rounds=2, evaluation="sampled", eval_samples=4096, reference_chi=16,
+                      **{**BARTON, "seeds": (0,), "samples": 256, "controls": ()})
+
+
+@pytest.fixture(scope="module")
+def sampled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sampled") / "square"
+    run_study(SAMPLED, out)
+    return out
+
+
+def test_a_sampled_study_estimates_energies_against_dmrg(sampled):
+    """3×3 lattice run as if too large to sum: DMRG reference, Monte Carlo energies, both checked by full sums."""
+    system, model = SAMPLED.build_system(), SAMPLED.build_model()
+    study = json.loads((sampled / "study.json").read_text())
+    assert study["e0"] == pytest.approx(system.exact().energy, rel=1e-10) and study["reference"].startswith("DMRG")
+    assert study["energy_method"].startswith("Monte Carlo: 4,096 samples")
+    basis = np.asarray(system.hilbert.all_states())
+    like = model.init(jax.random.PRNGKey(0), basis[:1])["params"]
+    levels = pd.read_csv(sampled / "levels.csv")
+    assert len(levels) == 3 and (levels.energy_sem > 0).all()
+    for row in levels.itertuples():
+        exact = system.energy_of(np.asarray(model.apply({"params": level_params(sampled / "levels", row.level, row.arm,
+                                                                                row.seed, like)}, basis)))
+        assert abs(row.energy - exact) < 5 * row.energy_sem
+        assert row.rel_error == pytest.approx(abs(row.energy - study["e0"]) / abs(study["e0"]), rel=1e-12)
+
+
+def test_sampled_observables_are_estimated_once_and_kept(sampled, monkeypatch, tmp_path):
+    frame = measure(sampled)
+    assert len(frame) == 3 and frame.method.str.startswith("Monte Carlo").all()
+    assert (frame.abs_m_z_sem > 0).all() and frame[frame.level == 0].fidelity_dense.eq(1.0).all()
+    assert frame.fidelity_previous.between(0.5, 1.05).all()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sampled again")
+
+    monkeypatch.setattr(MonteCarloProblem, "sample", refuse)
+    pd.testing.assert_frame_equal(measure(sampled), frame)
+    html = write_report(summarize(sampled), tmp_path / "report.html").read_text()
+    assert "estimated by sampling" in html and "E_ref" in html

@@ -111,14 +111,16 @@ class TrainedBatch:
     Attributes:
         params: K trained parameter pytrees (pruned entries 0).
         objective_K: the trained objective of each (an energy, in the caller's unit).
-        error_K: relative error of each against the exact reference.
+        error_K: relative error of each against the reference.
         rewind_params: K parameter pytrees after ``rewind_step`` steps, or None.
+        objective_sem_K: standard error of an estimated (Monte Carlo) objective; None when exact.
     """
 
     params: list
     objective_K: np.ndarray
     error_K: np.ndarray
     rewind_params: list | None = None
+    objective_sem_K: np.ndarray | None = None
 
 
 TrainFn = Callable[[list, list[Mask]], TrainedBatch]
@@ -130,7 +132,8 @@ class LotteryResult:
 
     Attributes:
         rows: one dict per (level, arm, seed): ``level``, ``arm``, ``seed``, ``density``
-            (surviving share of prunable weights), ``objective``, ``error``.
+            (surviving share of prunable weights), ``objective``, ``error``, and ``objective_sem`` where the
+            objective was estimated.
         masks: (level, arm, seed) → mask.
         params: (level, arm, seed) → trained parameters.
     """
@@ -140,7 +143,10 @@ class LotteryResult:
     params: dict
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["level", "arm", "seed", "density", "objective", "error"])
+        """One row per network; the ``objective_sem`` column only when some objective was estimated."""
+        columns = ["level", "arm", "seed", "density", "objective", "error"]
+        return pd.DataFrame(self.rows, columns=columns + (["objective_sem"] if any("objective_sem" in r for r in self.rows)
+                                                          else []))
 
 
 def _seed(seed: int, level: int, arm: str) -> int:
@@ -185,6 +191,8 @@ def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch
         atomic_write_bytes(folder / f"{arm}_seed{seed}.params.npz", params_bytes(batch.params[k]))
         rows.append({"level": level, "arm": arm, "seed": int(seed), "density": mask.density,
                      "objective": float(batch.objective_K[k]), "error": float(batch.error_K[k])})
+        if batch.objective_sem_K is not None:
+            rows[-1]["objective_sem"] = float(batch.objective_sem_K[k])
     for name, params in extra.items():
         atomic_write_bytes(folder / f"{name}.params.npz", params_bytes(params))
     atomic_write_text(folder / "level.json", json.dumps(rows, indent=1))
@@ -221,6 +229,7 @@ def _train_arms(entries: list[tuple], starts: list, train: TrainFn, train_contro
         return train(starts, [mask for _, _, mask in entries])
     groups = [[k for k, (arm, _, _) in enumerate(entries) if (arm in ISOLATED) == isolated] for isolated in (False, True)]
     params, objective_K, error_K = [None] * len(entries), np.zeros(len(entries)), np.zeros(len(entries))
+    sem_K, estimated = np.full(len(entries), np.nan), False
     for trainer, ks in zip((train, train_control), groups):
         if not ks:
             continue
@@ -228,7 +237,9 @@ def _train_arms(entries: list[tuple], starts: list, train: TrainFn, train_contro
         for j, k in enumerate(ks):
             params[k] = batch.params[j]
         objective_K[ks], error_K[ks] = batch.objective_K, batch.error_K
-    return TrainedBatch(params, objective_K, error_K)
+        if batch.objective_sem_K is not None:
+            sem_K[ks], estimated = batch.objective_sem_K, True
+    return TrainedBatch(params, objective_K, error_K, objective_sem_K=sem_K if estimated else None)
 
 
 def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,

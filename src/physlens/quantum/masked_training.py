@@ -101,7 +101,10 @@ class MaskedTraining:
         energy_K: exact energy of the final parameters, in ``unit``.
         rel_error_K: |E − E0|/|E0| of the final parameters.
         history_TK: exact energy before each step, shape ``(steps, K)``.
-        unit: energy unit. The energies are exact full sums, never sampled.
+        unit: energy unit.
+        method: how ``energy_K`` was obtained: an exact full sum, or a Monte Carlo estimate
+            (``monte_carlo_problem.MonteCarloProblem.method``).
+        energy_sem_K: the standard error of a Monte Carlo ``energy_K``; None when exact.
     """
 
     params_K: Any
@@ -110,11 +113,14 @@ class MaskedTraining:
     rel_error_K: np.ndarray
     history_TK: np.ndarray
     unit: str
+    method: str = "exact full sum"
+    energy_sem_K: np.ndarray | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per network: ``k``, ``energy``, ``rel_error``, ``method``."""
-        return pd.DataFrame({"k": np.arange(self.energy_K.size), "energy": self.energy_K,
-                             "rel_error": self.rel_error_K, "method": "exact full sum"})
+        """One row per network: ``k``, ``energy``, ``rel_error``, ``method`` (and ``energy_sem`` when sampled)."""
+        frame = pd.DataFrame({"k": np.arange(self.energy_K.size), "energy": self.energy_K,
+                              "rel_error": self.rel_error_K, "method": self.method})
+        return frame if self.energy_sem_K is None else frame.assign(energy_sem=self.energy_sem_K)
 
 
 def init_params(model: nn.Module, n_sites: int, seeds: Iterable[int]) -> Any:

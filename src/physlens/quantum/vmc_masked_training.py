@@ -18,7 +18,9 @@ the quantum geometric tensor and stays exactly 0. The K networks run one after a
 its start parameters and mask, so a resumed study draws the same samples.
 
 Whatever the training mode, the returned energies are exact full sums
-(``masked_training.EnergyAndGrad``), never sampled.
+(``masked_training.EnergyAndGrad``) for an ``ExactProblem``; for a system beyond the exact
+basis (a ``monte_carlo_problem.MonteCarloProblem``) they are Monte Carlo estimates with
+standard errors, against the problem's reference energy, and say so (``MaskedTraining.method``).
 
 Usage::
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
 import jax
@@ -45,6 +47,9 @@ from physlens.lens.pruning import Masked, masked_variables
 from physlens.quantum.masked_training import EnergyAndGrad, ExactProblem, MaskedTraining, stack_trees
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.toric_sampler import toric_code_sampler
+
+if TYPE_CHECKING:
+    from physlens.quantum.monte_carlo_problem import MonteCarloProblem
 
 OPTIMIZERS = ("adam", "sr")
 MODES = ("exact", "sampled")
@@ -112,19 +117,20 @@ def _params_of(driver) -> Any:
     return jax.tree_util.tree_map(np.asarray, driver.state.variables["params"])
 
 
-def train_masked_vmc(model: nn.Module, system: SpinSystem, problem: ExactProblem, params: list, masks: list[Mask], *,
-                     steps: int, settings: VMCSettings, energy_and_grad: EnergyAndGrad,
+def train_masked_vmc(model: nn.Module, system: SpinSystem, problem: ExactProblem | MonteCarloProblem, params: list,
+                     masks: list[Mask], *, steps: int, settings: VMCSettings, energy_and_grad: EnergyAndGrad | None,
                      snapshot_step: int | None = None) -> MaskedTraining:
-    """Train each (parameters, mask) pair ``steps`` VMC steps; exact energies of the results.
+    """Train each (parameters, mask) pair ``steps`` VMC steps; the energies of the results.
 
     Args:
         model: the bare Flax module (log ψ of ``sigma_BN``, shape ``(B,)``).
         system: the spin system (its NetKet Hamiltonian and Hilbert space).
-        problem: ``ExactProblem.of(system)``, for the exact energies.
+        problem: ``ExactProblem.of(system)`` for exact energies, or a ``MonteCarloProblem`` for estimated ones.
         params: K start parameter pytrees; masks: their K masks.
         steps: VMC steps per network (≥ 1).
         settings: optimiser, rate and sampler.
-        energy_and_grad: ``make_energy_and_grad(model, problem)``: the exact energies.
+        energy_and_grad: ``make_energy_and_grad(model, problem)`` for an ``ExactProblem``; None for a
+            ``MonteCarloProblem``.
         snapshot_step: also return each network's parameters after this many steps.
 
     Returns:
@@ -149,6 +155,11 @@ def train_masked_vmc(model: nn.Module, system: SpinSystem, problem: ExactProblem
         history.append(np.real(np.asarray(log.data["Energy"]["Mean"]))[:steps])
         finals.append(_params_of(driver))
     params_K, masks_K = stack_trees(finals), stack_trees([m.to_tree(np.float64) for m in masks])
-    energy_K = np.asarray(energy_and_grad(params_K, masks_K)[0])
+    if energy_and_grad is None:
+        energy_K, sem_K = problem.energies(model, finals, masks)
+        method = problem.method
+    else:
+        energy_K, sem_K, method = np.asarray(energy_and_grad(params_K, masks_K)[0]), None, "exact full sum"
     return MaskedTraining(params_K, stack_trees(snapshots) if snapshots else None, energy_K,
-                          np.abs(energy_K - problem.e0) / abs(problem.e0), np.stack(history, axis=1), problem.unit)
+                          np.abs(energy_K - problem.e0) / abs(problem.e0), np.stack(history, axis=1), problem.unit,
+                          method, sem_K)

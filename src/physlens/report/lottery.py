@@ -216,7 +216,8 @@ def _describe(study: dict) -> str:
             f"per round ({v['scope']}, rounded {study.get('rounding', 'floor')}), {v['rounds']} rounds, rewind to step "
             f"{v['rewind_step']}; controls from {study.get('controls_from', 'rewind')}, "
             f"{format_value(study.get('control_steps') or study['steps'])} steps; "
-            f"E0 = {format_value(study['e0'], 10)} {v['unit']}.")
+            f"{'E_ref' if study.get('reference') else 'E0'} = {format_value(study['e0'], 10)} {v['unit']}"
+            f"{' by ' + study['reference'] if study.get('reference') else ''}.")
 
 
 def _filter_caption(summary: LotterySummary) -> str:
@@ -240,7 +241,7 @@ def _filter_figures(summary: LotterySummary) -> list[Figure]:
 def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] = ()) -> Report:
     """The study's report (error curves, fit, transition, filters, claims); ``nav`` links to the pages around it."""
     study = summary.study
-    meta = [f"energies: {study['energy_method']} (never sampled)"]
+    meta = [f"energies: {study['energy_method']}"]
     config = {k: v for k, v in study.items() if k not in ("energy_method", "versions", "out")}
     sections = [
         Section("Claims, as measured", notes, tables=[Table(summary.claims, "The study's questions and the measured answers")]),
@@ -299,5 +300,7 @@ def write_overview(summaries: dict[str, LotterySummary], path: Path | str, notes
                                 links=[(f"{name}/report.html", f"full report of {name}")]))
     at = len(sections) - len(summaries)
     sections[at:at] = [universality_section(family) for family in families(summaries)]
-    meta = ["all energies exact (full sums over the basis), never sampled"]
+    sampled = [name for name, s in summaries.items() if s.study.get("reference")]
+    meta = ["energies exact (full sums over the basis)" + (f"; Monte Carlo against DMRG for {', '.join(sampled)}"
+                                                          if sampled else ", never sampled")]
     return Report("Lottery tickets in neural quantum states", sections, meta).write(path)

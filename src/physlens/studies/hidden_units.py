@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
+from physlens.folders import lock_holder, lock_is_stale
 from physlens.lens.patterns import afm_pattern, pattern_scores, standard_patterns
 from physlens.lens.units import DEFAULT_TAU, UnitScan, UnitSplit, scan_units, split_units
 from physlens.quantum import protocols
@@ -270,14 +271,16 @@ def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, 
 
 def training_steps(runs: Path, names: list[str]) -> str:
     """The models among ``names`` now training in ``runs`` and the step of their last checkpoint, in one line
-    (e.g. ``N14-a3-s00 at step 2,400; N14-a4-s00 at step 1,900``)."""
+    (e.g. ``N14-a3-s00 at step 2,400; N14-a4-s00 at step 1,900``). A model counts as training when its status says
+    so and a live process holds its folder's lock: a run whose worker died still says "running"."""
     busy = []
     for name in names:
         try:
             status = json.loads((runs / name / "status.json").read_text())
         except (OSError, ValueError):
             continue
-        if status.get("state") == "running":
+        holder = lock_holder(runs / name)
+        if status.get("state") == "running" and holder is not None and not lock_is_stale(holder):
             busy.append(f"{name} at step {status.get('step', 0):,}")
     return "; ".join(busy)
 

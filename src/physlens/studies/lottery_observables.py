@@ -11,6 +11,12 @@ the network's log ψ is evaluated on the whole basis and gives, by full sums:
 
 All the networks of one level go through one ``jax.vmap``-ed forward pass.
 
+A study beyond the exact basis (``evaluation = "sampled"``) gets the same columns as Monte Carlo
+estimates (``monte_carlo_problem``; fidelities by ``fidelity.sampled_fidelity``), each magnetisation
+with its standard error (``…_sem``) and ``method`` saying so. Sampling takes seconds per network, so
+each level's rows are kept in ``levels/level_NN/observables.json`` (derived data: the sampler seeds
+follow from the networks, so the file holds what a new measurement would give).
+
 Usage::
 
     frame = measure("docs/studies/lottery-barton/4x4-a8-imp-s0")    # one row per network
@@ -27,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.lens.lottery import level_params
+from physlens.lens.lottery import level_mask, level_params
 from physlens.lens.mask import Mask
-from physlens.quantum.fidelity import fidelity
+from physlens.quantum.fidelity import fidelity, sampled_fidelity
 from physlens.quantum.magnetisation import flip_index, magnetisations
 from physlens.quantum.masked_training import ExactProblem, param_template
-from physlens.runs import dataclass_from_dict
+from physlens.runs import atomic_write_text, dataclass_from_dict
 
 
 def study_config(out: Path):
@@ -52,6 +58,8 @@ def measure(out: Path | str) -> pd.DataFrame:
     if not (out / "study.json").is_file() or not finished:
         raise PhyslensError(f"{out} holds no lottery study with a finished level (study.json, levels/level_00)")
     config = study_config(out)
+    if config.evaluation == "sampled":
+        return _measure_sampled(out, config, finished)
     problem = ExactProblem.of(config.build_system())
     model = config.build_model()
     like = param_template(model, problem.n_sites)
@@ -75,3 +83,50 @@ def measure(out: Path | str) -> pd.DataFrame:
                          "fidelity_dense": float(fidelity(log_psi_S, dense)),
                          "fidelity_previous": float(fidelity(log_psi_S, previous))})
     return pd.DataFrame(rows)
+
+
+def _measure_sampled(out: Path, config, finished: list[Path]) -> pd.DataFrame:
+    """``measure`` by Monte Carlo, level by level, reusing each level's ``observables.json`` when it holds the
+    level's networks; a network is sampled only when a row needs it."""
+    problem = config.build_problem(json.loads((out / "study.json").read_text()))
+    model = config.build_model()
+    like = param_template(model, problem.n_sites)
+    n_prunable = Mask.ones_like(like).size
+    levels = [json.loads(path.read_text()) for path in finished]
+    saved = {(e["level"], e["arm"], e["seed"]) for entries in levels for e in entries}
+    samples = {}
+
+    def network(key):
+        if key not in samples:
+            samples[key] = problem.sample(model, level_params(out / "levels", *key, like),
+                                          level_mask(out / "levels", *key, like))
+        return samples[key]
+
+    rows = []
+    for path, entries in zip(finished, levels):
+        cache = path.parent / "observables.json"
+        cached = json.loads(cache.read_text()) if cache.is_file() else []
+        if [(r["level"], r["arm"], r["seed"]) for r in cached] == [(e["level"], e["arm"], e["seed"]) for e in entries]:
+            rows += cached
+            continue
+        level_rows = []
+        for entry in entries:
+            level, arm, seed = key = entry["level"], entry["arm"], entry["seed"]
+            dense = (0, "imp", seed)
+            previous = (level - 1, arm, seed) if (level - 1, arm, seed) in saved else dense
+            level_rows.append({"level": level, "arm": arm, "seed": seed, "density": entry["density"],
+                               "rho": entry["density"] * n_prunable / problem.n_sites,
+                               **{k: v for k, v in network(key).values.items() if not k.startswith("energy")},
+                               "fidelity_dense": _fidelity(network(key), network(dense)),
+                               "fidelity_previous": _fidelity(network(key), network(previous)),
+                               "method": problem.method})
+        atomic_write_text(cache, json.dumps(level_rows, indent=1))
+        rows += level_rows
+    return pd.DataFrame(rows)
+
+
+def _fidelity(a, b) -> float:
+    """Sampled fidelity of two ``NetworkSample``s (1 for a network with itself)."""
+    if a is b:
+        return 1.0
+    return sampled_fidelity(a.log_psi(a.sigma_SN), b.log_psi(a.sigma_SN), a.log_psi(b.sigma_SN), b.log_psi(b.sigma_SN))
