@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.runs import Run, atomic_write_bytes, library_versions, read_toml
+from physlens.provenance import library_versions
+from physlens.runs import Run, atomic_write_bytes, read_toml
 
 CONFIG = {"kind": "nqs", "system": "heisenberg-ring", "size": 8, "unused": None}
 REFERENCE = {"energy": -3.65, "unit": "J"}

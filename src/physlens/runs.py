@@ -36,15 +36,12 @@ import errno
 import hashlib
 import json
 import os
-import platform
 import shutil
 import tempfile
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +51,7 @@ import tomli_w
 
 from physlens.errors import EnvironmentProblem, PhyslensError
 from physlens.folders import RUN_KINDS, lock_holder, lock_is_stale
+from physlens.provenance import library_versions, this_sitting
 
 STATES = ("running", "interrupted", "converged", "finished", "failed")
 TERMINAL_STATES = ("converged", "finished", "failed")
@@ -64,9 +62,6 @@ BLOBS = ("params.msgpack", "checkpoint.msgpack")
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-VERSIONED_PACKAGES = ("physlens", "netket", "jax", "jaxlib", "flax", "optax", "numpy", "scipy")
-
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
@@ -88,29 +83,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode())
-
-
-def this_sitting() -> dict:
-    """When and where this process runs: UTC start time, host, library versions, the JAX device and the
-    ``XLA_FLAGS`` it runs under (sampled training over thousands of steps is reproduced bit for bit only under
-    the same ones: the thread count changes the order of XLA's sums)."""
-    import jax
-
-    device = jax.devices()[0]
-    return {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
-            "versions": library_versions(), "device": f"{device.platform}: {device.device_kind}",
-            "xla_flags": os.environ.get("XLA_FLAGS", "")}
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python and of the libraries a run's numbers depend on."""
-    versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def read_toml(path: Path | str, allowed: str = "") -> dict:

@@ -164,7 +164,8 @@ def steer_command(
     from physlens.quantum.trajectory_features import TrajectoryFeatureConfig, features_over_time
     from physlens.report.dynamics import describe_system
     from physlens.report.steered_dynamics import steered_report, summary_frame
-    from physlens.runs import atomic_write_text, library_versions
+    from physlens.provenance import library_versions
+    from physlens.runs import atomic_write_text
 
     values = list(float_list(strengths, "--strengths"))
     check_choice("--mode", mode, MODES)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.runs import atomic_write_bytes, atomic_write_text, library_versions
+from physlens.provenance import library_versions
+from physlens.runs import atomic_write_bytes, atomic_write_text
 
 
 def record_config(study, grid: tuple[str, ...] = ()) -> dict:

@@ -41,7 +41,8 @@ from physlens.quantum.monte_carlo_problem import MonteCarloProblem
 from physlens.quantum.registry import load_variables, model_from_spec
 from physlens.quantum.systems import SpinSystem, make_system
 from physlens.quantum.vmc_masked_training import VMCSettings, train_masked_vmc
-from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml, this_sitting
+from physlens.provenance import this_sitting
+from physlens.runs import atomic_write_text, dataclass_from_dict, read_toml
 
 EVALUATIONS = ("exact", "sampled")
 REINIT_OFFSET = 1000
