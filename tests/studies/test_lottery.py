@@ -175,5 +175,5 @@ def test_a_sampled_study_runs_dmrg_once(monkeypatch):
     recorded = config.build_problem({"e0": -115.25, "reference": "DMRG (recorded)"})
     assert (recorded.e0, recorded.reference, calls) == (-115.25, "DMRG (recorded)", [])
     fresh = config.build_problem({})
-    assert (fresh.e0, fresh.reference, calls) == (-1.5, "DMRG (stub)", [512])
+    assert (fresh.e0, fresh.reference, calls) == (-1.5, "DMRG (stub)", [256])
     assert (fresh.samples, fresh.chains, fresh.n_sites, fresh.unit) == (16_384, 16, 36, "J")

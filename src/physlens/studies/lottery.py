@@ -122,7 +122,7 @@ class StudyConfig:
     evaluation: str = "exact"
     eval_samples: int = 16_384
     eval_discard: int = 100
-    reference_chi: int = 512
+    reference_chi: int = 256
 
     def __post_init__(self):
         if not self.seeds or min(self.steps, self.level0_steps, self.control_steps or 1) < 1 or self.learning_rate <= 0 \
