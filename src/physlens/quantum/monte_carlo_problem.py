@@ -25,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,34 @@ from physlens.lens.mask import Mask
 from physlens.lens.pruning import Masked, masked_variables
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.vmc_masked_training import content_seed
+
+
+def _jitted_apply(model):
+    """``Masked(model).apply`` compiled once per (hashable) model: (variables, sigma_BN) → log ψ, shape ``(B,)``."""
+    try:
+        return _cached_apply(model)
+    except TypeError:          # a module with an unhashable field (a list) is compiled afresh
+        return jax.jit(Masked(model).apply)
+
+
+@functools.cache
+def _cached_apply(model):
+    return jax.jit(Masked(model).apply)
+
+
+def _local_m_x(log_psi, sigma_SN: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """(1/N) Σ_i ψ(σ with spin i flipped)/ψ(σ) per sample, shape ``(S,)``; ``chunk`` samples at a time
+    (each becomes N flipped configurations)."""
+    flips_NN = 1.0 - 2.0 * np.eye(sigma_SN.shape[1])
+    parts = []
+    for start in range(0, len(sigma_SN), chunk):
+        block_BN = sigma_SN[start:start + chunk]
+        flipped_BNN = block_BN[:, None, :] * flips_NN[None]
+        log_flipped_BN = np.asarray(log_psi(jnp.asarray(flipped_BNN.reshape(-1, flipped_BNN.shape[-1])))).reshape(
+            flipped_BNN.shape[:2])
+        parts.append(np.real(np.mean(np.exp(log_flipped_BN - np.asarray(log_psi(jnp.asarray(block_BN)))[:, None]),
+                                     axis=1)))
+    return np.concatenate(parts)
 
 
 def _stats(values_CT: np.ndarray) -> tuple[float, float]:
@@ -122,12 +151,9 @@ class MonteCarloProblem:
         energy = state.expect(self.system.hamiltonian)
         sigma_CTN = np.asarray(state.samples)
         n_chains, length, n_sites = sigma_CTN.shape
-        variables = masked_variables(params, mask)
-        log_psi = jax.jit(lambda sigma_BN: Masked(model).apply(variables, sigma_BN))
+        log_psi = functools.partial(_jitted_apply(model), masked_variables(params, mask))
         sigma_SN = sigma_CTN.reshape(-1, n_sites)
-        flipped_SNN = sigma_SN[:, None, :] * (1.0 - 2.0 * np.eye(n_sites))[None]
-        log_flipped_SN = jax.vmap(log_psi)(jnp.asarray(flipped_SNN))
-        m_x_S = np.real(np.mean(np.exp(np.asarray(log_flipped_SN) - np.asarray(log_psi(sigma_SN))[:, None]), axis=1))
+        m_x_S = _local_m_x(log_psi, sigma_SN)
         m_z_S = sigma_SN.mean(axis=1)
         values = {"energy": float(np.real(energy.mean)), "energy_sem": float(energy.error_of_mean)}
         for name, per_sample_S in (("m_z", m_z_S), ("abs_m_z", np.abs(m_z_S)), ("m_z_sq", m_z_S**2), ("m_x", m_x_S)):
