@@ -7,10 +7,10 @@ import pytest
 from physlens.errors import PhyslensError
 from physlens.lens.mask import Mask
 from physlens.lens.pruning import prune_global
-from physlens.quantum.masked_training import ExactProblem, init_params, make_energy_and_grad
+from physlens.quantum.masked_training import ExactProblem, content_seed, init_params, make_energy_and_grad
 from physlens.quantum.models import FFNN
 from physlens.quantum.systems import TFIMChain
-from physlens.quantum.vmc_masked_training import VMCSettings, content_seed, train_masked_vmc
+from physlens.quantum.vmc_masked_training import VMCSettings, train_masked_vmc
 
 SYSTEM = TFIMChain(6, h=1.0)
 MODEL = FFNN(widths=(12,), activation="relu", use_bias=False, kernel_std=0.1)

@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import functools
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ import optax
 import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
+from physlens.lens.mask import Mask
 from physlens.quantum.systems import SpinSystem
 
 BATCHINGS = ("vmap", "map")
@@ -121,6 +123,14 @@ class MaskedTraining:
         frame = pd.DataFrame({"k": np.arange(self.energy_K.size), "energy": self.energy_K,
                               "rel_error": self.rel_error_K, "method": self.method})
         return frame if self.energy_sem_K is None else frame.assign(energy_sem=self.energy_sem_K)
+
+
+def content_seed(params: Any, mask: Mask) -> int:
+    """A seed in [0, 2^31) determined by the bytes of ``params`` and of ``mask``'s kept entries."""
+    crc = 0
+    for leaf in jax.tree_util.tree_leaves(params) + list(mask.leaves().values()):
+        crc = zlib.crc32(np.ascontiguousarray(np.asarray(leaf)).tobytes(), crc)
+    return crc & 0x7FFFFFFF
 
 
 def init_params(model: nn.Module, n_sites: int, seeds: Iterable[int]) -> Any:

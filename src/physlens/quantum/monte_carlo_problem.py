@@ -8,7 +8,7 @@ relative error is measured against a reference energy obtained elsewhere
 (``physlens.quantum.dmrg``). Every estimate says so: ``MonteCarloProblem.method``.
 
 The sampler seed of a network is a hash of its parameters and mask
-(``vmc_masked_training.content_seed``): the same network gives the same estimate.
+(``masked_training.content_seed``): the same network gives the same estimate.
 
 Estimators, for σ drawn from |ψ|²/⟨ψ|ψ⟩ (m_z = (1/N) Σ σᶻ_i, Pauli matrices):
 
@@ -37,8 +37,8 @@ import numpy as np
 from physlens.errors import PhyslensError
 from physlens.lens.mask import Mask
 from physlens.lens.pruning import Masked, masked_variables
+from physlens.quantum.masked_training import content_seed
 from physlens.quantum.systems import SpinSystem
-from physlens.quantum.vmc_masked_training import content_seed
 
 
 def _jitted_apply(model):

@@ -15,7 +15,7 @@ samples per step, ``discard`` discarded per chain) or a full sum (``mode="exact"
 (``physlens.lens.pruning.Masked``), so a pruned weight has zero gradient and zero rows in
 the quantum geometric tensor and stays exactly 0. The K networks run one after another
 (a NetKet driver does not batch over networks); each network's sampler seed is a hash of
-its start parameters and mask, so a resumed study draws the same samples.
+its start parameters and mask (``masked_training.content_seed``), so a resumed study draws the same samples.
 
 Whatever the training mode, the returned energies are exact full sums
 (``masked_training.EnergyAndGrad``) for an ``ExactProblem``; for a system beyond the exact
@@ -31,7 +31,6 @@ Usage::
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +43,7 @@ import optax
 from physlens.errors import PhyslensError, check_choice
 from physlens.lens.mask import Mask
 from physlens.lens.pruning import Masked, masked_variables
-from physlens.quantum.masked_training import EnergyAndGrad, ExactProblem, MaskedTraining, stack_trees
+from physlens.quantum.masked_training import EnergyAndGrad, ExactProblem, MaskedTraining, content_seed, stack_trees
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.toric_sampler import toric_code_sampler
 
@@ -88,14 +87,6 @@ class VMCSettings:
         if self.learning_rate <= 0 or self.diag_shift < 0 or min(self.samples, self.chains) < 1 or self.discard < 0:
             raise PhyslensError(f"need learning_rate > 0, diag_shift >= 0, samples and chains >= 1, discard >= 0; got "
                                 f"{self.learning_rate}, {self.diag_shift}, {self.samples}, {self.chains}, {self.discard}")
-
-
-def content_seed(params: Any, mask: Mask) -> int:
-    """A seed in [0, 2^31) determined by the bytes of ``params`` and of ``mask``'s kept entries."""
-    crc = 0
-    for leaf in jax.tree_util.tree_leaves(params) + list(mask.leaves().values()):
-        crc = zlib.crc32(np.ascontiguousarray(np.asarray(leaf)).tobytes(), crc)
-    return crc & 0x7FFFFFFF
 
 
 def _driver(system: SpinSystem, model: nn.Module, params: Any, mask: Mask, settings: VMCSettings, seed: int):
