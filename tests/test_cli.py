@@ -103,6 +103,8 @@ def test_train_and_info(tmp_path):
     assert "exact SR (shift 0.01, cg solve), sgd lr=0.05" in " ".join(info.stdout.replace("│", " ").split())
 
 
+@pytest.mark.slow  # resume = uninterrupted: tests/quantum/test_train.py; a SIGKILLed CLI process resumed to the same
+#                   tables: tests/studies/test_hidden_units.py; a dead writer reads as interrupted: tests/test_runs.py
 def test_killed_cli_run_resumes_to_the_uninterrupted_result(tmp_path):
     """SIGKILL a real `physlens train` process after a checkpoint, resume it, compare with a straight run."""
     cfg_file = tmp_path / "cfg.toml"

@@ -17,7 +17,8 @@ TINY = training.NuclearTrainConfig(tasks=("B", "S_n"), zmin=20, nmin=20, width=6
                                    checkpoint_every=10)
 
 
-@pytest.fixture(scope="module", params=["per_nucleon", "total"])
+@pytest.fixture(scope="module", params=["per_nucleon", pytest.param("total", marks=pytest.mark.slow)])
+# slow: the total-B readout repeats per_nucleon's analysis properties; its training: tests/nuclear/test_train.py
 def run(request, tmp_path_factory):
     config = dataclasses.replace(TINY, binding_target=request.param)
     return training.train(config, tmp_path_factory.mktemp("nuclear") / request.param, progress=False)
