@@ -129,5 +129,8 @@ def test_sampled_observables_are_estimated_once_and_kept(sampled, monkeypatch, t
 
     monkeypatch.setattr(MonteCarloProblem, "sample", refuse)
     pd.testing.assert_frame_equal(measure(sampled), frame)
-    html = write_report(summarize(sampled), tmp_path / "report.html").read_text()
-    assert "estimated by sampling" in html and "E_ref" in html
+    summary = summarize(sampled)
+    levels = pd.read_csv(sampled / "levels.csv")
+    np.testing.assert_allclose(summary.curve.sort_values("level").rel_sem, levels.energy_sem / abs(summary.study["e0"]))
+    html = write_report(summary, tmp_path / "report.html").read_text()
+    assert "estimated by sampling" in html and "E_ref" in html and "Monte Carlo σ_E/|E0|" in html

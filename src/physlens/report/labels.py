@@ -80,7 +80,7 @@ LABELS = {
     "ess_fraction": "ESS/S", "admissible": "admissible",
     # lottery tickets
     "level": "level", "arm": "arm", "density": "remaining fraction", "median": "median |E − E0|/|E0|",
-    "low": "best seed", "high": "worst seed", "seeds": "seeds", "rel_error": "|E − E0|/|E0|", "question": "question",
+    "low": "best seed", "high": "worst seed", "seeds": "seeds", "rel_error": "|E − E0|/|E0|", "rel_sem": "Monte Carlo σ_E/|E0| (median)", "question": "question",
     "answer": "answer", "detail": "detail", "x_low": "from remaining fraction", "x_high": "to remaining fraction",
     "exponent": "exponent", "density_before": "remaining fraction before", "density_after": "remaining fraction after",
     "jump_decades": "jump [decades]", "split_at_transition": "seeds split at the jump", "split_levels": "split levels",

@@ -41,9 +41,12 @@ AGREE_FACTOR = 2.0
 
 
 def _curve(levels: pd.DataFrame) -> pd.DataFrame:
+    """Median, best and worst relative error per (level, arm); with ``rel_sem``, the median statistical error of
+    a Monte Carlo error, when the levels carry one."""
     grouped = levels.groupby(["level", "arm"])
+    sampled = {"rel_sem": ("rel_sem", "median")} if "rel_sem" in levels else {}
     return grouped.agg(density=("density", "first"), median=("rel_error", "median"), low=("rel_error", "min"),
-                       high=("rel_error", "max"), seeds=("seed", "count")).reset_index()
+                       high=("rel_error", "max"), seeds=("seed", "count"), **sampled).reset_index()
 
 
 def _listing(levels: pd.DataFrame, shown: int = 6) -> str:
@@ -154,6 +157,8 @@ def summarize(out: Path | str) -> LotterySummary:
     study = json.loads((out / "study.json").read_text())
     levels = pd.DataFrame([row for path in finished for row in json.loads(path.read_text())])
     levels = levels.rename(columns={"objective": "energy", "error": "rel_error"})
+    if "objective_sem" in levels:
+        levels = levels.assign(rel_sem=levels.pop("objective_sem") / abs(study["e0"]))
     curve = _curve(levels)
     dense = float(curve[curve.level == 0]["median"].iloc[0])
     imp = curve[curve.arm == "imp"].sort_values("density")
