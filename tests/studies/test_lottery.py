@@ -122,6 +122,8 @@ def test_config_validation_and_toml(tmp_path):
         dataclasses.replace(CONFIG, evaluation="sampled")
     with pytest.raises(PhyslensError, match="allowed: exact, sampled"):
         dataclasses.replace(CONFIG, evaluation="dmrg")
+    with pytest.raises(PhyslensError, match="2\\^36 basis states, more than the 262,144 an exact study sums over"):
+        StudyConfig.preset("barton-6x6-a1", evaluation="exact")
     path = tmp_path / "study.toml"
     path.write_text('preset = "tiny"\nrounds = 2\nseeds = [4]\n')
     config = StudyConfig.from_toml(path)

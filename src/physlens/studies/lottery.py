@@ -34,8 +34,8 @@ from physlens.folders import FolderLock
 from physlens.lens.lottery import CONTROLS, DEFAULT_CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.dmrg import dmrg_ground_state
-from physlens.quantum.masked_training import (BATCHINGS, EnergyAndGrad, ExactProblem, init_params, make_energy_and_grad,
-                                              stack_trees, train_masked, unstack_trees)
+from physlens.quantum.masked_training import (BATCHINGS, MAX_EXACT_STATES, EnergyAndGrad, ExactProblem, init_params,
+                                              make_energy_and_grad, stack_trees, train_masked, unstack_trees)
 from physlens.quantum.models import FFNN
 from physlens.quantum.monte_carlo_problem import MonteCarloProblem
 from physlens.quantum.registry import load_variables, model_from_spec
@@ -137,6 +137,11 @@ class StudyConfig:
         if self.evaluation == "sampled" and self.mode != "sampled":
             raise PhyslensError("evaluation = 'sampled' (a basis too large to sum) needs mode = 'sampled' training; "
                                 f"got mode = {self.mode!r}")
+        hilbert = self.build_system().hilbert
+        if self.evaluation == "exact" and (not hilbert.is_indexable or hilbert.n_states > MAX_EXACT_STATES):
+            raise PhyslensError(f"{self.system} of size {self.size} has 2^{hilbert.size} basis states, more than the "
+                                f"{MAX_EXACT_STATES:,} an exact study sums over; allowed: evaluation = 'sampled' with "
+                                "mode = 'sampled' (Monte Carlo energies against DMRG)")
         self.vmc_settings()
         self.lottery()
 
