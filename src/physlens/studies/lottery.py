@@ -1,14 +1,18 @@
-"""The lottery-ticket study: IMP with rewinding and its controls on exactly trained NQS.
+"""The lottery-ticket study: IMP with rewinding and its controls on NQS, with exact energies where the basis fits.
 
 Composes ``physlens.lens.lottery`` (the IMP loop), ``physlens.quantum.masked_training``
 (exact full-sum Adam training of all seeds × arms of a level in one compiled run,
-batched by ``jax.vmap`` or ``jax.lax.map``) and a
-system with an FFNN (one hidden ReLU layer, summed output). Presets:
+batched by ``jax.vmap`` or ``jax.lax.map``) or ``physlens.quantum.vmc_masked_training``
+(NetKet's driver, SR or Adam, network by network) and a system with an FFNN (one hidden
+ReLU layer, summed output). Energies are full sums up to 2^18 basis states; beyond
+(``evaluation = "sampled"``) Monte Carlo estimates against a DMRG reference
+(``physlens.quantum.monte_carlo_problem``, ``physlens.quantum.dmrg``). Presets:
 
 - ``tfim-4x4``: 4×4 open TFIM at h/J = 3.04438, FFNN with 16 hidden units.
 - ``tfim-chain``: periodic 12-site TFIM chain at h = J = 1, FFNN with 12 hidden units.
 - ``toric-code``: 3×3 toric code (18 qubits, E0 = −18), FFNN with 288 hidden units.
 - ``tiny``: 6-site TFIM chain, 6 hidden units, a few steps (demo and tests).
+- ``barton-…``: Barton et al.'s figures (``BARTON``), including ``barton-6x6-a1`` beyond the exact basis.
 
 Usage::
 
