@@ -145,11 +145,12 @@ def train_masked_vmc(model: nn.Module, system: SpinSystem, problem: ExactProblem
                 snapshots.append(_params_of(driver))
         history.append(np.real(np.asarray(log.data["Energy"]["Mean"]))[:steps])
         finals.append(_params_of(driver))
-    params_K, masks_K = stack_trees(finals), stack_trees([m.to_tree(np.float64) for m in masks])
+    params_K = stack_trees(finals)
     if energy_and_grad is None:
         energy_K, sem_K = problem.energies(model, finals, masks)
         method = problem.method
     else:
+        masks_K = stack_trees([m.to_tree(np.float64) for m in masks])
         energy_K, sem_K, method = np.asarray(energy_and_grad(params_K, masks_K)[0]), None, "exact full sum"
     return MaskedTraining(params_K, stack_trees(snapshots) if snapshots else None, energy_K,
                           np.abs(energy_K - problem.e0) / abs(problem.e0), np.stack(history, axis=1), problem.unit,
