@@ -61,11 +61,25 @@ def test_smooth_curve_has_no_split():
     assert tr.jump_decades == pytest.approx(np.log10(1 / 0.7))
 
 
+def test_jump_is_sought_only_between_neighbouring_resolved_levels():
+    density = 0.8 ** np.arange(6)
+    errors = np.array([[2e-5], [9e-5], [3e-5], [1e-4], [4e-4], [8e-4]])
+    noisy = detect_transition(density, errors)
+    assert noisy.density_before == pytest.approx(density[0])            # 2e-5 → 9e-5 is the largest ratio
+    resolved = np.array([False, True, False, True, True, True])
+    tr = detect_transition(density, errors, resolved_L=resolved)
+    assert (tr.density_before, tr.density_after) == (pytest.approx(density[3]), pytest.approx(density[4]))
+    assert tr.jump_decades == pytest.approx(np.log10(4.0))
+    with pytest.raises(PhyslensError, match="no two neighbouring levels"):
+        detect_transition(density, errors, resolved_L=np.array([True, False] * 3))
+
+
 @pytest.mark.parametrize("call", [
     lambda: piecewise_power_law([1.0, 0.5], [1.0, 2.0]),
     lambda: piecewise_power_law([1.0, 0.5, 0.2], [1.0, 2.0, 3.0], max_breaks=3),
     lambda: detect_transition([1.0], [[1.0]]),
     lambda: detect_transition([1.0, 0.5], [[1.0], [0.0]]),
+    lambda: detect_transition([1.0, 0.5], [[1.0], [2.0]], resolved_L=[True]),
 ])
 def test_bad_input_raises(call):
     with pytest.raises(PhyslensError):

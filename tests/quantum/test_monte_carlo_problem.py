@@ -39,7 +39,10 @@ def test_energies_are_reproducible_and_match_the_samples():
     energy_K, sem_K = PROBLEM.energies(MODEL, [p for p, _ in networks], [m for _, m in networks])
     again_K, _ = PROBLEM.energies(MODEL, [p for p, _ in networks], [m for _, m in networks])
     assert np.array_equal(energy_K, again_K) and energy_K[0] != energy_K[1]
-    assert energy_K[0] == PROBLEM.sample(MODEL, *networks[0]).values["energy"]
+    values = PROBLEM.sample(MODEL, *networks[0]).values
+    assert energy_K[0] == values["energy"]
+    without = PROBLEM.sample(MODEL, *networks[0], with_energy=False).values      # the same samples, no energy
+    assert without == {k: v for k, v in values.items() if not k.startswith("energy")}
     assert np.all(sem_K > 0) and PROBLEM.method.startswith("Monte Carlo: 16,384 samples") and "Lanczos" in PROBLEM.method
 
 

@@ -1,9 +1,11 @@
-"""The magnetisation-jump claim of ``physlens.studies.lottery_summary`` on order parameters with known shapes."""
+"""The magnetisation-jump claim and the transition of ``physlens.studies.lottery_summary`` on curves with known
+shapes."""
 
 import numpy as np
 import pandas as pd
 
-from physlens.studies.lottery_summary import _jump_claim
+from physlens.lens.piecewise import RESOLVED_SEMS
+from physlens.studies.lottery_summary import _curve, _jump_claim, _transition
 
 
 def _observables(abs_m_z: np.ndarray, m_z: np.ndarray | None = None) -> pd.DataFrame:
@@ -39,3 +41,25 @@ def test_the_largest_signed_magnetisation_is_located():
 
 def test_too_few_levels_are_not_measured():
     assert _jump_claim(_observables(np.array([0.3, 0.2])))["answer"] == "not measured"
+
+
+def _levels(error: list[float], sem: list[float] | None) -> pd.DataFrame:
+    frame = pd.DataFrame({"level": range(len(error)), "arm": "imp", "seed": 0,
+                          "density": 0.88 ** np.arange(len(error)), "rel_error": error})
+    return frame if sem is None else frame.assign(rel_sem=sem)
+
+
+def test_a_monte_carlo_transition_skips_errors_within_noise_of_zero():
+    error = [3.5e-5, 2.8e-5, 1.0e-4, 3.4e-5, 2.4e-3, 7.7e-3, 1.1e-2]
+    sem = [2.2e-5, 2.1e-5, 2.2e-5, 2.6e-5, 1.0e-4, 1.5e-4, 2.0e-4]
+    assert error[2] > RESOLVED_SEMS * sem[2] and error[3] < RESOLVED_SEMS * sem[3]
+    exact = _transition(_levels(error, None), _curve(_levels(error, None)))
+    assert exact.density_before == 0.88 ** 3                             # 3.4e-5 → 2.4e-3 counts when exact
+    sampled = _transition(_levels(error, sem), _curve(_levels(error, sem)))
+    assert (sampled.density_before, sampled.density_after) == (0.88 ** 4, 0.88 ** 5)
+    np.testing.assert_allclose(sampled.jump_decades, np.log10(7.7e-3 / 2.4e-3), rtol=1e-12)
+
+
+def test_no_two_neighbouring_resolved_levels_leave_no_transition():
+    error, sem = [3e-5, 1e-4, 3e-5, 1e-4], [2e-5, 2e-5, 2e-5, 2e-5]
+    assert _transition(_levels(error, sem), _curve(_levels(error, sem))) is None

@@ -107,6 +107,11 @@ def piecewise_power_law(x_B: np.ndarray, y_B: np.ndarray, max_breaks: int = 2) -
                         tuple(float(c) for c in coef), sse, float(bic), n)
 
 
+RESOLVED_SEMS = 3.0
+"""An error with a statistical uncertainty is resolved from zero when it exceeds this many standard errors; a
+transition is sought only between neighbouring resolved levels (``detect_transition``'s ``resolved_L``)."""
+
+
 @dataclass(frozen=True)
 class Transition:
     """The largest error jump along a pruning curve, and where seeds split into branches.
@@ -133,22 +138,32 @@ class Transition:
                               "split_levels": ", ".join(f"{d:.4g}" for d in self.split_levels)}])
 
 
-def detect_transition(density_L: np.ndarray, error_LS: np.ndarray, split_decades: float = 1.0) -> Transition:
+def detect_transition(density_L: np.ndarray, error_LS: np.ndarray, split_decades: float = 1.0,
+                      resolved_L: np.ndarray | None = None) -> Transition:
     """Locate the error jump of a pruning curve and the levels where seeds split.
 
     Args:
         density_L: remaining fraction of weights of each of L ≥ 2 levels (any order).
         error_LS: relative error of each of S seeds at each level (positive).
         split_decades: minimum gap in log10 error between two groups of seeds to call a split.
+        resolved_L: for errors with a statistical uncertainty (Monte Carlo), whether each level's error is
+            resolved from zero; the jump is then sought only between two neighbouring resolved levels (a ratio of
+            unresolved errors is noise). None: every level is resolved (exact errors).
     """
     density_L, error_LS = np.asarray(density_L, dtype=float), np.asarray(error_LS, dtype=float)
     if error_LS.ndim != 2 or error_LS.shape[0] != density_L.size or density_L.size < 2:
         raise PhyslensError(f"need error_LS of shape (L, S) with L = len(density_L) >= 2; got {error_LS.shape}, {density_L.shape}")
     if not np.all(error_LS > 0):
         raise PhyslensError("errors must be positive to compare them on a log scale")
+    resolved_L = np.ones(density_L.size, bool) if resolved_L is None else np.asarray(resolved_L, bool)
+    if resolved_L.shape != density_L.shape:
+        raise PhyslensError(f"need one resolved flag per level: {resolved_L.shape} for {density_L.shape}")
     order = np.argsort(-density_L)
-    density_L, log_LS = density_L[order], np.log10(error_LS[order])
-    jumps = np.diff(np.median(log_LS, axis=1))
+    density_L, log_LS, resolved_L = density_L[order], np.log10(error_LS[order]), resolved_L[order]
+    counted = resolved_L[:-1] & resolved_L[1:]
+    if not counted.any():
+        raise PhyslensError("no two neighbouring levels have resolved errors: no jump can be measured")
+    jumps = np.where(counted, np.diff(np.median(log_LS, axis=1)), -np.inf)
     at = int(np.argmax(jumps))
     sorted_LS = np.sort(log_LS, axis=1)
     gap_L = np.diff(sorted_LS, axis=1).max(axis=1) if log_LS.shape[1] > 1 else np.zeros(density_L.size)

@@ -82,7 +82,8 @@ class NetworkSample:
     Attributes:
         sigma_SN: the samples (±1), S = chains × chain length, shape ``(S, N)``.
         log_psi: log ψ of the network on any ``(B, N)`` configurations → ``(B,)``.
-        values: ``energy``, ``m_z``, ``abs_m_z``, ``m_z_sq``, ``m_x`` and each with ``_sem`` (standard error).
+        values: ``m_z``, ``abs_m_z``, ``m_z_sq``, ``m_x``, ``energy`` (when asked for; in the system's unit) and each
+            with ``_sem`` (standard error).
     """
 
     sigma_SN: np.ndarray
@@ -145,17 +146,20 @@ class MonteCarloProblem:
             errors.append(float(stats.error_of_mean))
         return np.asarray(means), np.asarray(errors)
 
-    def sample(self, model, params: Any, mask: Mask) -> NetworkSample:
-        """The network's samples, its log ψ, and its energy and magnetisations with standard errors."""
+    def sample(self, model, params: Any, mask: Mask, with_energy: bool = True) -> NetworkSample:
+        """The network's samples, its log ψ, and its magnetisations and (``with_energy``) energy with standard
+        errors; the same samples either way (the energy's local estimator is the costly part to leave out)."""
         state = self._state(model, params, mask)
-        energy = state.expect(self.system.hamiltonian)
         sigma_CTN = np.asarray(state.samples)
         n_chains, length, n_sites = sigma_CTN.shape
         log_psi = functools.partial(_jitted_apply(model), masked_variables(params, mask))
         sigma_SN = sigma_CTN.reshape(-1, n_sites)
         m_x_S = _local_m_x(log_psi, sigma_SN)
         m_z_S = sigma_SN.mean(axis=1)
-        values = {"energy": float(np.real(energy.mean)), "energy_sem": float(energy.error_of_mean)}
+        values = {}
+        if with_energy:
+            energy = state.expect(self.system.hamiltonian)
+            values = {"energy": float(np.real(energy.mean)), "energy_sem": float(energy.error_of_mean)}
         for name, per_sample_S in (("m_z", m_z_S), ("abs_m_z", np.abs(m_z_S)), ("m_z_sq", m_z_S**2), ("m_x", m_x_S)):
             values[name], values[f"{name}_sem"] = _stats(per_sample_S.reshape(n_chains, length))
         return NetworkSample(sigma_SN, log_psi, values)

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from physlens.lens.piecewise import PiecewiseFit, Transition  # noqa: E402
+from physlens.lens.piecewise import RESOLVED_SEMS, PiecewiseFit, Transition  # noqa: E402
 from physlens.quantum.filters import FilterExtent, StabiliserOverlap  # noqa: E402
 from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
 from physlens.report.html import Figure, Report, Section  # noqa: E402
@@ -94,8 +94,18 @@ ARM_STYLE = {"imp": ("#c0392b", "IMP ticket: T(θ_rewind, m_IMP)"), "init_imp": 
              "random_mask": ("#7f8c8d", "T(θ_init, m_rand)"), "random_prune": ("#27ae60", "iterative random pruning")}
 
 
+def monte_carlo_band(curve: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The ±1 standard-error band of a sampled curve's medians, ``(lower_L, upper_L)`` for its L rows (relative
+    errors, dimensionless). A lower edge at or below zero (an error not resolved from zero) is drawn at a tenth of
+    the smallest positive median, the floor of a logarithmic axis."""
+    median_L, sem_L = curve["median"].to_numpy(), curve["rel_sem"].to_numpy()
+    floor = 0.1 * median_L[median_L > 0].min()
+    return np.maximum(median_L - sem_L, floor), median_L + sem_L
+
+
 def error_curve(summary: LotterySummary) -> plt.Figure:
-    """Relative energy error vs remaining fraction, median over seeds with min–max bars, per arm."""
+    """Relative energy error vs remaining fraction, median over seeds with min–max bars, per arm; for a Monte Carlo
+    study also the ±1 standard-error band of each median (``monte_carlo_band``)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     curve = summary.curve
     dense = curve[curve.level == 0]
@@ -106,6 +116,9 @@ def error_curve(summary: LotterySummary) -> plt.Figure:
         part = pd.concat([dense, pruned]).sort_values("density")
         ax.errorbar(part.density, part["median"], yerr=[part["median"] - part.low, part.high - part["median"]],
                     marker="o", ms=4, capsize=2, color=color, label=label)
+        if "rel_sem" in part:
+            ax.fill_between(part.density, *monte_carlo_band(part), color=color, alpha=0.2, lw=0,
+                            label="±1 Monte Carlo standard error" if arm == "imp" else None)
     if summary.fit is not None:
         x = np.geomspace(curve.density.min(), 1.0, 200)
         ax.plot(x, summary.fit(x), ls=":", color="k", lw=1, label="piecewise power law (IMP)")
@@ -249,7 +262,10 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
                 "Median over seeds, bars from the best to the worst seed. Level 0 is the dense network.",
                 figures=[Figure(error_curve(summary), "Relative energy error |E − E0|/|E0| against the remaining "
                                 "fraction of weights (log–log, pruning proceeds to the right), median over seeds with "
-                                "best–worst bars, per arm; dotted: piecewise power-law fit of the IMP median."),
+                                "best–worst bars, per arm; dotted: piecewise power-law fit of the IMP median"
+                                + ("; shaded: ±1 Monte Carlo standard error of each median (a lower edge at the "
+                                   "bottom of the band marks an error not resolved from zero)."
+                                   if "rel_sem" in summary.curve else ".")),
                          Figure(seed_branches(summary), "Relative energy error of each seed's IMP ticket against the "
                                 "remaining fraction; shaded: the largest jump of the median.")],
                 tables=[Table(summary.curve, "Median, best and worst relative error per level and arm")]),
@@ -258,8 +274,10 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
         sections.append(Section("Scaling regions (piecewise power law of the IMP median, BIC-chosen breakpoints)",
                                 tables=[Table(summary.fit.to_frame(), "Power-law exponent per region")]))
     if summary.transition is not None:
+        sampled = (f" Only levels whose median error exceeds {RESOLVED_SEMS:g} Monte Carlo standard errors count: a "
+                   "ratio of errors within noise of zero says nothing." if "rel_sem" in summary.curve else "")
         sections.append(Section("Transition", "The largest jump of the IMP median between neighbouring levels; a split "
-                                "is a gap of more than one decade between seeds at one level.",
+                                "is a gap of more than one decade between seeds at one level." + sampled,
                                 tables=[Table(summary.transition.to_frame(), "Largest jump of the IMP median")]))
     if summary.observables is not None:
         sections.append(observables_section(summary.observables))
@@ -294,7 +312,9 @@ def write_overview(summaries: dict[str, LotterySummary], path: Path | str, notes
     for name, summary in summaries.items():
         sections.append(Section(name, _describe(summary.study),
                                 figures=[Figure(error_curve(summary), f"{name}: relative energy error against the "
-                                                "remaining fraction of weights, median over seeds per arm."),
+                                                "remaining fraction of weights, median over seeds per arm"
+                                                + ("; shaded: ±1 Monte Carlo standard error." if "rel_sem" in
+                                                   summary.curve else ".")),
                                          Figure(filter_maps(summary, max_units=12), _filter_caption(summary))],
                                 tables=[Table(summary.claims, f"{name}: the study's questions and the measured answers")],
                                 links=[(f"{name}/report.html", f"full report of {name}")]))

@@ -99,7 +99,7 @@ def _measure_sampled(out: Path, config, finished: list[Path]) -> pd.DataFrame:
     def network(key):
         if key not in samples:
             samples[key] = problem.sample(model, level_params(out / "levels", *key, like),
-                                          level_mask(out / "levels", *key, like))
+                                          level_mask(out / "levels", *key, like), with_energy=False)
         return samples[key]
 
     rows = []
@@ -116,7 +116,7 @@ def _measure_sampled(out: Path, config, finished: list[Path]) -> pd.DataFrame:
             previous = (level - 1, arm, seed) if (level - 1, arm, seed) in saved else dense
             level_rows.append({"level": level, "arm": arm, "seed": seed, "density": entry["density"],
                                "rho": entry["density"] * n_prunable / problem.n_sites,
-                               **{k: v for k, v in network(key).values.items() if not k.startswith("energy")},
+                               **network(key).values,
                                "fidelity_dense": _fidelity(network(key), network(dense)),
                                "fidelity_previous": _fidelity(network(key), network(previous)),
                                "method": problem.method})

@@ -29,7 +29,7 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.lottery import level_mask
-from physlens.lens.piecewise import detect_transition, piecewise_power_law
+from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition, piecewise_power_law
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
@@ -47,6 +47,17 @@ def _curve(levels: pd.DataFrame) -> pd.DataFrame:
     sampled = {"rel_sem": ("rel_sem", "median")} if "rel_sem" in levels else {}
     return grouped.agg(density=("density", "first"), median=("rel_error", "median"), low=("rel_error", "min"),
                        high=("rel_error", "max"), seeds=("seed", "count"), **sampled).reset_index()
+
+
+def _transition(levels: pd.DataFrame, curve: pd.DataFrame) -> Transition | None:
+    """The IMP curve's largest jump and seed branches; for Monte Carlo errors only between neighbouring levels
+    resolved from zero (``RESOLVED_SEMS``). None when no two neighbouring levels qualify."""
+    imp_LS = levels[levels.arm == "imp"].pivot(index="level", columns="seed", values="rel_error")
+    imp = curve[curve.arm == "imp"].set_index("level").loc[imp_LS.index]
+    resolved_L = (imp["median"] > RESOLVED_SEMS * imp.rel_sem).to_numpy() if "rel_sem" in imp else np.ones(len(imp), bool)
+    if not (resolved_L[:-1] & resolved_L[1:]).any():
+        return None
+    return detect_transition(imp.density.to_numpy(), imp_LS.to_numpy(), resolved_L=resolved_L)
 
 
 def _listing(levels: pd.DataFrame, shown: int = 6) -> str:
@@ -163,9 +174,7 @@ def summarize(out: Path | str) -> LotterySummary:
     dense = float(curve[curve.level == 0]["median"].iloc[0])
     imp = curve[curve.arm == "imp"].sort_values("density")
     fit = piecewise_power_law(imp.density.to_numpy(), imp["median"].to_numpy()) if len(imp) >= 3 else None
-    imp_levels = levels[levels.arm == "imp"].pivot(index="level", columns="seed", values="rel_error")
-    transition = (detect_transition(curve[curve.arm == "imp"].set_index("level").loc[imp_levels.index, "density"].to_numpy(),
-                                    imp_levels.to_numpy()) if len(imp_levels) >= 2 else None)
+    transition = _transition(levels, curve)
     system = make_system(study["system"], study["size"], **study["system_params"])
     filter_level = _filter_level(curve)
     kernel_NM, keep_NM = _ticket(out, filter_level, int(levels.seed.min()))

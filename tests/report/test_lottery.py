@@ -1,0 +1,35 @@
+"""Tests of physlens.report.lottery: the Monte Carlo band of a sampled error curve."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from matplotlib.collections import PolyCollection
+
+from physlens.report.lottery import error_curve, monte_carlo_band
+
+
+def _curve(sem: list[float] | None) -> pd.DataFrame:
+    rows = {"level": [0, 1, 2], "arm": ["imp"] * 3, "density": [1.0, 0.88, 0.77],
+            "median": [2e-5, 4e-5, 1e-3], "low": [2e-5, 4e-5, 1e-3], "high": [2e-5, 4e-5, 1e-3], "seeds": [1] * 3}
+    return pd.DataFrame(rows if sem is None else {**rows, "rel_sem": sem})
+
+
+def test_band_is_median_plus_minus_sem_floored_where_unresolved():
+    lower, upper = monte_carlo_band(_curve([3e-5, 1e-5, 2e-5]))
+    # 2e-5 - 3e-5 < 0: not resolved from zero, drawn at a tenth of the smallest median (2e-6).
+    np.testing.assert_allclose(lower, [2e-6, 3e-5, 9.8e-4])
+    np.testing.assert_allclose(upper, [5e-5, 5e-5, 1.02e-3])
+
+
+def _bands(curve: pd.DataFrame) -> list[PolyCollection]:
+    fig = error_curve(SimpleNamespace(curve=curve, fit=None, dense_error=2e-5))
+    return [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+
+
+def test_sampled_curve_draws_its_band_and_exact_curve_none():
+    bands = _bands(_curve([3e-5, 1e-5, 2e-5]))
+    assert len(bands) == 1
+    ys = bands[0].get_paths()[0].vertices[:, 1]
+    np.testing.assert_allclose([ys.min(), ys.max()], [2e-6, 1.02e-3])
+    assert _bands(_curve(None)) == []
