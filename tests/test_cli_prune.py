@@ -71,3 +71,15 @@ def test_prune_overview_needs_lottery_studies(tmp_path):
     assert result.exit_code == 0, result.output
     assert "a/report.html" in (tmp_path / "report.html").read_text()
     assert (tmp_path / "a" / "curve.csv").is_file() and "../report.html" in (tmp_path / "a" / "report.html").read_text()
+
+
+def test_prune_merge_joins_seeds_and_refuses_a_taken_out(tmp_path):
+    for seed in (0, 1):
+        assert runner.invoke(app, ["prune", "tiny", "--rounds", "1", "--steps", "5", "--seeds", str(seed),
+                                   "--controls", "none", "--out", str(tmp_path / f"s{seed}")]).exit_code == 0
+    result = runner.invoke(app, ["prune-merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "j")])
+    assert result.exit_code == 0, result.output
+    assert sorted(pd.read_csv(tmp_path / "j" / "levels.csv").seed.unique()) == [0, 1]
+    assert (tmp_path / "j" / "report.html").is_file() and (tmp_path / "j" / "curve.csv").is_file()
+    again = runner.invoke(app, ["prune-merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "j")])
+    assert again.exit_code == 2 and "already holds" in again.output

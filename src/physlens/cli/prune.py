@@ -10,6 +10,8 @@ Rerunning the same command on the same ``--out`` resumes: finished levels are ke
 
     physlens prune-plaquette barton-toric-a8 --weights 0.5,1 --seeds 0,1 --steps 2000 --out runs/plaquette
                                                                 # train from the toric code's plaquette mask
+    physlens prune-merge runs/a1-s0 runs/a1-s1-2 --out runs/a1-s0-2
+                                                                # studies of other seeds, joined into one
 """
 
 from __future__ import annotations
@@ -215,6 +217,26 @@ def overview_command(
     console.print(f"overview: {path}", markup=False, highlight=False)
 
 
+def merge_command(
+    folders: Annotated[list[Path], typer.Argument(metavar="STUDY...", help="lottery study folders that differ only in "
+                                                  "their seeds (physlens prune --out)")],
+    out: Annotated[Path, typer.Option(help="the new folder of the joined study")],
+) -> None:
+    """Join lottery studies run with different seeds into one study folder OUT, as if they had run together (every
+    network depends on its own seed alone), and write its tables and report. The folders are only read; OUT must be
+    new."""
+    from physlens.report.lottery import write_report
+    from physlens.studies.lottery_merge import merge_studies
+    from physlens.studies.lottery_summary import summarize
+
+    merge_studies(folders, out)
+    summary = summarize(out)
+    summary.write_tables(out)
+    path = write_report(summary, out / "report.html")
+    console.print(f"joined seeds {', '.join(map(str, summary.study['seeds']))} into {out}; report: {path}",
+                  markup=False, highlight=False)
+
+
 def regrow_command(
     study: Annotated[Path, typer.Argument(metavar="STUDY", help="a lottery study folder (physlens prune --out)")],
     from_level: Annotated[int, typer.Option(help="the sparse IMP level to start from")],
@@ -241,10 +263,11 @@ def regrow_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``prune``, ``prune-plaquette``, ``prune-overview`` and ``prune-regrow`` commands to the app."""
+    """Add the ``prune``, ``prune-plaquette``, ``prune-overview``, ``prune-merge`` and ``prune-regrow`` commands."""
     app.command("prune")(cli_errors(prune_command))
     app.command("prune-plaquette")(cli_errors(plaquette_command))
     app.command("prune-overview")(cli_errors(overview_command))
+    app.command("prune-merge")(cli_errors(merge_command))
     app.command("prune-regrow")(cli_errors(regrow_command))
 
 

@@ -1,0 +1,69 @@
+"""Joining lottery studies of disjoint seeds (``physlens.studies.lottery_merge``) against the study run jointly."""
+
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from physlens.errors import PhyslensError
+from physlens.lens.lottery import level_mask
+from physlens.studies.lottery import StudyConfig, run_study
+from physlens.studies.lottery_merge import merge_studies
+from physlens.studies.lottery_summary import summarize
+
+CONFIG = StudyConfig.preset("tiny", steps=20, rounds=2, seeds=(0, 1))
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    root = tmp_path_factory.mktemp("merge")
+    for name, seeds in (("joint", (0, 1)), ("s0", (0,)), ("s1", (1,))):
+        run_study(dataclasses.replace(CONFIG, seeds=seeds), root / name)
+    return root
+
+
+def test_joined_seeds_equal_the_joint_run(studies):
+    out = merge_studies([studies / "s1", studies / "s0"], studies / "joined")
+    joint, joined = pd.read_csv(studies / "joint" / "levels.csv"), pd.read_csv(out / "levels.csv")
+    pd.testing.assert_frame_equal(joined.drop(columns=["energy", "rel_error"]), joint.drop(columns=["energy", "rel_error"]))
+    np.testing.assert_allclose(joined.energy, joint.energy, rtol=1e-12)
+    for row in joint.itertuples():
+        assert level_mask(out / "levels", row.level, row.arm, row.seed) == level_mask(studies / "joint" / "levels",
+                                                                                        row.level, row.arm, row.seed)
+    study = json.loads((out / "study.json").read_text())
+    assert study["seeds"] == [0, 1] and [m["seeds"] for m in study["merged_from"]] == [[1], [0]]
+    assert len(study["sittings"]) == 2
+    assert summarize(out).curve.seeds.max() == 2
+    resumed = run_study(CONFIG, out)                 # a study folder like any other: it resumes, training nothing
+    assert len(resumed.rows) == len(joint)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("settings", "other settings"), ("seeds", "share seeds"), ("levels", "finished the same levels"),
+    ("one", "at least two"), ("taken", "already holds")])
+def test_refusals_touch_nothing(studies, tmp_path, case, message):
+    sources = [studies / "s0", studies / "s1"]
+    out = tmp_path / "joined"
+    if case == "settings":
+        run_study(dataclasses.replace(CONFIG, seeds=(2,), steps=21), tmp_path / "other")
+        sources = [studies / "s0", tmp_path / "other"]
+    elif case == "seeds":
+        sources = [studies / "s0", studies / "joint"]
+    elif case == "levels":
+        run_study(dataclasses.replace(CONFIG, seeds=(2,)), tmp_path / "short")
+        shutil.rmtree(tmp_path / "short" / "levels" / "level_02")          # as if interrupted before the last level
+        sources = [studies / "s0", tmp_path / "short"]
+    elif case == "one":
+        sources = sources[:1]
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(PhyslensError, match=message):
+        merge_studies(sources, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if case == "taken":
+        assert (out / "notes.txt").read_text() == "mine" and len(list(out.iterdir())) == 1
