@@ -1,4 +1,4 @@
-"""Tests of physlens.report.lottery: the Monte Carlo band of a sampled error curve."""
+"""Tests of physlens.report.lottery: the Monte Carlo band of a sampled error curve, the tables' digits."""
 
 from types import SimpleNamespace
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
-from physlens.report.lottery import error_curve, monte_carlo_band
+from physlens.report.lottery import LotterySummary, error_curve, monte_carlo_band
 
 
 def _curve(sem: list[float] | None) -> pd.DataFrame:
@@ -33,3 +33,19 @@ def test_sampled_curve_draws_its_band_and_exact_curve_none():
     ys = bands[0].get_paths()[0].vertices[:, 1]
     np.testing.assert_allclose([ys.min(), ys.max()], [2e-6, 1.02e-3])
     assert _bands(_curve(None)) == []
+
+
+def _write(folder, observables: pd.DataFrame) -> bytes:
+    tables = SimpleNamespace(curve=_curve(None), claims=pd.DataFrame({"question": ["q"], "answer": ["no"]}),
+                             extent=SimpleNamespace(to_frame=lambda: pd.DataFrame({"unit": [0]})), fit=None,
+                             transition=None, overlap=None, observables=observables)
+    LotterySummary.write_tables(tables, folder)
+    return (folder / "observables.csv").read_bytes()
+
+
+def test_tables_do_not_change_with_the_last_bits_of_a_recomputed_sum(tmp_path):
+    m_z = np.array([1.4108998538895495e-4, 0.3020897484229855])
+    first = _write(tmp_path, pd.DataFrame({"m_z": m_z}))
+    again = _write(tmp_path, pd.DataFrame({"m_z": m_z * (1 + 4e-16)}))
+    assert first == again
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "observables.csv").m_z, m_z, rtol=1e-12)

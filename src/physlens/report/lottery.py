@@ -31,6 +31,11 @@ from physlens.report.tables import Table, format_value  # noqa: E402
 from physlens.runs import atomic_write_text  # noqa: E402
 
 
+CSV_FLOAT = "%.12g"
+"""Numbers in the summary tables: twelve significant digits, so that recomputing a study's exact sums (whose last
+bits depend on the order of summation) leaves its tables unchanged; ``levels.csv`` keeps every digit."""
+
+
 @dataclass(frozen=True)
 class LotterySummary:
     """Everything the report shows about one study.
@@ -75,7 +80,8 @@ class LotterySummary:
 
     def write_tables(self, folder: Path | str) -> None:
         """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
-        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``."""
+        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``;
+        numbers to ``CSV_FLOAT``."""
         tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
         if self.fit is not None:
             tables["fit"] = self.fit.to_frame()
@@ -86,7 +92,7 @@ class LotterySummary:
         if self.observables is not None:
             tables["observables"] = self.observables
         for name, table in tables.items():
-            atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False))
+            atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format=CSV_FLOAT))
 
 
 ARM_STYLE = {"imp": ("#c0392b", "IMP ticket: T(θ_rewind, m_IMP)"), "init_imp": ("#8e44ad", "T(θ_init, m_IMP)"),
