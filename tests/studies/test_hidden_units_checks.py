@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from physlens.runs import Run
-from physlens.studies.hidden_units_checks import exact_checks, failure_anatomy, failure_summary
+from physlens.studies.hidden_units_checks import (criterion_summary, exact_checks, failure_anatomy, failure_summary,
+                                                  sampled_criterion)
 
 E0 = -5.387390917445205
 """The exact ground-state energy of the 12-site Heisenberg ring (J = 1), the reference of the run below."""
@@ -60,3 +61,36 @@ def test_failure_anatomy_names_how_each_model_ended():
     assert summary.with_checks == 3 and np.isclose(summary.checks_collapsed, (1 / 3 + 1 / 3 + 0) / 3)
     assert summary.ever_collapsed == 2 and summary.first_collapse_median == 37.5
     assert np.isclose(summary.missed_best_eps_median, 1.25e-3)
+
+
+def _criteria_tables():
+    """Three models of N = 14, α = 3 with exact checks every 25 steps and a sampled ε at every step."""
+    checks = pd.DataFrame(
+        [(14, 3, 0, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 1.3), (50, 1.4))]       # collapses at 25
+        + [(14, 3, 1, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 4e-3), (50, 8e-4))]   # converges at 50
+        + [(14, 3, 2, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 0.2), (50, 0.1))],    # never below tol
+        columns=["N", "alpha", "seed", "step", "eps", "collapsed"])
+    sampled = {0: np.r_[np.full(20, 0.3), np.full(31, 5e-4)],            # below tol from step 20: the chains see no collapse
+               1: np.r_[np.full(24, 0.3), 9e-4, np.full(26, 2e-3)],      # one noisy iteration below tol at 24
+               2: np.full(51, 0.05)}
+    history = pd.concat([pd.DataFrame({"N": 14, "alpha": 3, "seed": seed, "step": np.arange(51), "eps": eps})
+                         for seed, eps in sampled.items()])
+    return history, checks
+
+
+def test_the_sampled_rule_fires_where_the_estimate_first_falls_below_tol():
+    history, checks = _criteria_tables()
+    one = sampled_criterion(history, checks).set_index("seed")
+    assert one.loc[0, "sampled_step"] == 20 and one.loc[0, "exact_eps_then"] == 1.3 and one.loc[0, "collapsed_then"]
+    assert one.loc[1, "sampled_step"] == 24 and one.loc[1, "exact_eps_then"] == 4e-3 and not one.loc[1, "collapsed_then"]
+    assert np.isnan(one.loc[2, "sampled_step"]) and np.isnan(one.loc[2, "exact_step"])
+    assert np.isnan(one.loc[0, "exact_step"]) and one.loc[1, "exact_step"] == 50
+    # averaged over 5 iterations, seed 1's single noisy estimate no longer counts; seed 0's plateau does, from 24
+    five = sampled_criterion(history, checks, window=5).set_index("seed")
+    assert five.loc[0, "sampled_step"] == 24 and np.isnan(five.loc[1, "sampled_step"])
+    summary = criterion_summary(pd.concat([sampled_criterion(history, checks), sampled_criterion(history, checks, window=5)]))
+    first = summary[summary.window == 1].iloc[0]
+    assert (first.models, first.converged_exact, first.converged_sampled) == (3, 1, 2)
+    assert (first.sampled_but_exact_above_tol, first.sampled_but_collapsed) == (2, 1)
+    assert np.isclose(first.exact_eps_then_median, (1.3 + 4e-3) / 2)
+    assert summary[summary.window == 5].iloc[0].converged_sampled == 1

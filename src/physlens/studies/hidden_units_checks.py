@@ -10,6 +10,8 @@ configurations (E = +N/4 J, C_zz(r) = 1/4 at every r) while the chains report a 
     checks = exact_checks(run)                         # step, energy (J), eps, collapsed
     anatomy = failure_anatomy(models, checks_table)    # one row per model: how its training ended
     failure_summary(anatomy)                           # per (N, α): converged, collapsed, stalled
+    criteria = sampled_criterion(history, checks_table)   # the rule read off the Monte Carlo estimate instead
+    criterion_summary(criteria)                        # per (N, α): what that rule would have counted
 """
 
 from __future__ import annotations
@@ -92,4 +94,57 @@ def failure_summary(anatomy: pd.DataFrame) -> pd.DataFrame:
                      "checks_collapsed": group["collapsed_fraction"].mean(),
                      "first_collapse_median": group.loc[ever, "first_collapse_step"].median() if ever.any() else np.nan,
                      "missed_best_eps_median": missed["best_eps"].median() if len(missed) else np.nan})
+    return pd.DataFrame(rows)
+
+
+CRITERION_WINDOWS = (1, 50, 200)
+"""Iterations over which the sampled ε is averaged in ``sampled_criterion``: one iteration's estimate (what a loop
+over NetKet's log that stops at the first ε < tol does), and two running means."""
+
+
+def sampled_criterion(history: pd.DataFrame, checks: pd.DataFrame, tol: float = 1e-3, window: int = 1) -> pd.DataFrame:
+    """The stopping rule read off the Monte Carlo estimate instead of the exact energy, per model.
+
+    The paper states its criterion, ε < tol, not how ε was measured; NetKet's log gives the sampled estimate of
+    every iteration. Per model (N, α, seed) with exact checks: ``sampled_step``, the first step at which the mean
+    of the sampled ε over the last ``window`` iterations (``history``) is below ``tol`` (NaN: not before training
+    stopped — a model stops at the exact rule, so the sampled rule is seen only up to there); ``exact_eps_then``
+    and ``collapsed_then``, the exact check nearest that step (the earlier on a tie); ``exact_step``, the first
+    check with exact ε < ``tol`` (NaN: none); and ``window``.
+
+    ``history``: per-step ``step`` and sampled ``eps`` with N, α, seed; ``checks``: ``CHECK_COLUMNS`` with N, α, seed.
+    """
+    keys = ["N", "alpha", "seed"]
+    columns = [*keys, "window", "sampled_step", "exact_eps_then", "collapsed_then", "exact_step"]
+    if not len(checks):
+        return pd.DataFrame(columns=columns)
+    runs = dict(iter(history.groupby(keys)))
+    rows = []
+    for key, own in checks.groupby(keys):
+        own = own.sort_values("step")
+        below = own.loc[own["eps"] < tol, "step"]
+        row = {**dict(zip(keys, key)), "window": window, "sampled_step": np.nan, "exact_eps_then": np.nan,
+               "collapsed_then": None, "exact_step": below.min() if len(below) else np.nan}
+        steps = runs[key].sort_values("step") if key in runs else history.iloc[:0]
+        hits = steps.loc[steps["eps"].rolling(window).mean().to_numpy() < tol, "step"]
+        if len(hits):
+            step = int(hits.min())
+            nearest = own.iloc[int(np.argmin(np.abs(own["step"].to_numpy() - step)))]
+            row.update(sampled_step=step, exact_eps_then=float(nearest["eps"]), collapsed_then=bool(nearest["collapsed"]))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def criterion_summary(criteria: pd.DataFrame, tol: float = 1e-3) -> pd.DataFrame:
+    """Per (window, N, α): models with checks; how many the exact rule and the sampled rule count as converged; of
+    the sampled rule's, how many were above ``tol`` by the exact energy at that moment, how many collapsed, and
+    their median exact ε then."""
+    rows = []
+    for (window, n, alpha), group in criteria.groupby(["window", "N", "alpha"]):
+        sampled = group[group["sampled_step"].notna()]
+        rows.append({"window": window, "N": n, "alpha": alpha, "models": len(group),
+                     "converged_exact": int(group["exact_step"].notna().sum()), "converged_sampled": len(sampled),
+                     "sampled_but_exact_above_tol": int((sampled["exact_eps_then"] >= tol).sum()),
+                     "sampled_but_collapsed": int(sampled["collapsed_then"].astype(bool).sum()),
+                     "exact_eps_then_median": sampled["exact_eps_then"].median() if len(sampled) else np.nan})
     return pd.DataFrame(rows)
