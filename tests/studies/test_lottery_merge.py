@@ -67,3 +67,13 @@ def test_refusals_touch_nothing(studies, tmp_path, case, message):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if case == "taken":
         assert (out / "notes.txt").read_text() == "mine" and len(list(out.iterdir())) == 1
+
+
+def test_a_folder_that_predates_a_setting_joins_with_its_default(studies, tmp_path):
+    older = tmp_path / "older"
+    shutil.copytree(studies / "s1", older)
+    study = json.loads((older / "study.json").read_text())
+    del study["evaluation"], study["eval_samples"]                   # as written before these settings existed
+    (older / "study.json").write_text(json.dumps(study))
+    out = merge_studies([studies / "s0", older], tmp_path / "joined")
+    assert json.loads((out / "study.json").read_text())["evaluation"] == "exact"
