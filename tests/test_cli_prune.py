@@ -71,6 +71,12 @@ def test_prune_overview_needs_lottery_studies(tmp_path):
     assert result.exit_code == 0, result.output
     assert "a/report.html" in (tmp_path / "report.html").read_text()
     assert (tmp_path / "a" / "curve.csv").is_file() and "../report.html" in (tmp_path / "a" / "report.html").read_text()
+    begun = tmp_path / "b"                              # a study that has not finished its dense level is left out
+    begun.mkdir()
+    (begun / "study.json").write_text((tmp_path / "a" / "study.json").read_text())
+    result = runner.invoke(app, ["prune-overview", str(tmp_path)])
+    assert result.exit_code == 0 and "no finished level yet" in result.output
+    assert "b/report.html" not in (tmp_path / "report.html").read_text()
 
 
 def test_prune_merge_joins_seeds_and_refuses_a_taken_out(tmp_path):

@@ -202,9 +202,13 @@ def overview_command(
     from physlens.report.lottery import write_overview, write_report
     from physlens.studies.lottery_summary import summarize
 
-    names = sorted(p.name for p in folder.iterdir() if folder_kind(p) == "lottery study") if folder.is_dir() else []
+    studies = sorted(p.name for p in folder.iterdir() if folder_kind(p) == "lottery study") if folder.is_dir() else []
+    names = [name for name in studies if (folder / name / "levels" / "level_00" / "level.json").is_file()]
+    for name in sorted(set(studies) - set(names)):
+        note(f"{folder / name} has no finished level yet; left out of the overview")
     if not names:
-        raise PhyslensError(f"{folder} has no lottery study in a sub-folder; allowed: the parent of physlens prune --out folders")
+        raise PhyslensError(f"{folder} has no lottery study with a finished level in a sub-folder; allowed: the parent "
+                            "of physlens prune --out folders")
     summaries = {name: summarize(folder / name) for name in names}
     for name, summary in summaries.items():
         holder = lock_holder(folder / name)
