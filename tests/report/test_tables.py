@@ -51,3 +51,11 @@ def test_configuration_and_quantities():
     rows = quantities({"rms_model_val": 0.99, "czz_full": [1, 2], "k": math.nan, "target": "abs_m_s"})
     assert rows.to_dict("records") == [{"quantity": "held-out B RMS, model [MeV]", "value": 0.99},
                                        {"quantity": "steered observable", "value": "abs_m_s"}]
+
+
+def test_a_table_may_keep_rows_whose_only_float_is_nan():
+    frame = pd.DataFrame({"window": [1, 50], "converged_sampled": [3, 0], "exact_eps_then_median": [0.2, np.nan]})
+    assert len(drop_empty(frame)) == 1 and len(drop_empty(frame, rows=False)) == 2
+    assert Table(frame, "criteria").to_html().count("<tr") == 2                  # header and the one full row
+    kept = Table(frame, "criteria", keep_empty_rows=True).to_html()
+    assert kept.count("<tr") == 3 and "—" in kept and "0.2" in kept

@@ -203,19 +203,12 @@ def _training_ends(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Data
                            "with the final state collapsed; stalled: missed it otherwise); of the models with stored "
                            "checks, how many ever collapsed, the mean fraction of checks collapsed, the median step "
                            "of the first collapse and the median best ε of those that missed"),
-                     Table(_all_rows(summaries["criteria"]), "The same rule read off the Monte Carlo estimate: per window "
+                     Table(summaries["criteria"], "The same rule read off the Monte Carlo estimate: per window "
                            "(iterations over which the sampled ε is averaged), N and α, the models with checks, how "
                            "many the exact rule and the sampled rule count as converged, and of the sampled rule's, "
                            "how many were above tol by the exact energy at that moment, how many collapsed, and their "
                            "median exact ε then. Training stopped at the exact rule, so the sampled one is seen only "
-                           "up to there.")])]
-
-
-def _all_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its float columns as objects, so that a row whose only float (a median over no models) is
-    NaN is shown with a dash instead of being dropped as empty."""
-    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
-    return frame.astype({c: object for c in floats}).where(frame.notna(), None)
+                           "up to there.", keep_empty_rows=True)])]
 
 
 def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:

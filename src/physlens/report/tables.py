@@ -62,11 +62,11 @@ def _cell(value, significant: int) -> str:
     return f"<td{kind}>{html.escape(text)}</td>"
 
 
-def drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame without columns that are entirely NaN and without rows whose float cells are all NaN."""
+def drop_empty(frame: pd.DataFrame, rows: bool = True) -> pd.DataFrame:
+    """The frame without columns that are entirely NaN and (``rows``) without rows whose float cells are all NaN."""
     frame = frame.loc[:, [not (frame[c].dtype.kind == "f" and frame[c].isna().all()) for c in frame.columns]]
     floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
-    if floats and len(frame):
+    if rows and floats and len(frame):
         frame = frame[~frame[floats].isna().all(axis=1)]
     return frame
 
@@ -94,6 +94,8 @@ class Table:
         labels: column labels that replace the defaults of ``physlens.report.labels``.
         significant: significant figures per column, for columns that need more than ``SIGNIFICANT``.
         fold_after: rows shown unfolded; longer tables are folded.
+        keep_empty_rows: show rows whose float cells are all NaN (with dashes) instead of leaving them out, for
+            tables where such a row still says something (a count of zero beside a median over nothing).
     """
 
     frame: pd.DataFrame
@@ -102,10 +104,11 @@ class Table:
     labels: dict[str, str] = field(default_factory=dict)
     significant: dict[str, int] = field(default_factory=dict)
     fold_after: int = FOLD_AFTER
+    keep_empty_rows: bool = False
 
     def to_html(self) -> str:
         """The table in a horizontal scroll container, folded when long."""
-        frame = drop_empty(self.frame.reset_index(drop=True))
+        frame = drop_empty(self.frame.reset_index(drop=True), rows=not self.keep_empty_rows)
         if frame.empty:
             return f"<p class='meta'>{html.escape(self.caption or 'Table')}: none.</p>"
         head = "".join(f"<th>{html.escape(self.labels.get(c) or label(c, self.unit))}</th>" for c in frame.columns)

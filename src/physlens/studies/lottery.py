@@ -298,6 +298,13 @@ def batch_trainer(config: StudyConfig, problem: ExactProblem | MonteCarloProblem
     return train
 
 
+def recorded_settings(recorded: dict) -> dict:
+    """The ``StudyConfig`` settings a ``study.json`` records, as JSON values; a setting the folder predates counts
+    as its default."""
+    defaults = json.loads(json.dumps(dataclasses.asdict(StudyConfig()), default=list))
+    return {k: recorded.get(k, default) for k, default in defaults.items()}
+
+
 def check_resumable(config: StudyConfig, out: Path | str) -> None:
     """Refuse (one line, nothing written) a folder whose ``study.json`` records other settings than ``config``;
     settings a folder predates count as their defaults."""
@@ -308,9 +315,8 @@ def check_resumable(config: StudyConfig, out: Path | str) -> None:
         recorded = json.loads(file.read_text())
     except (OSError, ValueError):
         raise PhyslensError(f"{file} is corrupt; allowed: a new --out") from None
-    wanted = json.loads(json.dumps(dataclasses.asdict(config), default=list))
-    defaults = json.loads(json.dumps(dataclasses.asdict(StudyConfig()), default=list))
-    changed = sorted(k for k, v in wanted.items() if recorded.get(k, defaults[k]) != v)
+    wanted, settings = json.loads(json.dumps(dataclasses.asdict(config), default=list)), recorded_settings(recorded)
+    changed = sorted(k for k, v in wanted.items() if settings[k] != v)
     if changed:
         raise PhyslensError(f"{out} holds a lottery study with other settings ({', '.join(changed)}); "
                             "allowed: the same settings to resume it, or a new --out")

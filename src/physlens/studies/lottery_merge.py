@@ -20,7 +20,6 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -32,15 +31,10 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.folders import folder_kind, lock_holder, lock_is_stale
 from physlens.runs import atomic_write_text
-from physlens.studies.lottery import StudyConfig
+from physlens.studies.lottery import recorded_settings
 
 SITTING_KEYS = ("seeds", "sittings", "merged_from")
 """Keys of ``study.json`` that describe who ran what, not the study: they may differ between the joined folders."""
-
-
-def _defaults() -> dict:
-    """``StudyConfig``'s defaults as ``study.json`` records them."""
-    return json.loads(json.dumps(dataclasses.asdict(StudyConfig()), default=list))
 
 
 def _read(source: Path) -> tuple[dict, dict, list[int]]:
@@ -58,12 +52,11 @@ def _read(source: Path) -> tuple[dict, dict, list[int]]:
 def _check(sources: Sequence[Path], read: list[tuple[dict, dict, list[int]]]) -> list[int]:
     """Refuse folders that differ in anything but their seeds (a setting a folder predates counts as its default,
     as on resuming); the joined seeds, sorted."""
-    defaults = _defaults()
     first_study, first_header, first_levels = read[0]
+    first = {**first_study, **recorded_settings(first_study)}
     for source, (study, header, levels) in zip(sources[1:], read[1:]):
-        keys = set(study) | set(first_study)
-        changed = sorted(k for k in keys - set(SITTING_KEYS)
-                         if study.get(k, defaults.get(k)) != first_study.get(k, defaults.get(k)))
+        own = {**study, **recorded_settings(study)}
+        changed = sorted(k for k in (set(own) | set(first)) - set(SITTING_KEYS) if own.get(k) != first.get(k))
         if changed or header["config"] != first_header["config"]:
             raise PhyslensError(f"{source} records other settings than {sources[0]} "
                                 f"({', '.join(changed) or 'the pruning configuration'}); allowed: studies that differ "
@@ -88,7 +81,7 @@ def merge_studies(sources: Sequence[Path | str], out: Path | str) -> Path:
         raise PhyslensError(f"{out} already holds {folder_kind(out)}; allowed: a new --out")
     read = [_read(source) for source in sources]
     seeds = _check(sources, read)
-    study = {**_defaults(), **read[0][0], "seeds": seeds,
+    study = {**read[0][0], **recorded_settings(read[0][0]), "seeds": seeds,
              "sittings": [sitting for s, _, _ in read for sitting in s.get("sittings", [])],
              "merged_from": [{"folder": str(source), "seeds": s["seeds"]} for source, (s, _, _) in zip(sources, read)]}
     out.parent.mkdir(parents=True, exist_ok=True)
