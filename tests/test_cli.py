@@ -139,6 +139,39 @@ def test_killed_cli_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert resumed.status["step"] == 400
 
 
+def test_terminated_cli_run_records_its_interruption_and_releases_its_folder(tmp_path):
+    """SIGTERM (``kill``, a scheduler's time limit) is handled as Ctrl-C: the run's own status.json says
+    interrupted at its last checkpoint and why, the lock file is gone, one line on stderr, exit 143. Killed
+    by the default action instead, status.json would still say running and the lock file would stay."""
+    import json
+
+    cfg_file = tmp_path / "cfg.toml"
+    cfg_file.write_text("size = 8\nalpha = 1.0\nsteps = 100000\ntol = 0.0\ncheckpoint_every = 20\n")
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("physlens")), "train", "--config", str(cfg_file),
+                             "--out", str(out), "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 240
+    try:
+        while not ((out / "checkpoint.msgpack").exists() and json.loads((out / "status.json").read_text())["step"] >= 40):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the training process ended (or never checkpointed) before it could be terminated")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143
+    assert stderr.strip().splitlines() == ["physlens: terminated (SIGTERM); what finished is kept: the same command "
+                                           "continues a study or a pruning study, --resume FOLDER a training run or an "
+                                           "evolution"]
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["step"] >= 40
+    assert status["message"] == f"terminated (SIGTERM); --resume continues from step {status['step']}"
+    assert not (out / ".physlens.lock").exists()
+
+
 def test_hidden_unit_study_trains_only_the_grid_asked_for_into_runs(tmp_path, monkeypatch):
     """No (N = 10, α = 1) models nobody asked for; the default folder is under runs/, never docs/."""
     import pandas as pd

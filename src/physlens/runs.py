@@ -52,6 +52,7 @@ import tomli_w
 from physlens.errors import EnvironmentProblem, PhyslensError
 from physlens.folders import RUN_KINDS, lock_holder, lock_is_stale
 from physlens.provenance import library_versions, this_sitting
+from physlens.termination import Terminated
 
 STATES = ("running", "interrupted", "converged", "finished", "failed")
 TERMINAL_STATES = ("converged", "finished", "failed")
@@ -308,12 +309,13 @@ class Run:
         atomic_write_text(self.path / "status.json", json.dumps(status, indent=2))
 
     def mark_interrupted(self, exc: BaseException) -> None:
-        """Record the run as ``interrupted`` at its last checkpoint after Ctrl-C or an error ``exc`` (best
+        """Record the run as ``interrupted`` at its last checkpoint after Ctrl-C, SIGTERM or an error ``exc`` (best
         effort: a full disk may refuse even that, and the status then stays ``running``)."""
         try:
             status = self.status
             last = status["step"]
-            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped by {type(exc).__name__}: {exc}"
+            why = (str(exc) if isinstance(exc, Terminated) else "interrupted" if isinstance(exc, KeyboardInterrupt)
+                   else f"stopped by {type(exc).__name__}: {exc}")
             kept = {"seconds": status["seconds"]} if "seconds" in status else {}
             self.write_status("interrupted", step=last, message=f"{' '.join(why.split())}; --resume continues from step {last}",
                               **kept)

@@ -36,29 +36,36 @@ def test_bad_executor_settings():
 TASKS = '''
 import pathlib, sys, time
 from physlens.studies.executors import LocalExecutor
+from physlens.termination import raise_on_sigterm
 
 def task(i):
     folder = pathlib.Path(sys.argv[1])
     (folder / f"started-{i}").touch()
     try:
-        time.sleep(120)
-    except KeyboardInterrupt:
-        (folder / f"interrupted-{i}").touch()
+        for _ in range(1200):  # a training loop returns to Python between steps: where CPython runs a handler
+            time.sleep(0.1)    # whose signal the kernel gave one of the process's (XLA) threads
+    except KeyboardInterrupt as exc:
+        (folder / f"interrupted-{i}").write_text(type(exc).__name__)
         raise
     return i
 
 if __name__ == "__main__":
+    raise_on_sigterm()
     with LocalExecutor(2) as ex:
         for _ in ex.map(task, list(range(6))):
             pass
 '''
 
 
-@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c", "kill-int-of-the-study"])
-def test_interrupt_records_running_tasks_and_starts_no_queued_one(tmp_path, whole_group):
+@pytest.mark.parametrize("whole_group,signum", [(True, signal.SIGINT), (False, signal.SIGINT), (True, signal.SIGTERM),
+                                                (False, signal.SIGTERM)],
+                         ids=["ctrl-c", "kill-int-of-the-study", "kill-term-of-the-group", "kill-term-of-the-study"])
+def test_interrupt_records_running_tasks_and_starts_no_queued_one(tmp_path, whole_group, signum):
     """A pool that an interrupt reaches stops within seconds: both running tasks see the interrupt (and
     record it), none of the four queued tasks starts. Interrupting only the study's own process must reach
-    its workers too (before the fix the pool waited for the next queued task to finish)."""
+    its workers too (before the fix the pool waited for the next queued task to finish). SIGTERM (a
+    background job stopped with ``kill``) does the same, where it used to end every process unrecorded, and
+    each task records a ``Terminated``."""
     script, marks = tmp_path / "tasks.py", tmp_path / "marks"
     script.write_text(TASKS)
     marks.mkdir()
@@ -67,7 +74,7 @@ def test_interrupt_records_running_tasks_and_starts_no_queued_one(tmp_path, whol
         deadline = time.monotonic() + 60
         while len(list(marks.glob("started-*"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        (os.killpg if whole_group else os.kill)(proc.pid, signal.SIGINT)
+        (os.killpg if whole_group else os.kill)(proc.pid, signum)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
@@ -75,3 +82,5 @@ def test_interrupt_records_running_tasks_and_starts_no_queued_one(tmp_path, whol
     started = sorted(p.name for p in marks.glob("started-*"))
     assert sorted(p.name for p in marks.glob("interrupted-*")) == [n.replace("started", "interrupted") for n in started]
     assert len(started) == 2 and proc.returncode != 0
+    recorded = {p.read_text() for p in marks.glob("interrupted-*")}
+    assert recorded == {"Terminated" if signum == signal.SIGTERM else "KeyboardInterrupt"}

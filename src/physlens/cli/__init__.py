@@ -8,7 +8,9 @@ allowed: <what is allowed>``, and exits with a documented code:
 - 3: the environment (a folder in use by another physlens process, a read-only or full
   disk, a permission denied);
 - 4: the run failed (diverged or NaN energies, or a state collapsed onto a few
-  configurations); the summary is printed first, and the run's status says why.
+  configurations); the summary is printed first, and the run's status says why;
+- 130 (Ctrl-C) and 143 (SIGTERM, e.g. ``kill`` or a scheduler's time limit): the work in progress is
+  recorded as interrupted at its last checkpoint, what finished is kept, and the same command continues.
 
 Nothing is written before the input is checked, and no command deletes or overwrites what
 another command wrote: an ``--out`` holding something else is refused unless ``--force``
@@ -35,6 +37,7 @@ from physlens.cli.common import (SOURCE_HELP, ModelOption, ParamOption, SizeOpti
                                  check_output_file, cli_errors, console, open_source,
                                  parse_params, raise_if_failed, train_or_reuse)
 from physlens.errors import PhyslensError
+from physlens.termination import raise_on_sigterm
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -317,5 +320,6 @@ for _module in (evolve, nuclear, prune, sae, studies):
 
 
 def main() -> None:
-    """Entry point of the ``physlens`` script."""
+    """Entry point of the ``physlens`` script; SIGTERM is handled as Ctrl-C (``physlens.termination``)."""
+    raise_on_sigterm()
     app()

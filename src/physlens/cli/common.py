@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from physlens.errors import EXIT_ENVIRONMENT, PhyslensError, RunFailed
+from physlens.termination import EXIT_TERMINATED, Terminated
 
 console = Console()
 errors = Console(stderr=True)
@@ -76,7 +77,8 @@ def warnings_as_notes() -> Iterator[None]:
 
 def cli_errors(fn):
     """Run a command: ``PhyslensError`` → one line and its ``exit_code``; ``OSError`` → one line and exit 3;
-    Ctrl-C → exit 130; library warnings → one-line notes."""
+    Ctrl-C → exit 130, SIGTERM (once ``raise_on_sigterm`` is in force) → exit 143; library warnings → one-line
+    notes."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -89,10 +91,12 @@ def cli_errors(fn):
         except OSError as exc:
             _print_error(error_line(exc))
             raise typer.Exit(EXIT_ENVIRONMENT) from None
-        except KeyboardInterrupt:
-            errors.print("physlens: interrupted; what finished is kept: the same command continues a study or a pruning "
-                         "study, --resume FOLDER a training run or an evolution", markup=False)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            what = str(exc) if isinstance(exc, Terminated) else "interrupted"
+            errors.print(f"physlens: {what}; what finished is kept: the same command continues a study or a pruning "
+                         "study, --resume FOLDER a training run or an evolution", markup=False, highlight=False,
+                         soft_wrap=True)
+            raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else 130) from None
 
     return wrapper
 

@@ -7,6 +7,7 @@ completes, so the study can store it at once (and skip it when restarted):
 - ``LocalExecutor(workers)``: in this process when ``workers == 1``, else a pool of
   ``workers`` processes (spawned, so JAX starts clean in each). Ctrl-C (or ``kill -INT`` of
   the study alone) interrupts the running tasks, which record it, and starts no queued one;
+  SIGTERM, to the study or to its whole process group, does the same (``physlens.termination``);
 - ``DaskExecutor(workers)`` starts a ``distributed.LocalCluster`` of that many
   single-threaded workers; ``DaskExecutor(scheduler="tcp://host:8786")`` uses an
   existing cluster. On HPC, start one with dask-jobqueue, e.g.
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from physlens.errors import PhyslensError, check_choice
+from physlens.termination import Terminated
 
 EXECUTORS = ("local", "dask")
 
@@ -59,11 +61,13 @@ class LocalExecutor:
         if pool is None:
             return
         if exc_type is not None:
-            # Interrupted or failed: pass the interrupt on to workers it did not reach (a ``kill -INT`` of
-            # this process alone), so that each records its task as interrupted and refuses the queued ones.
+            # Interrupted or failed: pass the interrupt on to workers it did not reach (a ``kill -INT`` or
+            # ``kill -TERM`` of this process alone), so that each records its task as interrupted and refuses
+            # the queued ones; a termination is passed on as one, so the runs say which it was.
+            signum = signal.SIGTERM if issubclass(exc_type, Terminated) else signal.SIGINT
             for process in list((pool._processes or {}).values()):
                 if process.is_alive():
-                    os.kill(process.pid, signal.SIGINT)
+                    os.kill(process.pid, signum)
         pool.shutdown(cancel_futures=True)
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
@@ -82,10 +86,11 @@ _worker = {"interrupted": False, "busy": False}
 
 
 def _catch_interrupts() -> None:
-    """Pool-worker initializer: the first SIGINT interrupts the running task (``KeyboardInterrupt``, which the
-    task records) and marks this worker interrupted; an idle worker only takes note, and a second SIGINT is
-    ignored, so that the task can finish recording its interruption."""
+    """Pool-worker initializer: the first SIGINT or SIGTERM interrupts the running task (``KeyboardInterrupt``
+    or ``Terminated``, which the task records) and marks this worker interrupted; an idle worker only takes
+    note, and a second signal is ignored, so that the task can finish recording its interruption."""
     signal.signal(signal.SIGINT, _on_interrupt)
+    signal.signal(signal.SIGTERM, _on_interrupt)
 
 
 def _on_interrupt(signum, frame) -> None:
@@ -93,7 +98,7 @@ def _on_interrupt(signum, frame) -> None:
         return
     _worker["interrupted"] = True
     if _worker["busy"]:
-        raise KeyboardInterrupt
+        raise Terminated("terminated (SIGTERM)") if signum == signal.SIGTERM else KeyboardInterrupt
 
 
 def _unless_interrupted(fn: Callable[[Any], Any], task: Any) -> Any:
