@@ -99,7 +99,7 @@ def run_prune(config, out: Path, force: bool = False, progress: bool = True) -> 
     ``out`` must be missing, empty or a lottery study with the same settings (checked before anything is
     written); ``force`` moves a folder holding anything else aside."""
     from physlens.folders import claim, folder_kind
-    from physlens.report.lottery import write_report
+    from physlens.report.lottery import write_study_pages
     from physlens.studies.lottery import check_resumable, run_study
     from physlens.studies.lottery_summary import summarize
 
@@ -111,11 +111,10 @@ def run_prune(config, out: Path, force: bool = False, progress: bool = True) -> 
             note(f"moved the earlier {out} aside to {aside}")
     run_study(config, out, progress=progress)
     summary = summarize(out)
-    summary.write_tables(out)
     console.print(_summary_table(summary))
     for _, row in summary.claims.iterrows():
         console.print(f"{row.question}: {row.answer} ({row.detail})", markup=False, highlight=False)
-    return write_report(summary, out / "report.html")
+    return write_study_pages(summary, out)
 
 
 def prune_command(
@@ -199,7 +198,7 @@ def overview_command(
     tables and report.html are rewritten from its finished levels too (so an interrupted study can be read),
     except in a study another process is running."""
     from physlens.folders import folder_kind, lock_holder, lock_is_stale
-    from physlens.report.lottery import write_overview, write_report
+    from physlens.report.lottery import write_overview, write_study_pages
     from physlens.studies.lottery_summary import summarize
 
     studies = sorted(p.name for p in folder.iterdir() if folder_kind(p) == "lottery study") if folder.is_dir() else []
@@ -213,8 +212,7 @@ def overview_command(
     for name, summary in summaries.items():
         holder = lock_holder(folder / name)
         if holder is None or lock_is_stale(holder):
-            summary.write_tables(folder / name)
-            write_report(summary, folder / name / "report.html", nav=[("../report.html", "overview")])
+            write_study_pages(summary, folder / name, nav=[("../report.html", "overview")])
         else:
             note(f"{folder / name} is being run by another process; its own tables and report were left alone")
     path = write_overview(summaries, folder / "report.html", notes)
@@ -229,14 +227,13 @@ def merge_command(
     """Join lottery studies run with different seeds into one study folder OUT, as if they had run together (every
     network depends on its own seed alone), and write its tables and report. The folders are only read; OUT must be
     new."""
-    from physlens.report.lottery import write_report
+    from physlens.report.lottery import write_study_pages
     from physlens.studies.lottery_merge import merge_studies
     from physlens.studies.lottery_summary import summarize
 
     merge_studies(folders, out)
     summary = summarize(out)
-    summary.write_tables(out)
-    path = write_report(summary, out / "report.html")
+    path = write_study_pages(summary, out)
     console.print(f"joined seeds {', '.join(map(str, summary.study['seeds']))} into {out}; report: {path}",
                   markup=False, highlight=False)
 

@@ -308,6 +308,13 @@ def write_report(summary: LotterySummary, path: Path | str, notes: str = "", nav
     return report(summary, notes, nav).write(path)
 
 
+def write_study_pages(summary: LotterySummary, folder: Path | str, nav: list[tuple[str, str]] = ()) -> Path:
+    """Write the study's summary tables (``LotterySummary.write_tables``) and ``folder/report.html``; returns the
+    report's path."""
+    summary.write_tables(Path(folder))
+    return write_report(summary, Path(folder) / "report.html", nav=nav)
+
+
 def write_overview(summaries: dict[str, LotterySummary], path: Path | str, notes: str = "") -> Path:
     """One page over several studies (name → summary, each in the sub-folder ``name`` beside ``path``):
     each study's error curve, claims and filter maps, linked to its full report."""
