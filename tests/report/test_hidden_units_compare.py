@@ -1,0 +1,29 @@
+"""Tests of physlens.report.hidden_units_compare: the page compares the protocols only at sizes both studied."""
+
+import numpy as np
+import pandas as pd
+
+from physlens.report.hidden_units_compare import comparison_report
+
+NUMBERS = ["frac_mean", "frac_std", "paper_frac", "rho_mean", "rho_std", "paper_rho", "steps_median", "eps_median",
+           "max_impact_median", "norm_median", "recovered_important", "recovered_rest"]
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    rows = [{"protocol": protocol, "N": n, "alpha": alpha, "models": 3, "converged": 3,
+             **{name: 0.1 * alpha + 0.01 * n for name in NUMBERS}}
+            for protocol, sizes in (("physlens-sr", (8, 12)), ("rbm-paper", (12, 14))) for n in sizes for alpha in (2, 4)]
+    models = pd.DataFrame({"protocol": ["physlens-sr", "rbm-paper"], "converged": [True, True],
+                           "norm_median": [1.0, 2.0], "eps": [5e-4, 8e-4], "max_energy_impact": [0.01, 0.4]})
+    return {"by_alpha": pd.DataFrame(rows), "models": models, "fits": pd.DataFrame({"protocol": ["rbm-paper"], "k": [0.4]}),
+            "window": pd.DataFrame({"protocol": ["rbm-paper"], "tau_low": [0.15]})}
+
+
+def test_tables_hold_only_the_sizes_both_protocols_studied():
+    report = comparison_report(_tables(), pd.DataFrame(), pd.DataFrame({"protocol": ["physlens-sr", "rbm-paper"]}),
+                               ["synthetic"])
+    per_alpha = next(s for s in report.sections if s.title == "Important units and ρ per α")
+    for table in per_alpha.tables:
+        assert set(table.frame["N"]) == {12} and len(table.frame) == 4
+    np.testing.assert_allclose(sorted(per_alpha.tables[0].frame.frac_mean), [0.32, 0.32, 0.52, 0.52])
+    assert "Importance along training" not in [s.title for s in report.sections]
