@@ -1,96 +1,19 @@
-"""Quench dynamics: exact Krylov evolution against a dense matrix exponential, TDVP against closed forms, resume."""
-
-import functools
-import operator
+"""NQS dynamics (physlens.quantum.dynamics): starts, TDVP against closed forms, resume; the exact side is
+tests/quantum/test_quench.py."""
 
 import jax
 import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
-import scipy.linalg
 
 import physlens  # noqa: F401  (enables float64)
 from physlens.errors import PhyslensError
 from physlens.quantum.dynamics import EvolveConfig, complex_start, evolve, load, neel_start, resume
 from physlens.quantum.models import RBM
-from physlens.quantum.quench import (Quench, evolve_vector, exact_states, exact_trajectory, neel_configuration,
-                                     neel_vector, time_grid, vector_trajectory)
+from physlens.quantum.quench import Quench, neel_configuration, neel_vector
 from physlens.quantum.registry import model_from_spec
 from physlens.quantum.systems import HeisenbergRing, TFIMChain
-
-
-def dense_evolution(system, psi0_S, times_T):
-    h_SS = system.sparse_hamiltonian().toarray()
-    return np.stack([scipy.linalg.expm(-1j * t * h_SS) @ psi0_S for t in times_T])
-
-
-def random_state(n_states, seed=0):
-    rng = np.random.default_rng(seed)
-    psi_S = rng.normal(size=n_states) + 1j * rng.normal(size=n_states)
-    return psi_S / np.linalg.norm(psi_S)
-
-
-def test_exact_evolution_of_two_sites_matches_dense_expm():
-    system = TFIMChain(2, h=0.7, pbc=False)
-    times_T = time_grid(3.0, 0.25)
-    psi0_S = random_state(4)
-    np.testing.assert_allclose(evolve_vector(system.sparse_hamiltonian(), psi0_S, times_T),
-                               dense_evolution(system, psi0_S, times_T), atol=1e-12)
-
-
-@pytest.mark.parametrize("quench", [Quench.tfim(8, h_before=0.5, h_after=1.0), Quench.neel(HeisenbergRing(8))],
-                         ids=["tfim-8", "heisenberg-8-neel"])
-def test_exact_evolution_of_eight_sites_matches_dense_expm(quench):
-    times_T = time_grid(2.0, 0.2)
-    expected_TS = dense_evolution(quench.after, quench.initial_vector(), times_T)
-    np.testing.assert_allclose(exact_states(quench, times_T), expected_TS, atol=1e-10)
-
-
-def test_exact_evolution_conserves_energy():
-    quench = Quench.tfim(8, h_before=0.5, h_after=1.0)
-    traj = exact_trajectory(quench, time_grid(10.0, 0.5))
-    psi0_S = quench.initial_vector()
-    e0 = np.real(np.vdot(psi0_S, quench.after.sparse_hamiltonian() @ psi0_S))
-    np.testing.assert_allclose(traj.energy_T, e0, rtol=0, atol=1e-10)
-    assert np.max(np.abs(traj.energy_drift_T)) < 1e-10
-    assert e0 > quench.after.exact().energy + 0.1
-
-
-def pauli_sum(hilbert, groups, letter):
-    """Σ over groups of the product of σ^letter on the group's sites (a NetKet operator)."""
-    op = getattr(nk.operator.spin, f"sigma{letter}")
-    return sum(functools.reduce(operator.matmul, [op(hilbert, i) for i in group]) for group in groups)
-
-
-def test_observables_of_a_state_match_netket_operators():
-    system = TFIMChain(6, h=1.0)
-    psi_S = random_state(2**6, seed=3)
-    traj = vector_trajectory(system, psi_S[None], np.zeros(1), "test")
-    hilbert, n = system.hilbert, 6
-
-    def expect(observable):
-        return np.real(np.vdot(psi_S, observable.to_sparse() @ psi_S))
-
-    assert traj.m_x_T[0] == pytest.approx(expect(pauli_sum(hilbert, [[i] for i in range(n)], "x")) / (2 * n), abs=1e-12)
-    assert traj.m_z_T[0] == pytest.approx(expect(pauli_sum(hilbert, [[i] for i in range(n)], "z")) / (2 * n), abs=1e-12)
-    for r in range(n // 2 + 1):
-        pairs = [[i, (i + r) % n] for i in range(n)] if r else None
-        expected = expect(pauli_sum(hilbert, pairs, "z")) / (4 * n) if r else 0.25
-        assert traj.czz_TR[0, r] == pytest.approx(expected, abs=1e-12)
-    assert traj.half_chain_T[0] == traj.czz_TR[0, n // 2]
-    assert traj.energy_T[0] == pytest.approx(expect(system.hamiltonian), abs=1e-12)
-
-
-def test_neel_state_is_one_antiferromagnetic_configuration():
-    ring = HeisenbergRing(8)
-    psi_S = neel_vector(ring)
-    assert np.count_nonzero(psi_S) == 1
-    np.testing.assert_array_equal(neel_configuration(ring), [1, -1, 1, -1, 1, -1, 1, -1])
-    traj = vector_trajectory(ring, psi_S[None], np.zeros(1), "test")
-    np.testing.assert_allclose(traj.czz_TR[0], [0.25, -0.25, 0.25, -0.25, 0.25], atol=1e-15)
-    assert traj.m_s_T[0] == pytest.approx(0.5)
-    assert traj.energy_T[0] == pytest.approx(-8 / 4)
 
 
 def test_complex_start_keeps_the_wavefunction():
@@ -162,7 +85,3 @@ def test_bad_times_are_refused():
     quench = Quench.tfim(4, h_before=0.5, h_after=1.0)
     with pytest.raises(PhyslensError, match="whole number"):
         EvolveConfig(quench=quench.params(), t_end=1.0, save_dt=0.1, dt=0.03)
-    with pytest.raises(PhyslensError, match="whole number"):
-        time_grid(1.0, 0.3)
-    with pytest.raises(PhyslensError, match="same Hilbert space|share one Hilbert space"):
-        Quench(TFIMChain(4), TFIMChain(6))
