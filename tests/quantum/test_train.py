@@ -12,7 +12,6 @@ from physlens.errors import PhyslensError
 from physlens.quantum import train as training
 from physlens.quantum.systems import HeisenbergRing
 from physlens.quantum.train import load as load_run
-from physlens.quantum.training_config import lattice_shape
 from physlens.runs import Run
 
 RING8_E0 = -3.6510934089  # DESIGN.md reference table
@@ -100,18 +99,6 @@ def test_config_round_trips_through_the_run(tmp_path):
     assert set(run.versions) >= {"python", "netket", "jax", "flax", "physlens"}
 
 
-@pytest.mark.parametrize("values,match", [
-    ({"mode": "variational"}, "unknown mode"),
-    ({"steps": 0}, "steps must be > 0"),
-    ({"samples": 100, "chains": 16, "mode": "sampled"}, "multiple of chains"),
-    ({"lr": 0.1}, "unknown config key"),
-    ({"sr_solver": "lu"}, "unknown sr_solver"),
-])
-def test_bad_config_is_rejected(values, match):
-    with pytest.raises(Exception, match=match):
-        training.TrainConfig.from_dict(values)
-
-
 def test_failed_config_leaves_nothing_on_disk(tmp_path):
     cfg = dataclasses.replace(training.TrainConfig(), size=7)
     with pytest.raises(Exception, match="even number"):
@@ -132,24 +119,6 @@ def test_transformer_on_the_tfim_chain_converges_to_ed_and_reloads(tmp_path):
     sigma = np.asarray(chain.hilbert.all_states())
     np.testing.assert_array_equal(loaded.model.apply(loaded.variables, sigma), run.model.apply(run.variables, sigma))
     assert loaded.model.lattice_shape == (8,)
-
-
-def test_lattice_shape_follows_the_geometry():
-    from physlens.quantum.systems import HeisenbergSquare, ToricCode
-
-    assert lattice_shape(HeisenbergSquare(4)) == (4, 4)
-    assert lattice_shape(HeisenbergRing(8)) == (8,)
-    assert lattice_shape(ToricCode(2)) == (8,)
-
-
-def test_given_reference_energy_replaces_diagonalisation():
-    cfg = training.TrainConfig(system="tfim-chain", size=40, model="transformer", mode="sampled",
-                               reference_energy=-50.0, reference_method="made up for the test")
-    reference = cfg.reference(cfg.build_system())
-    assert reference["energy"] == -50.0 and reference["method"] == "made up for the test"
-    assert reference["n_states"] is None and reference["system"]["n"] == 40
-    ring = HeisenbergRing(8)
-    assert training.TrainConfig().reference(ring)["energy"] == pytest.approx(RING8_E0, abs=1e-9)
 
 
 def test_status_records_the_final_state(tmp_path):
@@ -181,17 +150,6 @@ def test_sampled_mode_without_a_reference_on_a_basis_too_large_to_diagonalise(tm
     run = training.train(cfg, tmp_path / "run", progress=False)
     assert run.reference["energy"] is None and run.status["eps"] is None and run.status["state"] == "finished"
     assert [row["eps"] for row in run.metrics_rows()] == [None, None]
-
-
-def test_cosine_step_size_against_its_formula():
-    cfg = training.TrainConfig(size=8, steps=40, learning_rate=0.05, learning_rate_final=0.01)
-    for step in (0, 10, 20, 33, 40, 55):
-        t = min(step, 40) / 40
-        assert float(cfg.learning_rate_at(step)) == pytest.approx(0.01 + 0.04 * (1 + np.cos(np.pi * t)) / 2, rel=1e-12)
-    assert training.TrainConfig(size=8, learning_rate=0.05).learning_rate_at(7) == 0.05
-    for bad in (0.0, 0.06):
-        with pytest.raises(PhyslensError, match="learning_rate_final"):
-            training.TrainConfig(size=8, learning_rate=0.05, learning_rate_final=bad)
 
 
 def test_a_decaying_step_size_is_used_and_resumes_exactly(tmp_path):
