@@ -12,7 +12,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "physlens"
 
-LAYERS = {"errors": 0, "xla_cpu": 0, "allocator": 0, "folders": 1, "provenance": 1, "runs": 2, "lens": 3, "quantum": 4, "nuclear": 4,
+LAYERS = {"errors": 0, "termination": 0, "xla_cpu": 0, "allocator": 0, "folders": 1, "provenance": 1, "runs": 2, "lens": 3, "quantum": 4, "nuclear": 4,
           "report": 5, "studies": 6, "opening": 7, "analyses": 8, "cli": 9}
 """Bottom (0) to top: a module may import its own package and any lower layer, never a higher one or a
 sibling of its own layer (``quantum`` and ``nuclear`` never import each other)."""
