@@ -14,6 +14,7 @@ study module that composes it::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,8 @@ def sae(opened: Opened, config: sae_steering.SAEStudyConfig = sae_steering.SAESt
     return sae_steering.analyse(opened.system, opened.model, opened.variables, config)
 
 
-def steer(opened: Opened, autoencoder: SAE, hook: str, feature: int, strengths: np.ndarray, **options) -> SteeringCurve:
+def steer(opened: Opened, autoencoder: SAE, hook: str, feature: int, strengths: np.ndarray,
+          **options: Any) -> SteeringCurve:
     """The steering curve of one SAE feature at ``hook``: energy (system unit) and observables against the
     strength (options as ``physlens.studies.sae_steering.steer``)."""
     return sae_steering.steer(opened.system, opened.model, opened.variables, autoencoder, hook, feature,

@@ -43,7 +43,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import flax.serialization
 import pandas as pd
@@ -100,6 +100,7 @@ def read_toml(path: Path | str, allowed: str = "") -> dict:
 
 
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a table"}
+_C = TypeVar("_C")
 
 
 def _conform(value: Any, expected: Any) -> tuple[bool, Any]:
@@ -150,7 +151,7 @@ def describe_type(expected: Any) -> str:
     return _TYPE_NAMES.get(origin or expected, getattr(expected, "__name__", str(expected)))
 
 
-def check_types(cls, values: dict, what: str = "config key") -> dict:
+def check_types(cls: type, values: dict, what: str = "config key") -> dict:
     """``values`` converted to the field types of the dataclass ``cls``; a value of the wrong type is a
     one-line ``PhyslensError`` naming the field (``what name``) and the type it needs."""
     hints = typing.get_type_hints(cls)
@@ -162,7 +163,7 @@ def check_types(cls, values: dict, what: str = "config key") -> dict:
     return checked
 
 
-def dataclass_from_dict(cls, values: dict):
+def dataclass_from_dict(cls: type[_C], values: dict) -> _C:
     """Build the config dataclass ``cls`` from a plain dict (a TOML table): unknown keys and values of the
     wrong type are one-line errors, and lists (TOML arrays) become tuples."""
     names = [f.name for f in dataclasses.fields(cls)]

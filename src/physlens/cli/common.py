@@ -16,7 +16,7 @@ import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -25,6 +25,14 @@ from rich.table import Table
 
 from physlens.errors import EXIT_ENVIRONMENT, PhyslensError, RunFailed
 from physlens.termination import EXIT_TERMINATED, Terminated
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from physlens.nuclear.training_config import NuclearTrainConfig
+    from physlens.opening import Opened
+    from physlens.quantum.training_config import TrainConfig
+    from physlens.runs import Run
 
 console = Console()
 errors = Console(stderr=True)
@@ -75,7 +83,7 @@ def warnings_as_notes() -> Iterator[None]:
         yield
 
 
-def cli_errors(fn):
+def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command: ``PhyslensError`` → one line and its ``exit_code``; ``OSError`` → one line and exit 3;
     Ctrl-C → exit 130, SIGTERM (once ``raise_on_sigterm`` is in force) → exit 143; library warnings → one-line
     notes."""
@@ -101,7 +109,7 @@ def cli_errors(fn):
     return wrapper
 
 
-def parse_value(text: str):
+def parse_value(text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -137,7 +145,7 @@ def float_list(text: str, option: str) -> tuple[float, ...]:
         raise PhyslensError(f"{option} must be comma-separated numbers; got {text!r}") from None
 
 
-def load_run(path: Path):
+def load_run(path: Path) -> Run:
     """Open a run of either kind and restore its system (or data), model and variables; one line when
     it is missing, corrupt, failed, or its saved files do not match their recorded checksums."""
     from physlens.opening import load_run as restore
@@ -156,7 +164,8 @@ ModelOption = Annotated[Optional[str], typer.Option(help="for a saved state: the
                                                          "(not needed for an nqxpack archive, which records it)")]
 
 
-def open_source(source: Path, system: str | None, size: int | None, params: list[str] | None, model: str | None):
+def open_source(source: Path, system: str | None, size: int | None, params: list[str] | None,
+                model: str | None) -> Opened:
     """What a command was pointed at, opened: a physlens run (checked as ``load_run`` checks it) or a saved
     NetKet/Flax state with its system and model from the options (``physlens.open``)."""
     from physlens.opening import Opened, open as open_model
@@ -172,7 +181,7 @@ def open_source(source: Path, system: str | None, size: int | None, params: list
     return open_model(source, system=system, size=size, model=model, **parse_params(params or []))
 
 
-def raise_if_failed(run) -> None:
+def raise_if_failed(run: Run) -> None:
     """``RunFailed`` (exit 4) naming the reason when a run just trained or resumed has failed."""
     status = run.status
     if status["state"] == "failed":
@@ -192,7 +201,7 @@ def add_row(table: Table, *cells: str) -> None:
     table.add_row(*(escape(c) for c in cells))
 
 
-def frame_table(frame, title: str, units: dict[str, str] | None = None) -> Table:
+def frame_table(frame: pd.DataFrame, title: str, units: dict[str, str] | None = None) -> Table:
     """A rich table of a DataFrame: rows and columns that are all NaN dropped, numbers to four significant
     figures, each column headed by its name and its unit from ``units`` (column → unit) when it has one."""
     units = units or {}
@@ -238,8 +247,9 @@ def _same_config(path: Path, config) -> bool:
         return False
 
 
-def train_or_reuse(config, out: Path, kind: str, train_fn, resume_fn=None, *, force: bool = False,
-                   progress: bool = True, check=None):
+def train_or_reuse(config: TrainConfig | NuclearTrainConfig, out: Path, kind: str, train_fn: Callable[..., Run],
+                   resume_fn: Callable[..., Run] | None = None, *, force: bool = False, progress: bool = True,
+                   check: Callable[[], Any] | None = None) -> Run:
     """The run of ``config`` (a ``TrainConfig`` or ``NuclearTrainConfig``) in ``out``.
 
     With ``resume_fn``, a folder that holds a ``kind`` of exactly this configuration is resumed (or just

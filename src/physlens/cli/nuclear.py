@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -21,6 +21,10 @@ from rich.table import Table
 from physlens.cli.common import (add_row, check_output_file, cli_errors, console, float_list, frame_table, load_run,
                                  note, raise_if_failed, stages, train_or_reuse)
 from physlens.errors import PhyslensError, check_choice
+
+if TYPE_CHECKING:
+    from physlens.nuclear.evaluate import BindingEvaluation
+    from physlens.runs import Run
 
 nuclear_app = typer.Typer(help="Nuclear binding from AME2020: train, analyse, study.", no_args_is_help=True)
 
@@ -73,7 +77,7 @@ def train_command(
     raise_if_failed(run)
 
 
-def print_run(run, evaluation) -> None:
+def print_run(run: Run, evaluation: BindingEvaluation | None) -> None:
     """Print a nuclear run's summary from its status (and the held-out comparison with the SEMF when given)."""
     status = run.status
     table = Table(title=f"nuclear run {run.path}", show_header=False)

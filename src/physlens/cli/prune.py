@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -26,6 +26,9 @@ from rich.table import Table
 from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOption, cli_errors, console, float_list,
                                  frame_table, int_list, note, open_source, parse_params)
 from physlens.errors import PhyslensError
+
+if TYPE_CHECKING:
+    from physlens.studies.lottery import StudyConfig
 
 
 def _base_config(target: str, system: str | None, size: int | None, params: list[str] | None, model: str | None):
@@ -93,7 +96,7 @@ def _other_settings(config, out: Path) -> bool:
     return False
 
 
-def run_prune(config, out: Path, force: bool = False, progress: bool = True) -> Path:
+def run_prune(config: StudyConfig, out: Path, force: bool = False, progress: bool = True) -> Path:
     """Run (or resume) the study, summarise it, write its CSV tables and ``out/report.html``; returns the report path.
 
     ``out`` must be missing, empty or a lottery study with the same settings (checked before anything is

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -84,7 +85,7 @@ def _affine(jaxpr, dependent: set) -> bool:
     return True
 
 
-def readout_is_affine(lens: Lens, hook: str, sigma_BN) -> bool:
+def readout_is_affine(lens: Lens, hook: str, sigma_BN: jax.Array) -> bool:
     """Whether log ψ is an affine function of site ``hook``'s value (decided from the jaxpr, exactly)."""
     _, cache = jax.eval_shape(lambda s: lens.run_with_cache(s, [hook]), sigma_BN)
     site = cache[hook]
@@ -167,7 +168,7 @@ def _affine_parts(lens: Lens, hook: str, sigma_BN: jax.Array) -> tuple[jax.Array
     return log_psi_B, jnp.sum(jac * h, axis=middle), jnp.sum(jac, axis=middle)
 
 
-def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, edits) -> jax.Array:
+def affine_edits(lens: Lens, hook: str, sigma_BN: jax.Array, edits: Any) -> jax.Array:
     """log ψ of configurations ``(B, N)`` under K edits ``h ↦ h · scale_k + shift_k`` of site ``hook``, shape
     ``(B, K)``; ``edits`` a stacked ``HookEdit`` (two dense products) or ``SparseEdits`` (the non-zeros, placed
     as their ``layout`` says); valid only where ``readout_is_affine`` holds."""

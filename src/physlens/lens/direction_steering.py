@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,10 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.lens.interventions import AddDirection, Intervention
 from physlens.lens.sae import SAE
+
+if TYPE_CHECKING:
+    from physlens.lens.evaluate import ExactEvaluator
+    from physlens.lens.sampled import SampledEvaluator
 
 QUIET = 2e-4
 """|ΔE|/|E| below which a steered state counts as keeping the energy (the published study's 0.02 %)."""
@@ -51,7 +56,8 @@ def probe_direction(coef_D: np.ndarray, norm: float) -> np.ndarray:
     return coef_D * (norm / length)
 
 
-def direction_curves(evaluator, hook: str, directions: Mapping[str, np.ndarray], strengths: np.ndarray) -> pd.DataFrame:
+def direction_curves(evaluator: ExactEvaluator | SampledEvaluator, hook: str, directions: Mapping[str, np.ndarray],
+                     strengths: np.ndarray) -> pd.DataFrame:
     """E and the evaluator's observables along each named direction at every strength, in one batched evaluation.
 
     Returns one row per (direction, strength): ``direction``, ``strength`` (the coefficient α of ``AddDirection``),

@@ -94,7 +94,8 @@ class EvaluationResult:
         return frame
 
 
-def batch_edit(interventions: Sequence[Intervention] | HookEdit, log_psi, sigma_BN) -> tuple[HookEdit, tuple[str, ...]]:
+def batch_edit(interventions: Sequence[Intervention] | HookEdit, log_psi: Any,
+               sigma_BN: np.ndarray) -> tuple[HookEdit, tuple[str, ...]]:
     """Interventions (or an already stacked ``HookEdit`` with a K axis) as a ``(K, D)`` edit and labels."""
     if isinstance(interventions, HookEdit):
         if np.ndim(interventions.scale) != 2:

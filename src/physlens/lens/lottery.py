@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -243,8 +243,9 @@ def _train_arms(entries: list[tuple], starts: list, train: TrainFn, train_contro
 
 
 def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,
-                config: LotteryConfig, seeds: Sequence[int] | None = None, prunable=None,
-                train_dense: TrainFn | None = None, train_control: TrainFn | None = None) -> LotteryResult:
+                config: LotteryConfig, seeds: Sequence[int] | None = None,
+                prunable: Callable[[str], bool] | Iterable[str] | None = None, train_dense: TrainFn | None = None,
+                train_control: TrainFn | None = None) -> LotteryResult:
     """Run (or resume) IMP with rewinding and its controls, saving every level under ``out``.
 
     Args:

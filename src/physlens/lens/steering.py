@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,10 @@ from physlens.lens.evaluate import EvaluationResult
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import HookEdit
 from physlens.lens.sae import SAE, splice
+
+if TYPE_CHECKING:
+    from physlens.lens.evaluate import ExactEvaluator
+    from physlens.lens.sampled import SampledEvaluator
 
 MODES = ("scale", "clamp", "add")
 IDENTITY_STRENGTH = {"scale": 1.0, "add": 0.0}
@@ -219,8 +224,8 @@ def admissible_range(strengths_K: np.ndarray, trusted_K: np.ndarray, centre: flo
     return keep_K
 
 
-def steering_curve(evaluator, hook: str, feature: int, strengths: np.ndarray, *, mode: str = "scale",
-                   ess_threshold: float = ESS_THRESHOLD) -> SteeringCurve:
+def steering_curve(evaluator: ExactEvaluator | SampledEvaluator, hook: str, feature: int, strengths: np.ndarray, *,
+                   mode: str = "scale", ess_threshold: float = ESS_THRESHOLD) -> SteeringCurve:
     """Steer SAE feature ``feature`` at every strength (``(K,)``) and evaluate each steered model.
 
     ``evaluator``: an ``ExactEvaluator`` or ``SampledEvaluator`` built on an ``SAELogPsi``

@@ -25,12 +25,18 @@ retentions. From it:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.interventions import Identity, KeepOnly, single_unit_ablations, single_unit_retentions
+
+if TYPE_CHECKING:
+    from physlens.lens.evaluate import ExactEvaluator
+    from physlens.lens.sampled import SampledEvaluator
 
 DEFAULT_TAU = 0.3
 """Default importance threshold on the relative energy or correlation impact."""
@@ -136,7 +142,8 @@ class UnitScan:
         return frame
 
 
-def scan_units(evaluator, hook: str, observable: str = "czz", components: tuple[int, ...] | None = None) -> UnitScan:
+def scan_units(evaluator: ExactEvaluator | SampledEvaluator, hook: str, observable: str = "czz",
+               components: tuple[int, ...] | None = None) -> UnitScan:
     """Evaluate the full model and every single-unit ablation and retention in one batched call.
 
     ``evaluator``: an ``ExactEvaluator`` or ``SampledEvaluator`` whose observables include
@@ -179,7 +186,7 @@ class UnitClassification:
                              "important": self.important_TM.reshape(-1)})
 
 
-def classify_units(scan: UnitScan, taus) -> UnitClassification:
+def classify_units(scan: UnitScan, taus: npt.ArrayLike) -> UnitClassification:
     """Importance masks at every threshold in ``taus`` (no new evaluation)."""
     taus_T = np.atleast_1d(np.asarray(taus, dtype=float))
     important_TM = (scan.energy_impact_M[None] > taus_T[:, None]) | (scan.observable_impact_M[None] > taus_T[:, None])
@@ -218,7 +225,7 @@ class UnitSplit:
         return pd.DataFrame(rows)
 
 
-def split_units(evaluator, scan: UnitScan, tau: float = DEFAULT_TAU) -> UnitSplit:
+def split_units(evaluator: ExactEvaluator | SampledEvaluator, scan: UnitScan, tau: float = DEFAULT_TAU) -> UnitSplit:
     """Evaluate ``KeepOnly`` of the important units at ``tau`` and of the rest (one batched call)."""
     mask_M = scan.important(tau)
     important = tuple(int(j) for j in np.flatnonzero(mask_M))

@@ -14,6 +14,7 @@ for every task, and every Z and N occurs in training.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -127,7 +128,7 @@ def _nuclei_and_targets(config) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     return nuclei, {task: derived[task] for task in config.tasks}
 
 
-def load_data(config) -> NuclearData:
+def load_data(config: Any) -> NuclearData:
     """Targets per task and the split over nuclei defined by ``config`` (a ``NuclearTrainConfig``): measured
     (AME2020) or SEMF pseudo-data, per ``config.target_source`` (``TARGET_SOURCES``)."""
     nuclei, targets = _nuclei_and_targets(config)

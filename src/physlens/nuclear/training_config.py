@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import optax
@@ -149,7 +150,7 @@ PRESETS: dict[str, dict] = {
 """Named settings over ``NuclearTrainConfig``'s defaults (see the module docstring)."""
 
 
-def preset(name: str, **overrides) -> NuclearTrainConfig:
+def preset(name: str, **overrides: Any) -> NuclearTrainConfig:
     """The config of preset ``name`` (one of ``PRESETS``) with ``overrides`` applied."""
     check_choice("preset", name, tuple(PRESETS))
     return NuclearTrainConfig.from_dict({**NuclearTrainConfig().to_dict(), **PRESETS[name], **overrides})

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import netket as nk
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
@@ -124,13 +127,13 @@ class ActivationDataset:
                    hook=meta["hook"], pooled=meta["pooled"], unit=meta["unit"], system=meta["system"])
 
 
-def log_psi_function(model, variables: Any, chunk: int = CHUNK):
+def log_psi_function(model: nn.Module, variables: Any, chunk: int = CHUNK) -> Callable[[np.ndarray], np.ndarray]:
     """A NumPy log ψ: configurations ``(B, N)`` → ``(B,)``, jitted, evaluated in chunks of at most ``chunk``."""
     apply = jax.jit(model.apply)
     return lambda sigma_BN: in_chunks(lambda x: apply(variables, x), np.asarray(sigma_BN, dtype=float), chunk)
 
 
-def in_chunks(fn, x_B: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+def in_chunks(fn: Callable[[np.ndarray], npt.ArrayLike], x_B: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """``fn`` (a jitted function of a batch, leading axis B) over ``x_B`` in padded blocks of at most ``chunk`` rows,
     as one NumPy array: what a whole basis would need at once in XLA's intermediates, block by block."""
     size = _bucket(len(x_B), chunk)
@@ -148,7 +151,8 @@ def _pad(block: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([block, np.repeat(block[-1:], size - len(block), axis=0)]) if len(block) < size else block
 
 
-def capture(model, variables: Any, sigma_SN: np.ndarray, hook: str, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
+def capture(model: nn.Module, variables: Any, sigma_SN: np.ndarray, hook: str,
+            chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """log ψ ``(S,)`` and the activations at ``hook`` ``(S, ...)`` of configurations ``(S, N)``, in jitted chunks."""
     lens = lens_of(model, variables)
     lens.run_with_cache(jnp.ones((1, sigma_SN.shape[1])), [hook])
@@ -168,7 +172,7 @@ def capture(model, variables: Any, sigma_SN: np.ndarray, hook: str, chunk: int =
     return np.concatenate(outs), np.concatenate(acts)
 
 
-def sample_configurations(system: SpinSystem, model, variables: Any, n_samples: int, *, chains: int = 16,
+def sample_configurations(system: SpinSystem, model: nn.Module, variables: Any, n_samples: int, *, chains: int = 16,
                           seed: int = 0, n_discard_per_chain: int = 100) -> np.ndarray:
     """``n_samples`` configurations ``(S, N)`` from |ψ|² by Metropolis (exchange moves when S^z is conserved)."""
     if n_samples < chains or n_samples % chains:
@@ -179,7 +183,7 @@ def sample_configurations(system: SpinSystem, model, variables: Any, n_samples: 
     return np.asarray(vstate.sample()).reshape(-1, system.n_sites)
 
 
-def collect_activations(model, variables: Any, system: SpinSystem, hook: str, *, method: str = "auto",
+def collect_activations(model: nn.Module, variables: Any, system: SpinSystem, hook: str, *, method: str = "auto",
                         pool: bool = True, n_samples: int = 4096, chains: int = 16, seed: int = 0,
                         with_observables: bool = True) -> ActivationDataset:
     """Capture ``hook`` over the basis (Born weights) or over samples of |ψ|² (see the module docstring).
@@ -215,7 +219,7 @@ def collect_activations(model, variables: Any, system: SpinSystem, hook: str, *,
                              pooled, system.energy_unit, system.params())
 
 
-def activations_from_run(run: Run | Path | str, hook: str, **kwargs) -> ActivationDataset:
+def activations_from_run(run: Run | Path | str, hook: str, **kwargs: Any) -> ActivationDataset:
     """``collect_activations`` on a trained run (a ``Run`` or its directory); keyword arguments as there."""
     if not isinstance(run, Run) or getattr(run, "model", None) is None:
         run = load(run.path if isinstance(run, Run) else run)

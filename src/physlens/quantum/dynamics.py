@@ -34,6 +34,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import flax.serialization
 import jax
 import jax.numpy as jnp
@@ -129,7 +130,7 @@ class EvolveConfig:
         return n_steps
 
 
-def complex_start(model, variables) -> tuple[str, dict]:
+def complex_start(model: nn.Module, variables: Any) -> tuple[str, dict]:
     """An RBM's state as NetKet's ``RBM`` with complex parameters, the same log ψ (spec, variables).
 
     Takes physlens's ``rbm`` (without a hidden mask) or ``netket.RBM``; the parameters are copied

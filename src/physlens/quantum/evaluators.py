@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+import flax.linen as nn
 import jax.numpy as jnp
 import netket as nk
 import numpy as np
 
 from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.interventions import LensLogPsi
-from physlens.lens.sampled import SampledEvaluator
+from physlens.lens.sampled import LocalEnergy, SampledEvaluator, Sampler
 from physlens.quantum.observables import Configurations, czz_per_config
 from physlens.quantum.registry import lens_of
 from physlens.quantum.systems import SpinSystem
+
+if TYPE_CHECKING:
+    from physlens.lens.steering import SAELogPsi
 
 MAX_FULLSUM_STATES = 2**18
 """Largest basis on which physlens sums exactly instead of sampling (training checks, evaluators)."""
@@ -47,7 +52,7 @@ def fits_exactly(system: SpinSystem) -> bool:
     return basis_size(system) <= MAX_FULLSUM_STATES
 
 
-def local_energy_fn(system: SpinSystem):
+def local_energy_fn(system: SpinSystem) -> LocalEnergy:
     """E_loc(σ) = Σ_σ' H_σσ' ψ(σ')/ψ(σ) as a function ``(log_psi_fn, sigma_SN) -> (S,)`` that JAX can
     trace (connections found once in NumPy, amplitudes in JAX), in ``system.energy_unit``."""
     def local_energy(log_psi_fn, sigma_SN):
@@ -58,7 +63,7 @@ def local_energy_fn(system: SpinSystem):
     return local_energy
 
 
-def sampler_for(system: SpinSystem, n_chains: int = 16, n_discard: int = 64):
+def sampler_for(system: SpinSystem, n_chains: int = 16, n_discard: int = 64) -> Sampler:
     """``sampler(log_psi_fn, n, seed) -> (n, N)``: Metropolis samples of |exp(log_psi_fn)|² (NetKet;
     spin exchanges along the bonds when S^z is conserved, single flips otherwise; one sweep per sample)."""
     def sample(log_psi_fn, n: int, seed: int) -> np.ndarray:
@@ -81,16 +86,17 @@ def configurations(system: SpinSystem, log_psi_fn: Callable, exact: bool | None 
     return Configurations.from_samples(sampler_for(system)(log_psi_fn, n_samples, seed))
 
 
-def exact_evaluator_of(system: SpinSystem, log_psi, observables: Mapping[str, np.ndarray]) -> ExactEvaluator:
+def exact_evaluator_of(system: SpinSystem, log_psi: LensLogPsi | SAELogPsi,
+                       observables: Mapping[str, np.ndarray]) -> ExactEvaluator:
     """Exact evaluator of any batched wavefunction ``(sigma_BN, edit) ↦ log ψ_B`` (``LensLogPsi``, an SAE
     splice) over the system's basis, with per-configuration ``observables`` tables ``(S, ...)``."""
     return ExactEvaluator(log_psi, np.asarray(system.hilbert.all_states()), system.sparse_hamiltonian(), observables,
                           unit=system.energy_unit)
 
 
-def sampled_evaluator_of(system: SpinSystem, log_psi, sigma_SN: np.ndarray,
+def sampled_evaluator_of(system: SpinSystem, log_psi: LensLogPsi | SAELogPsi, sigma_SN: np.ndarray,
                          observables: Mapping[str, Callable[[np.ndarray], np.ndarray]], *, resample: bool,
-                         ess_threshold: float = 0.1, seed: int = 0, **options) -> SampledEvaluator:
+                         ess_threshold: float = 0.1, seed: int = 0, **options: Any) -> SampledEvaluator:
     """Monte Carlo evaluator of any batched wavefunction on samples ``sigma_SN`` of its un-intervened |ψ|²;
     ``resample``: an intervention whose ESS/S falls below ``ess_threshold`` is estimated from fresh samples
     of its own |ψ|² (``options``: ``max_bytes``)."""
@@ -99,7 +105,7 @@ def sampled_evaluator_of(system: SpinSystem, log_psi, sigma_SN: np.ndarray,
                             sampler=sampler, ess_threshold=ess_threshold, seed=seed, **options)
 
 
-def exact_evaluator(system: SpinSystem, model, variables,
+def exact_evaluator(system: SpinSystem, model: nn.Module, variables: Any,
                     observables: Mapping[str, np.ndarray] | None = None) -> ExactEvaluator:
     """Exact evaluator of interventions on ``model`` over the system's whole basis.
 
@@ -111,8 +117,8 @@ def exact_evaluator(system: SpinSystem, model, variables,
     return exact_evaluator_of(system, LensLogPsi(lens_of(model, variables)), tables)
 
 
-def sampled_evaluator(system: SpinSystem, model, variables, *, n_samples: int = DEFAULT_SAMPLES, seed: int = 0,
-                      observables: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+def sampled_evaluator(system: SpinSystem, model: nn.Module, variables: Any, *, n_samples: int = DEFAULT_SAMPLES,
+                      seed: int = 0, observables: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
                       resample: bool = True) -> SampledEvaluator:
     """Monte Carlo evaluator: ``n_samples`` Metropolis samples of the un-intervened |ψ|², reweighted for
     each intervention (``physlens.lens.sampled``); with ``resample`` an intervention whose effective sample
@@ -126,7 +132,8 @@ def sampled_evaluator(system: SpinSystem, model, variables, *, n_samples: int = 
                                 resample=resample, seed=seed + 1)
 
 
-def evaluator(system: SpinSystem, model, variables, exact: bool | None = None, **sampled_options):
+def evaluator(system: SpinSystem, model: nn.Module, variables: Any, exact: bool | None = None,
+              **sampled_options: Any) -> ExactEvaluator | SampledEvaluator:
     """``exact_evaluator`` where the basis fits (or when ``exact`` is True), else ``sampled_evaluator``
     with ``sampled_options`` (``n_samples``, ``seed``, ``observables``, ``resample``)."""
     if exact is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import jax
+import netket as nk
 import numpy as np
 
 from physlens.quantum import observables
@@ -84,8 +85,8 @@ class FullSumEnergy:
         return self.system.energy_of(self.log_psi(variables))
 
 
-def final_summary(system: SpinSystem, mode: str, vstate, fullsum: FullSumEnergy, recent: list[dict],
-                  e0: float | None) -> tuple[dict, str]:
+def final_summary(system: SpinSystem, mode: str, vstate: nk.vqs.VariationalState, fullsum: FullSumEnergy,
+                  recent: list[dict], e0: float | None) -> tuple[dict, str]:
     """The status fields of a run's final parameters, and the reason it looks collapsed (empty if not).
 
     Args:

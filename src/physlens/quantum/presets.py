@@ -47,6 +47,7 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ PRESETS |= {
 """The study's presets by name (see the module docstring)."""
 
 
-def preset(name: str, **overrides) -> TrainConfig:
+def preset(name: str, **overrides: Any) -> TrainConfig:
     """The preset ``name`` with some ``TrainConfig`` fields replaced (e.g. ``steps=20`` for a smoke test)."""
     check_choice("preset", name, list(PRESETS))
     return dataclasses.replace(PRESETS[name], **overrides)

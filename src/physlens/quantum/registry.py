@@ -201,7 +201,7 @@ def _short(value) -> str:
     return repr(value)
 
 
-def n_parameters(variables) -> int:
+def n_parameters(variables: Any) -> int:
     """Number of real parameters in ``variables["params"]`` (a complex number counts as two)."""
     leaves = [np.asarray(v) for v in jax.tree_util.tree_leaves(variables.get("params", variables))]
     return int(sum(v.size * (2 if np.iscomplexobj(v) else 1) for v in leaves))
@@ -290,7 +290,7 @@ def model_from_spec(spec: str) -> nn.Module:
     return _construct(cls, spec, parse_kwargs(args))
 
 
-def load_variables(model: nn.Module, path: Path, n_sites: int):
+def load_variables(model: nn.Module, path: Path, n_sites: int) -> Any:
     """The variables of ``model`` from a flax msgpack file (``to_bytes`` of the variables, as NetKet's ``JsonLog``
     writes its ``.mpack``, or of a whole variational state), checked leaf by leaf against ``model`` on ``n_sites``."""
     path = Path(path)

@@ -28,10 +28,13 @@ becomes under H.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
@@ -46,7 +49,7 @@ CHUNK = 16_384
 """Configurations per jitted pass of the steered network."""
 
 
-def steered_log_psi(model, variables, sae: SAE, hook: str, scale_KF: np.ndarray, shift_KF: np.ndarray,
+def steered_log_psi(model: nn.Module, variables: Any, sae: SAE, hook: str, scale_KF: np.ndarray, shift_KF: np.ndarray,
                     sigma_SN: np.ndarray) -> np.ndarray:
     """log ψ of ``sigma_SN`` ``(S, N)`` under K latent edits z ↦ z·scale + shift (``(K, F)`` each) of the SAE at
     ``hook`` (read on the real part of the activations), shape ``(K, S)``, complex, unnormalised."""
@@ -116,8 +119,8 @@ class SteeredDynamics:
         return pd.concat(parts, ignore_index=True)
 
 
-def steer_and_evolve(evolution: Evolution, features: FeaturesOverTime, feature: int, strengths, *, k0: int = 0,
-                     mode: str = "scale") -> SteeredDynamics:
+def steer_and_evolve(evolution: Evolution, features: FeaturesOverTime, feature: int, strengths: npt.ArrayLike, *,
+                     k0: int = 0, mode: str = "scale") -> SteeredDynamics:
     """Steer ``feature`` of ``features.sae`` in the network saved at time index ``k0`` at ``strengths`` ``(K,)`` and
     follow it to the last saved time both ways (module docstring). The SAE must read real parts (``part="real"``)."""
     check_choice("steering mode", mode, MODES)

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import netket as nk
 import numpy as np
@@ -151,7 +151,7 @@ class SpinSystem:
         return float(np.real(np.vdot(psi_S, self.sparse_hamiltonian() @ psi_S)) / np.vdot(psi_S, psi_S).real)
 
 
-def lowest_eigenpair(h_sparse) -> tuple[float, np.ndarray, str]:
+def lowest_eigenpair(h_sparse: scipy.sparse.spmatrix) -> tuple[float, np.ndarray, str]:
     """Lowest eigenvalue and normalised eigenvector of a real symmetric sparse matrix."""
     dim = h_sparse.shape[0]
     if dim <= 64:
@@ -374,7 +374,7 @@ SYSTEMS: dict[str, type[SpinSystem]] = {
 }
 
 
-def make_system(kind: str, size: int, **params) -> SpinSystem:
+def make_system(kind: str, size: int, **params: Any) -> SpinSystem:
     """Build a system by name: ``size`` is N for chains and rings, L for 2D lattices.
 
     Raises ``PhyslensError`` for an unknown kind, an unknown parameter or an

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import flax.serialization
 import jax
 import netket as nk
@@ -48,14 +49,15 @@ from physlens.quantum.systems import SpinSystem
 from physlens.quantum.training_config import TrainConfig
 from physlens.runs import TERMINAL_STATES, Run
 
-def make_vstate(system: SpinSystem, model, config: TrainConfig) -> nk.vqs.VariationalState:
+def make_vstate(system: SpinSystem, model: nn.Module, config: TrainConfig) -> nk.vqs.VariationalState:
     """A ``FullSumState`` (exact mode) or ``MCState`` (sampled mode) seeded from the config."""
     if config.mode == "exact":
         return nk.vqs.FullSumState(system.hilbert, model, seed=config.seed)
     return nk.vqs.MCState(config.build_sampler(system), model, n_samples=config.samples, seed=config.seed, sampler_seed=config.seed + 1)
 
 
-def make_driver(system: SpinSystem, vstate, config: TrainConfig) -> nk.driver.AbstractVariationalDriver:
+def make_driver(system: SpinSystem, vstate: nk.vqs.VariationalState,
+                config: TrainConfig) -> nk.driver.AbstractVariationalDriver:
     """NetKet's SR driver for ``config.sr_solver`` (``VMC`` with the ``SR`` preconditioner, or ``VMC_SR``) with
     the configured optimiser and step-size schedule."""
     rate = config.learning_rate if config.learning_rate_final is None else config.learning_rate_at
@@ -275,7 +277,7 @@ def load(path: Path | str) -> Run:
     return run
 
 
-def restore(run: Run):
+def restore(run: Run) -> tuple[SpinSystem, nn.Module, Any]:
     """System, model and variables of a run (final parameters, else the last checkpoint)."""
     config = config_of(run)
     system = config.build_system()

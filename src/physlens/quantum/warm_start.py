@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from typing import Any
 
 import flax.serialization
 
@@ -67,7 +68,7 @@ def pinned(config: TrainConfig) -> TrainConfig:
     return dataclasses.replace(config, init_sha256=_pinned_blob(config)[1])
 
 
-def initial_variables(config: TrainConfig, template):
+def initial_variables(config: TrainConfig, template: Any) -> Any:
     """The source run's final parameters as a variables tree shaped like ``template`` (the new model's own)."""
     blob, _ = _pinned_blob(config)
     try:

@@ -22,6 +22,7 @@ from physlens.report.tables import Table  # noqa: E402
 
 if TYPE_CHECKING:
     from physlens.quantum.dynamics import Evolution
+    from physlens.quantum.systems import SpinSystem
 
 NQS_COLOUR, EXACT_COLOUR = "#c0392b", "#222222"
 TABLE_ROWS = 21
@@ -81,7 +82,7 @@ def curves_table(evolution: Evolution) -> Table:
                  labels=labels, significant={"fidelity": 6})
 
 
-def describe_system(system) -> str:
+def describe_system(system: SpinSystem) -> str:
     """``tfim-chain N=12 (h=1, J=1, pbc=True)``: the kind, the size and the other parameters."""
     params = {k: v for k, v in system.params().items() if k != "system"}
     params.pop(next(iter(params)))

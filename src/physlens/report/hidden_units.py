@@ -9,6 +9,8 @@ draws the study's aggregate tables. Both only draw what they are given.
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -23,7 +25,7 @@ from physlens.report.tables import Table, format_value, quantities  # noqa: E402
 RECOVERY_SIZES = (8, 12, 16, 20)
 
 
-def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis, patterns: pd.DataFrame,
+def model_report(title: str, meta: list[str], metrics: pd.DataFrame, analysis: Any, patterns: pd.DataFrame,
                  config: dict | None = None, nav: list[tuple[str, str]] = ()) -> Report:
     """The single-model page: training (when ``metrics`` has a history), unit patterns, ablation, retention,
     impacts.

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -167,7 +168,7 @@ def _mean_sd(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def study_report(study, tables: dict[str, pd.DataFrame], meta: list[str], figures_dir: Path | str | None = None,
+def study_report(study: Any, tables: dict[str, pd.DataFrame], meta: list[str], figures_dir: Path | str | None = None,
                  config: dict | None = None, links: list[tuple[str, str]] = ()) -> Report:
     """The study page from ``collect`` tables (figures also written to ``figures_dir`` when given);
     ``config`` is shown as a table and ``links`` (relative) lead to the single-run reports beside it."""
@@ -201,7 +202,7 @@ def study_report(study, tables: dict[str, pd.DataFrame], meta: list[str], figure
     return Report("Nuclear study: embedding structure vs training fraction", sections, meta, config=config)
 
 
-def write_study_outputs(out: Path | str, study, tables: dict[str, pd.DataFrame], meta: list[str],
+def write_study_outputs(out: Path | str, study: Any, tables: dict[str, pd.DataFrame], meta: list[str],
                         config: dict | None = None) -> Path:
     """Write ``models.csv``, ``fraction_summary.csv``, ``tasks.csv``, ``study_tables.md``, ``study_report.html``
     and its figures as ``figures/*.png``; ``config`` is shown in the report as a table."""

@@ -6,6 +6,8 @@ returns a matplotlib ``Figure``; ``physlens.report.nuclear`` embeds them in the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,8 +20,11 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 from physlens.lens.geometry import Topography, TruncationCurve  # noqa: E402
 from physlens.report.labels import NUCLEAR_TASKS  # noqa: E402
 
+if TYPE_CHECKING:
+    from physlens.nuclear.embeddings import EmbeddingGeometry
 
-def embedding_pcs(geometry) -> plt.Figure:
+
+def embedding_pcs(geometry: EmbeddingGeometry) -> plt.Figure:
     """An embedding table's rows on PCs 0–1 and 1–2, coloured by their index, and PC0 against the index."""
     proj, idx, name = geometry.basis.projections_BK, geometry.index_T, geometry.name
     ratio = geometry.basis.explained_variance_ratio_K
@@ -39,7 +44,7 @@ def embedding_pcs(geometry) -> plt.Figure:
     return fig
 
 
-def helix(geometry) -> plt.Figure:
+def helix(geometry: EmbeddingGeometry) -> plt.Figure:
     """The rows' coordinates on the helix PCs against the index, with the fitted helix."""
     h, idx = geometry.helix, geometry.index_T
     coords = geometry.basis.projections_BK[:, : geometry.helix_pcs]

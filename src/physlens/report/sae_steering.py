@@ -9,6 +9,8 @@ returns a ``Report``; it computes nothing::
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -45,7 +47,7 @@ def correlation_map(r_FO: np.ndarray, observables: tuple[str, ...], features: np
     return fig
 
 
-def probe_figure(control) -> plt.Figure:
+def probe_figure(control: Any) -> plt.Figure:
     """The target and |ΔE|/|E| against the strength along the feature's and the probe's direction."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
     for (name, part), color in zip(control.frame.groupby("direction", sort=False), ("#c0392b", "#2980b9")):
@@ -61,7 +63,7 @@ def probe_figure(control) -> plt.Figure:
     return fig
 
 
-def probe_section(control) -> Section:
+def probe_section(control: Any) -> Section:
     """The feature against the linear-probe direction of the same norm."""
     return Section("Feature against linear probe", f"The steered feature's direction and the direction of the linear "
                    f"probe of {control.target} (r = {control.probe_r:.3f} on the token-mean activations), rescaled to "
@@ -72,8 +74,8 @@ def probe_section(control) -> Section:
                    [Table(control.quiet, f"Quiet range and the change of {control.target} across it")])
 
 
-def run_report(title: str, meta: list[str], study, links: list[tuple[str, str]], config: dict | None = None,
-               nav: list[tuple[str, str]] = (), control=None) -> Report:
+def run_report(title: str, meta: list[str], study: Any, links: list[tuple[str, str]], config: dict | None = None,
+               nav: list[tuple[str, str]] = (), control: Any = None) -> Report:
     """The page of one run: summary, SAE training and quality, matching, steering, the probe control (when given),
     feature pages.
 

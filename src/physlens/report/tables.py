@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ SHORT = 24
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def format_value(value, significant: int = SIGNIFICANT) -> str:
+def format_value(value: Any, significant: int = SIGNIFICANT) -> str:
     """A cell as text: floats to ``significant`` figures (×10ⁿ for very large or small), NaN as '—',
     booleans as yes/no, sequences element by element."""
     if value is None:

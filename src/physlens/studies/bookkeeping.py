@@ -15,15 +15,17 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.provenance import library_versions
 from physlens.runs import atomic_write_bytes, atomic_write_text
+from physlens.studies.executors import DaskExecutor, LocalExecutor
 
 
-def record_config(study, grid: tuple[str, ...] = ()) -> dict:
+def record_config(study: Any, grid: tuple[str, ...] = ()) -> dict:
     """Write ``study.out/study.json`` (every field of the dataclass ``study`` but ``out``, and the library
     versions) once; raise ``PhyslensError`` if the folder already holds a study with other settings.
 
@@ -42,8 +44,8 @@ WATCH_EVERY_S = 15.0
 """Seconds between two looks at the running tasks (``run_tasks``'s ``watch``)."""
 
 
-def run_tasks(executor, run_task: Callable, todo: Sequence, total: int, desc: str, progress: bool = True,
-              watch: Callable[[], str] | None = None) -> None:
+def run_tasks(executor: LocalExecutor | DaskExecutor, run_task: Callable, todo: Sequence, total: int, desc: str,
+              progress: bool = True, watch: Callable[[], str] | None = None) -> None:
     """Map ``run_task`` over the pending tasks ``todo`` inside ``executor``'s context, with a progress bar
     that counts the ``total - len(todo)`` tasks already stored as done. ``watch``: a line on the tasks now
     running (e.g. their training steps), shown after the bar every ``WATCH_EVERY_S`` seconds, so that a bar

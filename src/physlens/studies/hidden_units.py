@@ -25,7 +25,9 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import flax.linen as nn
 import numpy as np
 import pandas as pd
 
@@ -40,6 +42,7 @@ from physlens.quantum.registry import describe, entry_for, lens_of
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.train import TrainConfig, resume, train
 from physlens.studies.bookkeeping import record_config, run_tasks, write_parquet
+from physlens.studies.executors import DaskExecutor, LocalExecutor
 from physlens.studies.hidden_units_checks import exact_checks
 from physlens.runs import Run
 
@@ -112,7 +115,7 @@ class ModelAnalysis:
                              "delta_czz": list(s.delta_observable_MR)})
 
 
-def analyse(system: SpinSystem, model, variables, tau: float = DEFAULT_TAU, hook: str | None = None,
+def analyse(system: SpinSystem, model: nn.Module, variables: Any, tau: float = DEFAULT_TAU, hook: str | None = None,
             weights_MN: np.ndarray | None = None, czz_range: tuple[int, ...] | None = None) -> ModelAnalysis:
     """Pattern scores, single-unit ablation/retention and the important/rest split of one model (exact sums).
 
@@ -260,7 +263,8 @@ def pending(study: StudyConfig) -> list[Task]:
     return [t for t in study.tasks() if not (Path(study.out) / "results" / f"{t.name}.parquet").exists()]
 
 
-def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run_study(study: StudyConfig, executor: LocalExecutor | DaskExecutor,
+              progress: bool = True) -> dict[str, pd.DataFrame]:
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
     record_config(study, grid=GRID)
     todo = pending(study)

@@ -14,6 +14,7 @@ Two parts, each an ordinary resumable hidden-unit study inside ``out``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +23,10 @@ from physlens.quantum.registry import describe
 from physlens.quantum.train import load
 from physlens.report.hidden_units import cases_report, model_report
 from physlens.report.html import Report
+from physlens.runs import Run
 from physlens.studies import hidden_units
 from physlens.studies.bookkeeping import record_settings
+from physlens.studies.executors import DaskExecutor, LocalExecutor
 from physlens.studies.hidden_units_summary import write_study_outputs
 
 KIND = "hidden-units case study"
@@ -46,7 +49,7 @@ def case_studies(out: str | Path, protocol: str = "rbm-paper", steps: int = 8000
     return cases, alpha
 
 
-def case_page(run, tau: float) -> Report:
+def case_page(run: Run, tau: float) -> Report:
     """The single-model page of one case model (a loaded run), training curves included."""
     analysis = hidden_units.analyse_run(run, tau)
     status = run.status
@@ -58,8 +61,9 @@ def case_page(run, tau: float) -> Report:
                         nav=[("report.html", "case study")])
 
 
-def run_cases(out: str | Path, executor_factory, protocol: str = "rbm-paper", steps: int = 8000,
-              alpha_steps: int = ALPHA_STEPS, progress: bool = True) -> pd.DataFrame:
+def run_cases(out: str | Path, executor_factory: Callable[[], LocalExecutor | DaskExecutor],
+              protocol: str = "rbm-paper", steps: int = 8000, alpha_steps: int = ALPHA_STEPS,
+              progress: bool = True) -> pd.DataFrame:
     """Train (or resume) both studies, write their reports and a page per case model; returns the α table
     (per α at N = 10: final energy in J, ε, variance in J², m′/M, ρ, state)."""
     record_settings(out, KIND, {"protocol": protocol, "steps": steps, "alpha_steps": alpha_steps})

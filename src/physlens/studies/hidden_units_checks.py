@@ -16,6 +16,8 @@ configurations (E = +N/4 J, C_zz(r) = 1/4 at every r) while the chains report a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -44,7 +46,7 @@ def exact_checks(run: Run) -> pd.DataFrame:
                          "collapsed": energy > 0.0})
 
 
-def outcome(model) -> str:
+def outcome(model: Any) -> str:
     """How one model's training ended (``OUTCOMES``), from its row of the study's ``models`` table."""
     if model.converged:
         return "converged"

@@ -12,13 +12,19 @@ models only (ε < tol), as the study does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.scaling import power_law_fit
 from physlens.studies.hidden_units_checks import (CRITERION_WINDOWS, criterion_summary, failure_anatomy,
                                                   failure_summary, sampled_criterion)
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TAUS = np.round(np.arange(0.05, 0.6001, 0.05), 2)
 """The τ grid of the sensitivity analysis, 0.05 … 0.60."""
@@ -85,7 +91,7 @@ def seed_averaged_scaling(models: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["alpha", *FIT_COLUMNS, "models"])
 
 
-def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus=TAUS) -> pd.DataFrame:
+def tau_sensitivity(models: pd.DataFrame, units: pd.DataFrame, taus: npt.ArrayLike = TAUS) -> pd.DataFrame:
     """Per (τ, α): mean m′/M and the exponent k, re-classifying the stored per-unit impacts: ``k``, ``k_se``, …
     fitted to every model, and ``k_seed_mean``, ``k_seed_mean_se``, ``degenerate_seed_mean`` fitted to the seed
     means of m′ at each N (m′ = 0 models counted in the mean), as the paper fits."""
@@ -129,7 +135,7 @@ def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
                                                        eps_mean=("eps", "mean"))
 
 
-def summarise(tables: dict[str, pd.DataFrame], taus=TAUS) -> dict[str, pd.DataFrame]:
+def summarise(tables: dict[str, pd.DataFrame], taus: npt.ArrayLike = TAUS) -> dict[str, pd.DataFrame]:
     """Every aggregate of the study, by name (``by_size``, ``fits``, ``fits_seed_mean``, ``tau``, ``window``,
     ``alpha``, and from the exact checks of training ``anatomy`` per model, ``failures`` per (N, α) and
     ``criteria``: the stopping rule read off the sampled estimate, per averaging window, N and α)."""
@@ -145,7 +151,7 @@ def summarise(tables: dict[str, pd.DataFrame], taus=TAUS) -> dict[str, pd.DataFr
             "criteria": criterion_summary(pd.concat(criteria, ignore_index=True))}
 
 
-def write_study_outputs(out, tables: dict[str, pd.DataFrame], meta: list[str],
+def write_study_outputs(out: Path | str, tables: dict[str, pd.DataFrame], meta: list[str],
                         config: dict | None = None) -> dict[str, pd.DataFrame]:
     """Write the aggregate tables (CSV, readable in a diff) and ``report.html`` into ``out``;
     ``config`` (the study configuration) is shown in the report as a table."""

@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.folders import FolderLock
-from physlens.lens.lottery import CONTROLS, DEFAULT_CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, run_lottery
+from physlens.lens.lottery import (CONTROLS, DEFAULT_CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, TrainFn,
+                                   run_lottery)
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.dmrg import dmrg_ground_state
 from physlens.quantum.masked_training import (BATCHINGS, MAX_EXACT_STATES, EnergyAndGrad, ExactProblem, init_params,
@@ -275,7 +276,7 @@ half); its controls at ρ ≈ 16 (level 17), 8 and 1."""
 
 
 def batch_trainer(config: StudyConfig, problem: ExactProblem | MonteCarloProblem, energy_and_grad: EnergyAndGrad | None,
-                  steps: int, snapshot_step: int | None = None):
+                  steps: int, snapshot_step: int | None = None) -> TrainFn:
     """The ``TrainFn`` of the study: K (parameters, mask) pairs trained ``steps`` steps — Adam on full sums in one
     compiled run of ``energy_and_grad`` (shared by every level), or NetKet's driver network by network (exact energies
     by ``energy_and_grad``, or Monte Carlo ones when it is None) — keeping the parameters after ``snapshot_step``
@@ -332,7 +333,7 @@ def _counting(train, bar):
     return counted
 
 
-def study_inits(config: StudyConfig, model, n_sites: int) -> tuple[list, list]:
+def study_inits(config: StudyConfig, model: nn.Module, n_sites: int) -> tuple[list, list]:
     """θ_0 of every seed (kernels times ``init_scale``; the ``start`` network when given) and the re-initialisations
     of the ``reinit`` control (seeds offset by ``REINIT_OFFSET``), one parameter pytree per seed each."""
     def unstack(tree):

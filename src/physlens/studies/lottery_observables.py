@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
@@ -40,8 +41,11 @@ from physlens.quantum.magnetisation import flip_index, magnetisations
 from physlens.quantum.masked_training import ExactProblem, param_template
 from physlens.runs import atomic_write_text, dataclass_from_dict
 
+if TYPE_CHECKING:
+    from physlens.studies.lottery import StudyConfig
 
-def study_config(out: Path):
+
+def study_config(out: Path) -> StudyConfig:
     """The ``StudyConfig`` recorded in ``out/study.json`` (fields it predates take their defaults)."""
     from physlens.studies.lottery import StudyConfig
 

@@ -34,6 +34,7 @@ from physlens.nuclear.embeddings import index_structure_row
 from physlens.nuclear.targets import DEFAULT_TASKS
 from physlens.nuclear.train import NuclearTrainConfig, load, train_or_resume
 from physlens.studies.bookkeeping import record_config, run_tasks
+from physlens.studies.executors import DaskExecutor, LocalExecutor
 from physlens.runs import atomic_write_text
 
 
@@ -140,7 +141,8 @@ def pending(study: StudyConfig) -> list[Task]:
     return [t for t in study.tasks() if not (Path(study.out) / "results" / f"{t.name}.json").exists()]
 
 
-def run_study(study: StudyConfig, executor, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run_study(study: StudyConfig, executor: LocalExecutor | DaskExecutor,
+              progress: bool = True) -> dict[str, pd.DataFrame]:
     """Run every pending task through ``executor`` (inside its context), then ``collect``."""
     record_config(study)
     run_tasks(executor, run_task, pending(study), len(study.tasks()), "nuclear study", progress)

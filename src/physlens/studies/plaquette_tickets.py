@@ -20,6 +20,8 @@ Usage::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -31,8 +33,11 @@ from physlens.quantum.plaquette_network import plaquette_kernel
 from physlens.quantum.systems import ToricCode
 from physlens.quantum.vmc_masked_training import train_masked_vmc
 
+if TYPE_CHECKING:
+    from physlens.studies.lottery import StudyConfig
 
-def plaquette_start(config, weight: float) -> tuple[dict, Mask]:
+
+def plaquette_start(config: StudyConfig, weight: float) -> tuple[dict, Mask]:
     """Parameters of ``config``'s FFNN holding the plaquette network with ``weight`` in its first 8L² units, and
     the mask that keeps exactly those 32 L² weights."""
     system = config.build_system()
@@ -47,7 +52,8 @@ def plaquette_start(config, weight: float) -> tuple[dict, Mask]:
     return params, Mask.ones_like(params).replace({"layers.0/kernel": full != 0})
 
 
-def run_plaquette_check(config, weights: tuple[float, ...] = (0.5, 1.0), steps: int = 2000) -> pd.DataFrame:
+def run_plaquette_check(config: StudyConfig, weights: tuple[float, ...] = (0.5, 1.0),
+                        steps: int = 2000) -> pd.DataFrame:
     """Train from the hand-built network at each weight and from each seed's random start on the plaquette mask.
 
     Returns one row per network: ``start``, ``seed``, ``kept`` weights, exact ``energy_before`` and ``energy``

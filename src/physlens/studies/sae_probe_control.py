@@ -20,7 +20,9 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import flax.linen as nn
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,10 @@ from physlens.lens.direction_steering import QUIET, direction_curves, feature_di
 from physlens.lens.interventions import LensLogPsi
 from physlens.lens.probes import linear_probe
 from physlens.quantum.registry import lens_of
+
+if TYPE_CHECKING:
+    from physlens.quantum.systems import SpinSystem
+    from physlens.studies.sae_steering import SAEStudy
 
 RELATIVE_STRENGTHS = np.round(np.union1d(np.linspace(-3.0, 3.0, 25), np.linspace(-0.25, 0.25, 21)), 6)
 """Default strengths, in units of the feature's mean activation: steps of 0.25 over [−3, 3] and of 0.025 over
@@ -55,8 +61,8 @@ class ProbeControl:
     quiet: pd.DataFrame
 
 
-def probe_control(study, system, model, variables, relative_strengths: np.ndarray = RELATIVE_STRENGTHS,
-                  tolerance: float = QUIET) -> ProbeControl:
+def probe_control(study: SAEStudy, system: SpinSystem, model: nn.Module, variables: Any,
+                  relative_strengths: np.ndarray = RELATIVE_STRENGTHS, tolerance: float = QUIET) -> ProbeControl:
     """Steer ``study``'s best feature for its target and the target's linear-probe direction of the same norm."""
     from physlens.studies.sae_steering import diagonal_observables, evaluator_of
 

@@ -18,23 +18,27 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import asdict, dataclass
+from typing import Any
 
+import flax.linen as nn
 import jax
 import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError, check_choice
+from physlens.lens.evaluate import ExactEvaluator
 from physlens.lens.hooks import Lens
 from physlens.lens.interventions import Identity, KeepOnly, LensLogPsi
 from physlens.lens.matching import FeatureMatch, match_features
 from physlens.lens.sae import SAE, SAEMetrics, TrainConfig, TrainLog, config_for, encode
 from physlens.lens.sae import fidelity, fraction_recovered, sae_metrics, train_sae
 from physlens.lens.sae.jumprelu import INITIAL_THRESHOLD
-from physlens.lens.sampled import weighted_mean
+from physlens.lens.sampled import LogPsiFn, SampledEvaluator, weighted_mean
 from physlens.lens.steering import SAELogPsi, SteeringCurve, steering_curve, steering_edits
 from physlens.quantum.activations import ActivationDataset, collect_activations, in_chunks
 from physlens.quantum.config_observables import observable_table
 from physlens.quantum.registry import lens_of
+from physlens.quantum.systems import SpinSystem
 from physlens.quantum.transformer import RESID_FINAL
 from physlens.runs import Run
 from physlens.quantum.evaluators import exact_evaluator_of, local_energy_fn, sampled_evaluator_of
@@ -208,7 +212,7 @@ def train_tokens(data: ActivationDataset, cfg: SAEStudyConfig, rng: np.random.Ge
     return acts.reshape(-1, acts.shape[-1])
 
 
-def diagonal_observables(system, data: ActivationDataset) -> list[str]:
+def diagonal_observables(system: SpinSystem, data: ActivationDataset) -> list[str]:
     """The dataset's observables that are functions of the configuration alone (not of ψ, as the local
     energy is): the ones a steered state's Born average can be taken of."""
     return [n for n in observable_table(system, data.sigma_SN[:1]).values if n in data.observables]
@@ -218,8 +222,8 @@ def _diagonal(system, name: str):
     return lambda sigma_SN: observable_table(system, sigma_SN).values[name]
 
 
-def evaluator_of(system, log_psi_model, data: ActivationDataset, cfg: SAEStudyConfig, names: list[str],
-                 resample: bool = False):
+def evaluator_of(system: SpinSystem, log_psi_model: LensLogPsi | SAELogPsi, data: ActivationDataset,
+                 cfg: SAEStudyConfig, names: list[str], resample: bool = False) -> ExactEvaluator | SampledEvaluator:
     """An evaluator of ``log_psi_model`` of the dataset's kind: exact over the basis, or reweighted from (``resample``:
     fresh for every intervention but the identity) samples, with the diagonal observables ``names``."""
     if data.exact:
@@ -230,15 +234,15 @@ def evaluator_of(system, log_psi_model, data: ActivationDataset, cfg: SAEStudyCo
                                 seed=cfg.seed + 1 if resample else cfg.seed, max_bytes=SAMPLED_MAX_BYTES)
 
 
-def evaluators(system, lens: Lens, sae: SAE, data: ActivationDataset, cfg: SAEStudyConfig, names: list[str],
-               resample: bool = False):
+def evaluators(system: SpinSystem, lens: Lens, sae: SAE, data: ActivationDataset, cfg: SAEStudyConfig,
+               names: list[str], resample: bool = False) -> list[ExactEvaluator | SampledEvaluator]:
     """Two evaluators of one kind (exact or sampled): the plain lens and the SAE with its error term kept
     (both reproduce the sampled model under the identity edit, as reweighting needs). ``resample``: sampled
     evaluators draw fresh samples for every intervention but the identity."""
     return [evaluator_of(system, m, data, cfg, names, resample) for m in (LensLogPsi(lens), SAELogPsi(lens, sae, cfg.hook))]
 
 
-def spliced_energy(system, spliced_fn, data: ActivationDataset, log_psi_S: np.ndarray,
+def spliced_energy(system: SpinSystem, spliced_fn: LogPsiFn, data: ActivationDataset, log_psi_S: np.ndarray,
                     log_psi_sae_S: np.ndarray) -> tuple[float, float]:
     """Energy of the spliced model (unit of the system) and its ESS/S: exact with Born weights, else
     reweighted from the samples with w ∝ |ψ_sae/ψ|²."""
@@ -263,7 +267,7 @@ def config_latents(sae: SAE, acts: np.ndarray) -> np.ndarray:
     return in_chunks(lambda a: _config_latents(sae, a), np.asarray(acts))
 
 
-def analyse(system, model, variables, cfg: SAEStudyConfig = SAEStudyConfig(),
+def analyse(system: SpinSystem, model: nn.Module, variables: Any, cfg: SAEStudyConfig = SAEStudyConfig(),
             reference: dict | None = None) -> SAEStudy:
     """Train an SAE at ``cfg.hook`` of a trained model, match, measure and steer its features; ``reference``
     (``energy``, ``method``: e.g. ``Opened.reference()``) gives the model's ε in the summary."""
@@ -305,7 +309,8 @@ def analyse_run(run: Run, cfg: SAEStudyConfig = SAEStudyConfig()) -> SAEStudy:
     return analyse(run.system, run.model, run.variables, cfg, reference=reference)
 
 
-def resampled_check(study: SAEStudy, system, model, variables, strengths: np.ndarray) -> SteeringCurve:
+def resampled_check(study: SAEStudy, system: SpinSystem, model: nn.Module, variables: Any,
+                    strengths: np.ndarray) -> SteeringCurve:
     """The steering curve at ``strengths`` from fresh Monte Carlo samples of every steered state
     (the check of reweighted numbers); needs a sampled study."""
     if study.exact:
@@ -316,9 +321,9 @@ def resampled_check(study: SAEStudy, system, model, variables, strengths: np.nda
     return steering_curve(evaluator, cfg.hook, study.feature, strengths, mode=cfg.mode, ess_threshold=cfg.ess_threshold)
 
 
-def steer(system, model, variables, sae: SAE, hook: str, feature: int, strengths: np.ndarray, *, mode: str = "scale",
-          method: str = "auto", n_samples: int = 4096, ess_threshold: float = 0.1, seed: int = 0,
-          resample: bool = False) -> SteeringCurve:
+def steer(system: SpinSystem, model: nn.Module, variables: Any, sae: SAE, hook: str, feature: int,
+          strengths: np.ndarray, *, mode: str = "scale", method: str = "auto", n_samples: int = 4096,
+          ess_threshold: float = 0.1, seed: int = 0, resample: bool = False) -> SteeringCurve:
     """The steering curve of one feature of a saved SAE at ``hook`` of a trained model (exact or sampled;
     ``resample``: every steered point from fresh samples, the check of reweighted numbers)."""
     cfg = SAEStudyConfig(hook=hook, d_sae=sae.cfg.d_sae, method=method, n_samples=n_samples, mode=mode,

@@ -21,6 +21,7 @@ from physlens.lens.steering import IDENTITY_STRENGTH, admissible_range
 from physlens.report.dashboards import FeatureView, write_dashboards
 from physlens.report.sae_steering import run_report
 from physlens.runs import atomic_write_text
+from physlens.studies.sae_probe_control import ProbeControl
 from physlens.studies.sae_steering import SAEStudy
 
 N_DASHBOARDS = 8
@@ -85,7 +86,7 @@ def results_markdown(study: SAEStudy, title: str) -> str:
 
 
 def write_outputs(study: SAEStudy, out: Path, title: str, meta: list[str], n_features: int = N_DASHBOARDS,
-                  control=None) -> Path:
+                  control: ProbeControl | None = None) -> Path:
     """Write the SAE, tables, ``n_features`` feature pages, ``report.html`` and ``RESULTS.md`` into ``out``
     (the study configuration shown as a table), and the probe control (``sae_probe_control``) when given;
     returns the report path."""

@@ -34,7 +34,9 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import flax.linen as nn
 import jax
 import numpy as np
 import pandas as pd
@@ -49,6 +51,7 @@ from physlens.lens.sae.jumprelu import INITIAL_THRESHOLD
 from physlens.lens.steering import SAELogPsi, steering_edits
 from physlens.quantum.activations import collect_activations, in_chunks
 from physlens.quantum.registry import lens_of
+from physlens.quantum.systems import SpinSystem
 from physlens.runs import atomic_write_text
 from physlens.studies.sae_steering import (ARCHITECTURES, DEFAULT_TARGETS, SAEStudyConfig, config_latents, evaluator_of,
                                            model_accuracy, spliced_energy, train_tokens)
@@ -155,8 +158,8 @@ def _row(system, lens, data, tokens_ND, cfg: SAEStudyConfig, spec: str, target: 
     return row
 
 
-def run_sweep(system, model, variables, config: SweepConfig, out: Path | str, progress: bool = False,
-              reference: dict | None = None) -> pd.DataFrame:
+def run_sweep(system: SpinSystem, model: nn.Module, variables: Any, config: SweepConfig, out: Path | str,
+              progress: bool = False, reference: dict | None = None) -> pd.DataFrame:
     """Run (or resume) the sweep into ``out/sweep.csv``; returns every row (one per hook and SAE). ``progress`` shows a
     bar over the SAEs on stderr. ``reference`` (``energy``, ``method``) adds the model's ε to every row."""
     out = Path(out)
