@@ -9,7 +9,7 @@ Two parts, each an ordinary resumable hidden-unit study inside ``out``:
 - ``alpha/``: N = 10 at α = 1 … 4 for a fixed 1,500 steps (the paper's α study): the
   convergence curves, final energy and variance, on ``report.html``.
 
-    run_cases("docs/studies/hidden-units-paper/cases", LocalExecutor(1))
+    run_cases("docs/studies/hidden-units-paper/cases", lambda: LocalExecutor(1))
 """
 
 from __future__ import annotations
