@@ -110,6 +110,7 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_value(text: str) -> Any:
+    """``text`` read as a TOML value (``0.5``, ``false``, ``[1, 2]``), else the text itself as a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -117,6 +118,7 @@ def parse_value(text: str) -> Any:
 
 
 def parse_params(items: list[str]) -> dict:
+    """``NAME=VALUE`` items as a dict name → ``parse_value(VALUE)``; an item without ``=`` raises ``PhyslensError``."""
     params = {}
     for item in items:
         if "=" not in item:

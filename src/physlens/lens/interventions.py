@@ -132,6 +132,7 @@ class Ablate(_UnitIntervention):
 
     @property
     def label(self) -> str:
+        """Short description, e.g. ``ablate hidden.post[3]`` (``=value`` appended when it is not 0)."""
         return f"ablate {self._where()}" + ("" if self.value == 0.0 else f"={self.value}")
 
     def _fill(self, scale_D, shift_D):
@@ -150,6 +151,7 @@ class KeepOnly(_UnitIntervention):
 
     @property
     def label(self) -> str:
+        """Short description, e.g. ``keep-only hidden.post[0,1]``."""
         return f"keep-only {self._where()}"
 
     def _fill(self, scale_D, shift_D):
@@ -171,6 +173,7 @@ class Scale(_UnitIntervention):
 
     @property
     def label(self) -> str:
+        """Short description, e.g. ``scale hidden.post[3]x2``."""
         return f"scale {self._where()}x{self.factor:g}"
 
     def _fill(self, scale_D, shift_D):
@@ -190,6 +193,7 @@ class Clamp(Ablate):
 
     @property
     def label(self) -> str:
+        """Short description, e.g. ``clamp hidden.post[3]=0.5``."""
         return f"clamp {self._where()}={self.value}"
 
 
@@ -210,6 +214,7 @@ class AddDirection(Intervention):
 
     @property
     def label(self) -> str:
+        """Short description, e.g. ``add 0.5·direction hidden.post``."""
         return f"add {self.alpha:g}·direction {self.hook}"
 
     def _fill(self, scale_D, shift_D):

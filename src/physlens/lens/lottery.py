@@ -97,6 +97,7 @@ class LotteryConfig:
 
     @property
     def arms(self) -> tuple[str, ...]:
+        """The arms of a level ≥ 1: ``imp``, then the chosen controls in the order of ``CONTROLS``."""
         return ("imp",) + tuple(c for c in CONTROLS if c in self.controls)
 
     def arms_at(self, level: int) -> tuple[str, ...]:

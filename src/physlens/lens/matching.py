@@ -74,6 +74,7 @@ class FeatureMatch:
 
     @property
     def n_features(self) -> int:
+        """Number F of features (rows of ``r_FO``)."""
         return self.r_FO.shape[0]
 
     @property

@@ -133,6 +133,8 @@ class Transition:
     gap_decades_L: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
+        """One row: the densities around the jump, ``jump_decades``, ``split_at_transition`` and the
+        split densities as text."""
         return pd.DataFrame([{"density_before": self.density_before, "density_after": self.density_after,
                               "jump_decades": self.jump_decades, "split_at_transition": self.split_at_transition,
                               "split_levels": ", ".join(f"{d:.4g}" for d in self.split_levels)}])

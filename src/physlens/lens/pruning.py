@@ -212,6 +212,7 @@ class Masked(nn.Module):
     model: nn.Module
 
     def setup(self):
+        """Flax setup: share the wrapped model's scope, so ``params`` and hook names are the bare model's."""
         nn.share_scope(self, self.model)
 
     def __call__(self, x: jax.Array, *args, **kwargs) -> jax.Array:

@@ -141,6 +141,7 @@ class _Trainer:
 
     @property
     def step(self) -> int:
+        """Optimiser steps taken so far (the step count held in ``state``)."""
         return int(self.state[2])
 
     @property
@@ -149,6 +150,8 @@ class _Trainer:
         return self.seconds_before + time.perf_counter() - self.start
 
     def log(self, loss: float) -> dict:
+        """Append and return the metrics row of the current step: ``step``, ``loss`` (the mean standardised
+        loss of the chunk) and the train/val RMS of every task, in MeV."""
         rms = np.asarray(self.rms(self.state[0]))
         row = {"step": self.step, "loss": loss}
         for split, rms_K in zip(("train", "val"), rms):
@@ -164,6 +167,7 @@ class _Trainer:
                                    **structure.structure_row(self.model, self.state[0], self.data)})
 
     def after_chunk(self) -> None:
+        """Record the structure measures when due, and checkpoint every ``checkpoint_every`` steps."""
         self.record_structure()
         if self.step % self.config.checkpoint_every == 0:
             self.checkpoint()
@@ -178,6 +182,8 @@ class _Trainer:
         self.run.write_status("running", step=self.step, seconds=self.seconds)
 
     def fit(self) -> Run:
+        """Train to ``config.steps`` in chunks of up to ``log_every`` steps; returns the loaded run (``failed``
+        when the loss diverges). An interruption marks the run interrupted and is re-raised."""
         config, start, task = self.config, time.perf_counter(), self.data.tasks[0]
         bar = tqdm(total=config.steps, initial=self.step, desc="nuclear", file=sys.stderr, dynamic_ncols=True,
                    mininterval=0.5, disable=not self.progress)
@@ -202,6 +208,8 @@ class _Trainer:
         return self.finish("finished", time.perf_counter() - start)
 
     def finish(self, state: str, seconds: float, message: str = "") -> Run:
+        """Save the final parameters and a checkpoint, write status ``state`` with the last metrics (MeV);
+        returns the loaded run."""
         variables = flax.serialization.to_state_dict(self.state[0])
         self.run.write_blob("params.msgpack", flax.serialization.msgpack_serialize(variables))
         self.checkpoint()

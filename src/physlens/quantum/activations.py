@@ -86,6 +86,7 @@ class ActivationDataset:
 
     @property
     def exact(self) -> bool:
+        """True when the rows are the whole basis with exact Born weights (``method == "exact"``)."""
         return self.method == "exact"
 
     def tokens_flat(self) -> tuple[np.ndarray, np.ndarray]:

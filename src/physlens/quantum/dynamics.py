@@ -113,9 +113,11 @@ class EvolveConfig:
         return dataclass_from_dict(cls, values)
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (what ``config.toml`` holds; ``from_dict`` reads it back)."""
         return dataclasses.asdict(self)
 
     def build_quench(self) -> Quench:
+        """The ``Quench`` described by ``quench`` (``Quench.from_params``)."""
         return Quench.from_params(self.quench)
 
     def times(self) -> np.ndarray:

@@ -64,6 +64,7 @@ class FilterExtent:
     interaction_range: float
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per hidden unit: ``unit``, ``n_kept``, ``extent`` (lattice spacings) and ``within_range``."""
         return pd.DataFrame({"unit": np.arange(self.n_kept_M.size), "n_kept": self.n_kept_M, "extent": self.extent_M,
                              "within_range": self.extent_M <= self.interaction_range + 1e-9})
 
@@ -99,6 +100,8 @@ class StabiliserOverlap:
     sign_product_M: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per hidden unit: ``unit``, ``kind``, the best plaquette and star overlaps and their
+        indices, ``negative_weights`` and ``sign_product``."""
         return pd.DataFrame({"unit": np.arange(self.kind_M.size), "kind": self.kind_M, "plaquette_overlap": self.plaquette_M,
                              "best_plaquette": self.best_plaquette_M, "star_overlap": self.star_M,
                              "best_star": self.best_star_M, "negative_weights": self.negative_M,

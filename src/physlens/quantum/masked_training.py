@@ -86,10 +86,12 @@ class ExactProblem:
 
     @property
     def n_states(self) -> int:
+        """Number S of basis states."""
         return self.basis_SN.shape[0]
 
     @property
     def n_sites(self) -> int:
+        """Number N of sites."""
         return self.basis_SN.shape[1]
 
 

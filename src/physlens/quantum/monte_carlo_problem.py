@@ -118,10 +118,12 @@ class MonteCarloProblem:
 
     @property
     def unit(self) -> str:
+        """The system's energy unit (``energy_unit``)."""
         return self.system.energy_unit
 
     @property
     def n_sites(self) -> int:
+        """Number N of spins."""
         return self.system.hilbert.size
 
     @property

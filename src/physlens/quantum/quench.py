@@ -198,6 +198,7 @@ class BasisObservables:
 
     @cached_property
     def basis_SN(self) -> np.ndarray:
+        """Every configuration of ``system.hilbert`` (±1 spins) in ``all_states()`` order, shape ``(S, N)``."""
         return np.asarray(self.system.hilbert.all_states())
 
     @cached_property

@@ -85,10 +85,12 @@ class SpinSystem:
 
     @cached_property
     def graph(self) -> nk.graph.AbstractGraph:
+        """The system's NetKet graph over its N sites (built by the subclass's ``_graph``; cached)."""
         return self._graph()
 
     @cached_property
     def hilbert(self) -> nk.hilbert.Spin:
+        """Spin-1/2 Hilbert space of the N sites, restricted to total S^z = 0 when ``conserves_sz`` (cached)."""
         return nk.hilbert.Spin(s=0.5, N=self.graph.n_nodes, total_sz=0 if self.conserves_sz else None)
 
     def metropolis_sampler(self, n_chains: int) -> nk.sampler.MetropolisSampler:
@@ -100,6 +102,7 @@ class SpinSystem:
 
     @cached_property
     def hamiltonian(self) -> nk.operator.DiscreteOperator:
+        """The Hamiltonian as a NetKet operator on ``hilbert``, in ``energy_unit`` (cached)."""
         return self._hamiltonian()
 
     @property
@@ -113,6 +116,7 @@ class SpinSystem:
         return np.asarray(self.graph.edges(), dtype=int).reshape(-1, 2)
 
     def cache_key(self) -> str:
+        """Key of the on-disk caches: ``<kind>-`` and 16 hex digits of the SHA-256 of ``params()``."""
         blob = json.dumps(self.params(), sort_keys=True).encode()
         return f"{self.kind}-{hashlib.sha256(blob).hexdigest()[:16]}"
 
@@ -196,6 +200,7 @@ class HeisenbergRing(SpinSystem):
 
     @property
     def conserves_sz(self) -> bool:
+        """Whether the basis is the total S^z = 0 sector (``fixed_sz``)."""
         return self.fixed_sz
 
     def __post_init__(self):
@@ -339,6 +344,7 @@ class ToricCode(SpinSystem):
 
     @cached_property
     def hilbert(self) -> nk.hilbert.Spin:
+        """Spin-1/2 Hilbert space of the N = 2L² edge qubits, unconstrained (cached)."""
         return nk.hilbert.Spin(s=0.5, N=2 * self.L**2)
 
     def _graph(self):

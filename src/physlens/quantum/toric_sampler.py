@@ -41,6 +41,8 @@ class StarFlipRule(nk.sampler.rules.MetropolisRule):
         self.stars = jnp.asarray(stars)
 
     def transition(rule, sampler, machine, parameters, state, key, σ):
+        """Proposals ``(C, N)``: each chain's σ with one uniformly chosen star flipped, and None (no
+        log-probability correction: the move is symmetric)."""
         vertex_C = jax.random.randint(key, (σ.shape[0],), 0, rule.stars.shape[0])
         chains_C1 = jnp.arange(σ.shape[0])[:, None]
         return σ.at[chains_C1, rule.stars[vertex_C]].multiply(-1), None

@@ -85,9 +85,11 @@ class _Recorder(nk.callbacks.AbstractCallback, mutable=True):
         self._session = session
 
     def before_parameter_update(self, step, log_data, driver):
+        """NetKet hook before each update: pass step ``step``'s energy statistics to ``_Session.before_update``."""
         self._session.before_update(step, driver, log_data["Energy"])
 
     def on_step_end(self, step, log_data, driver):
+        """NetKet hook after each step: let ``_Session.after_update`` checkpoint when due."""
         self._session.after_update(step, driver)
 
 
@@ -159,6 +161,7 @@ class _Session:
         return relative_error(float(np.mean(recent)), self.e0)
 
     def after_update(self, step: int, driver) -> None:
+        """Checkpoint when the ``step + 1`` steps completed are a multiple of ``checkpoint_every``."""
         done = step + 1
         if done % self.config.checkpoint_every == 0:
             self.checkpoint(driver, done)

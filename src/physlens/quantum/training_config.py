@@ -151,6 +151,7 @@ class TrainConfig:
         return dataclass_from_dict(cls, values)
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (what ``config.toml`` holds; ``from_dict`` reads it back)."""
         return dataclasses.asdict(self)
 
     def learning_rate_at(self, step):
@@ -162,6 +163,7 @@ class TrainConfig:
                                            alpha=self.learning_rate_final / self.learning_rate)(step)
 
     def build_system(self) -> SpinSystem:
+        """The ``SpinSystem`` of ``system``, ``size`` and ``system_params``."""
         return make_system(self.system, self.size, **self.system_params)
 
     def build_model(self, system: SpinSystem | None = None):

@@ -61,6 +61,7 @@ class FeatureView:
 
     @property
     def filename(self) -> str:
+        """File name of the feature's page, e.g. ``feature_0007.html`` (inside the dashboards folder)."""
         return f"feature_{self.feature:04d}.html"
 
 

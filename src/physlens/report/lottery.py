@@ -76,6 +76,7 @@ class LotterySummary:
     regrowth: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
+        """The pruning curve ``curve``: one row per (level, arm), density and median/min/max relative error."""
         return self.curve
 
     def write_tables(self, folder: Path | str) -> None:

@@ -71,6 +71,7 @@ class ModelAnalysis:
 
     @property
     def important_M(self) -> np.ndarray:
+        """Boolean mask ``(M,)`` of the important units: energy or correlation impact > ``tau``."""
         return self.scan.important(self.tau)
 
     @property
@@ -204,9 +205,12 @@ class Task:
 
     @property
     def name(self) -> str:
+        """The model's name (its run folder and result files), e.g. ``N14-a2-s03``."""
         return f"N{self.n:02d}-a{self.alpha}-s{self.seed:02d}"
 
     def train_config(self) -> TrainConfig:
+        """The ``TrainConfig`` of this model: the Heisenberg ring of N = ``n``, α and seed, under the study's
+        protocol and steps, with ``tol`` = 0 unless ``stop_at_tol``, and the study's ``snapshot_every``."""
         base = TrainConfig(system="heisenberg-ring", size=self.n, alpha=float(self.alpha), seed=self.seed,
                            steps=self.study.steps)
         config = protocols.apply(self.study.protocol, base)

@@ -193,16 +193,19 @@ class StudyConfig:
         return self.optimizer == "adam" and self.mode == "exact"
 
     def vmc_settings(self) -> VMCSettings:
+        """The optimiser and sampler settings as ``VMCSettings`` (for training through NetKet's driver)."""
         return VMCSettings(optimizer=self.optimizer, learning_rate=self.learning_rate, diag_shift=self.diag_shift,
                            mode=self.mode, samples=self.samples, chains=self.chains, discard=self.discard,
                            sampler=self.sampler)
 
     def lottery(self) -> LotteryConfig:
+        """The pruning settings as a ``LotteryConfig``."""
         return LotteryConfig(rounds=self.rounds, fraction=self.fraction, scope=self.scope,
                              controls=tuple(self.controls), rewind_step=self.rewind_step, rounding=self.rounding,
                              controls_from=self.controls_from, control_levels=tuple(self.control_levels))
 
     def build_system(self) -> SpinSystem:
+        """The ``SpinSystem`` of ``system``, ``size`` and ``system_params``."""
         return make_system(self.system, self.size, **self.system_params)
 
     def build_problem(self, recorded: dict | None = None) -> ExactProblem | MonteCarloProblem:

@@ -97,10 +97,13 @@ class Task:
 
     @property
     def name(self) -> str:
+        """The model's name (its run folder and result file), e.g. ``multi-f80-s0`` or ``single-S_n-f80-s0``."""
         kind = "multi" if len(self.tasks) > 1 else f"single-{self.tasks[0]}"
         return f"{kind}-f{round(100 * self.fraction):02d}-s{self.seed}"
 
     def train_config(self) -> NuclearTrainConfig:
+        """The ``NuclearTrainConfig`` of this model: its tasks (B weighted ``b_weight`` when among them), fraction
+        and seed (split and initialisation), with the study's steps, width, depth and ``binding_target``."""
         weights = {"B": self.study.b_weight} if "B" in self.tasks else {}
         return NuclearTrainConfig(tasks=self.tasks, task_weights=weights, binding_target=self.study.binding_target,
                                   train_fraction=self.fraction,

@@ -107,10 +107,14 @@ class ControlsConfig:
         check_choice("width rate", self.width_rate, WIDTH_RATES)
 
     def control_config(self, name: str) -> NuclearTrainConfig:
+        """The ``NuclearTrainConfig`` of control ``name`` (a key of ``CONTROLS``): the default preset at the
+        study's width, steps, ``structure_every``, ``zmin`` and ``nmin``, with the control's settings."""
         return preset("default", width=self.width, steps=self.steps, structure_every=self.structure_every,
                       zmin=self.zmin, nmin=self.nmin, **CONTROLS[name])
 
     def width_config(self, width: int) -> NuclearTrainConfig:
+        """The ``NuclearTrainConfig`` of the scan at ``width``: the default preset for ``scan_steps`` steps
+        (structure measured at the start and end), peak rate per ``width_rate``."""
         rate = preset("default").learning_rate * (self.width / width if self.width_rate == "inverse-width" else 1.0)
         return preset("default", width=width, steps=self.scan_steps, structure_every=self.scan_steps, zmin=self.zmin,
                       nmin=self.nmin, learning_rate=rate)

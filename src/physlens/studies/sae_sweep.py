@@ -116,6 +116,8 @@ class SweepConfig:
             parse_spec(spec)
 
     def study_config(self, hook: str, spec: str) -> SAEStudyConfig:
+        """The ``SAEStudyConfig`` of one SAE of the grid: ``spec``'s architecture, latents and k or sparsity,
+        on ``hook``, trained with the sweep's settings."""
         arch, latents, value, threshold = parse_spec(spec)
         return SAEStudyConfig(hook=hook, arch=arch, d_sae=latents, k=int(value) if arch == "topk" else 4,
                               sparsity=value if arch != "topk" else 1e-3, threshold=threshold, n_steps=self.n_steps,
