@@ -77,3 +77,22 @@ def test_a_folder_that_predates_a_setting_joins_with_its_default(studies, tmp_pa
     (older / "study.json").write_text(json.dumps(study))
     out = merge_studies([studies / "s0", older], tmp_path / "joined")
     assert json.loads((out / "study.json").read_text())["evaluation"] == "exact"
+
+
+@pytest.mark.parametrize("relative_change, joins", [(1e-15, True), (1e-9, False)])
+def test_reference_energies_recomputed_elsewhere_join_when_equal_to_the_last_bits(studies, tmp_path, relative_change,
+                                                                                  joins):
+    """The exact E0 of each folder's first sitting may differ in its last bits between machines (1 ulp between the
+    two 4×4 α = 8 seeds); a real difference is still another study."""
+    other = tmp_path / "other"
+    shutil.copytree(studies / "s1", other)
+    study = json.loads((other / "study.json").read_text())
+    study["e0"] *= 1 + relative_change
+    (other / "study.json").write_text(json.dumps(study))
+    if joins:
+        out = merge_studies([studies / "s0", other], tmp_path / "joined")
+        assert json.loads((out / "study.json").read_text())["e0"] == json.loads((studies / "s0" / "study.json")
+                                                                                 .read_text())["e0"]
+    else:
+        with pytest.raises(PhyslensError, match=r"other settings .*\(e0\)"):
+            merge_studies([studies / "s0", other], tmp_path / "joined")
