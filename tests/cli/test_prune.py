@@ -22,7 +22,8 @@ def test_prune_writes_levels_and_report(tmp_path):
     curve = pd.read_csv(out / "curve.csv")
     imp = curve[curve.arm == "imp"].sort_values("level")
     np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median())
-    assert len(pd.read_csv(out / "claims.csv")) == 3 and (out / "filters_extent.csv").is_file()
+    assert len(pd.read_csv(out / "claims.csv")) == 4 and (out / "filters_extent.csv").is_file()
+    assert (out / "bonds.csv").is_file()
 
 
 def test_prune_rejects_bad_input_with_exit_code_2(tmp_path):

@@ -24,6 +24,7 @@ from physlens.lens.piecewise import RESOLVED_SEMS, PiecewiseFit, Transition  # n
 from physlens.quantum.filters import FilterExtent, StabiliserOverlap  # noqa: E402
 from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
 from physlens.report.html import Figure, Report, Section  # noqa: E402
+from physlens.report.lottery_bonds import bonds_section  # noqa: E402
 from physlens.report.lottery_observables import observables_section  # noqa: E402
 from physlens.report.lottery_regrowth import regrowth_section  # noqa: E402
 from physlens.report.lottery_universality import families, universality_section  # noqa: E402
@@ -57,6 +58,8 @@ class LotterySummary:
             (``physlens.studies.lottery_observables.measure``), or None.
         regrowth: the climbs back up by regrowing weights (``physlens.studies.lottery_regrowth``), one row per
             level with its ``climb`` folder name, or None when there are none.
+        bonds: the lattice bonds each IMP ticket spans (``physlens.studies.lottery_bonds.bond_table``), one row per
+            (level, seed), or None (the toric code, whose terms are four-site).
     """
 
     study: dict
@@ -74,6 +77,7 @@ class LotterySummary:
     system: SpinSystem
     observables: pd.DataFrame | None = None
     regrowth: pd.DataFrame | None = None
+    bonds: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The pruning curve ``curve``: one row per (level, arm), density and median/min/max relative error."""
@@ -81,8 +85,8 @@ class LotterySummary:
 
     def write_tables(self, folder: Path | str) -> None:
         """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
-        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``;
-        numbers to ``CSV_FLOAT``."""
+        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``,
+        else ``bonds``; numbers to ``CSV_FLOAT``."""
         tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
         if self.fit is not None:
             tables["fit"] = self.fit.to_frame()
@@ -92,6 +96,8 @@ class LotterySummary:
             tables["filters_stabilisers"] = self.overlap.to_frame()
         if self.observables is not None:
             tables["observables"] = self.observables
+        if self.bonds is not None:
+            tables["bonds"] = self.bonds
         for name, table in tables.items():
             atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format=CSV_FLOAT))
 
@@ -290,6 +296,8 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
         sections.append(observables_section(summary.observables))
     if summary.regrowth is not None and summary.observables is not None:
         sections.append(regrowth_section(summary.regrowth, summary.observables))
+    if summary.bonds is not None and len(summary.bonds):
+        sections.append(bonds_section(summary.bonds))
     tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "

@@ -10,6 +10,8 @@ unfinished study can be read too), masks and parameters of a study folder
   and T(θ_rand, m_IMP) agree (median errors within a factor 2 at every level), and the
   density at which T(θ_init, m_rand) first leaves 2× of dense while IMP does not;
 - the filters of a sparse IMP ticket of the first seed (extent; stars and plaquettes for the toric code);
+- the lattice bonds every IMP ticket spans, and whether each seed's error steps where one is lost
+  (``physlens.studies.lottery_bonds``; two-site Hamiltonians);
 - the exact magnetisations and fidelities of every network (``physlens.studies.lottery_observables``);
 - the climbs back up by regrowing weights, with a hysteresis claim each (``physlens.studies.lottery_regrowth``).
 
@@ -33,6 +35,7 @@ from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
+from physlens.studies.lottery_bonds import bond_claim, bond_table
 from physlens.studies.lottery_observables import measure
 from physlens.studies.lottery_regrowth import HYSTERESIS_FACTOR, hysteresis
 
@@ -181,10 +184,14 @@ def summarize(out: Path | str) -> LotterySummary:
     overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
     observables = measure(out)
     claims = _claims(curve, dense)
+    bonds = None
     if not isinstance(system, ToricCode):
-        claims = pd.concat([claims, pd.DataFrame([_jump_claim(observables)])], ignore_index=True)
+        bonds = bond_table(out, levels, system)
+        extra = [_jump_claim(observables)] + ([bond_claim(bonds)] if "rel_sem" not in levels else [])
+        claims = pd.concat([claims, pd.DataFrame(extra)], ignore_index=True)
     regrowth, regrowth_claims = _regrowth(out)
     if regrowth_claims:
         claims = pd.concat([claims, pd.DataFrame(regrowth_claims)], ignore_index=True)
     return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
-                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables, regrowth)
+                          keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables, regrowth,
+                          bonds)

@@ -1,0 +1,30 @@
+"""Tests of physlens.report.lottery_bonds: the first lost bond per seed, ringed where the table says."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from physlens.report.lottery_bonds import bonds_figure, bonds_section, first_lost
+
+
+def _bonds() -> pd.DataFrame:
+    covered = {0: [24, 24, 22, 20], 1: [24, 23, 22, 20], 2: [24, 24, 24, 24]}
+    return pd.DataFrame([{"seed": seed, "level": level, "rho": 8 * 0.88 ** level, "rel_error": 1e-3 * (1 + level + seed),
+                          "bonds": 24, "bonds_covered": count, "units_alive": 30, "single_site_units": 5,
+                          "bond_units": 25, "other_pair_units": 0, "wider_units": 0}
+                         for seed, counts in covered.items() for level, count in enumerate(counts)])
+
+
+def test_first_lost_bond_per_seed_and_seeds_that_keep_every_bond_left_out():
+    lost = first_lost(_bonds())
+    assert lost.seed.tolist() == [0, 1] and lost.level.tolist() == [2, 1]
+
+
+def test_the_rings_sit_on_each_seeds_first_lost_bond():
+    fig = bonds_figure(_bonds())
+    rings = [line for line in fig.axes[1].get_lines() if line.get_marker() == "o" and line.get_linestyle() == "None"]
+    np.testing.assert_allclose([r.get_xdata()[0] for r in rings], [8 * 0.88 ** 2, 8 * 0.88])
+    np.testing.assert_allclose([r.get_ydata()[0] for r in rings], [3e-3, 3e-3])
+    plt.close(fig)
+    section = bonds_section(_bonds())
+    assert len(section.tables[0].frame) == 2 and len(section.tables[1].frame) == 12
