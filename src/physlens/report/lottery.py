@@ -35,6 +35,10 @@ from physlens.runs import atomic_write_text  # noqa: E402
 CSV_FLOAT = "%.12g"
 """Numbers in the summary tables: twelve significant digits, so that recomputing a study's exact sums (whose last
 bits depend on the order of summation) leaves its tables unchanged; ``levels.csv`` keeps every digit."""
+OBSERVABLE_DECIMALS = 12
+"""Decimals of the magnetisations and fidelities in ``observables.csv``: they lie in [−1, 1] and an exact sum fixes
+them to ≈ 1e-15 absolute, so a near-zero ⟨m_z⟩ (≈ 1e-6, a difference of large sums) would change in its twelfth
+significant digit with the order of summation; rounded to 1e-12 it does not."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class LotterySummary:
         if self.overlap is not None:
             tables["filters_stabilisers"] = self.overlap.to_frame()
         if self.observables is not None:
-            tables["observables"] = self.observables
+            tables["observables"] = self.observables.round(OBSERVABLE_DECIMALS)
         if self.bonds is not None:
             tables["bonds"] = self.bonds
         for name, table in tables.items():
