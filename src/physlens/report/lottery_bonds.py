@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 from physlens.report.html import Figure, Section  # noqa: E402
 from physlens.report.tables import Table  # noqa: E402
@@ -51,6 +52,7 @@ def bonds_figure(bonds: pd.DataFrame) -> plt.Figure:
     bottom.set(xscale="log", yscale="log", xlabel="ρ: remaining first-layer weights per spin",
                ylabel="relative energy error")
     bottom.invert_xaxis()
+    bottom.xaxis.set_major_formatter(ScalarFormatter())
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6.5, ncol=2)
