@@ -90,3 +90,10 @@ def test_prune_merge_joins_seeds_and_refuses_a_taken_out(tmp_path):
     assert (tmp_path / "j" / "report.html").is_file() and (tmp_path / "j" / "curve.csv").is_file()
     again = runner.invoke(app, ["prune-merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "j")])
     assert again.exit_code == 2 and "already holds" in again.output
+
+
+def test_rescue_refuses_a_folder_that_is_no_lottery_study(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["prune-rescue", str(tmp_path), "--seed", "0"])
+    assert result.exit_code == 2 and "is not a lottery study folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -266,13 +266,34 @@ def regrow_command(
                   highlight=False)
 
 
+def rescue_command(
+    study: Annotated[Path, typer.Argument(metavar="STUDY", help="a lottery study folder with exact errors")],
+    seed: Annotated[int, typer.Option(help="the IMP seed whose ticket is rescued")] = 0,
+) -> None:
+    """At the first IMP level where SEED's ticket leaves a lattice bond without a filter, give the ticket back that
+    bond's weights (bond arm) or as many other pruned weights (control) and train both under the study's protocol:
+    does the error return to its plateau? Writes STUDY/bond-rescue-s<seed>.csv."""
+    from physlens.folders import folder_kind
+    from physlens.studies.lottery_bond_rescue import write_rescue
+
+    if folder_kind(study) != "lottery study":
+        raise PhyslensError(f"{study} is not a lottery study folder; allowed: a physlens prune --out folder")
+    frame, path = write_rescue(study, seed)
+    shown = frame[["arm", "level", "rho", "weights_added", "rel_error"]]
+    console.print(frame_table(shown.set_axis(["arm", "level", "ρ", "weights added", "relative error (exact)"], axis=1),
+                              f"bond rescue, seed {seed}: lost bonds {frame.lost_bonds.iloc[0]}"))
+    console.print(f"written: {path}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``prune``, ``prune-plaquette``, ``prune-overview``, ``prune-merge`` and ``prune-regrow`` commands."""
+    """Add the ``prune``, ``prune-plaquette``, ``prune-overview``, ``prune-merge``, ``prune-regrow`` and
+    ``prune-rescue`` commands."""
     app.command("prune")(cli_errors(prune_command))
     app.command("prune-plaquette")(cli_errors(plaquette_command))
     app.command("prune-overview")(cli_errors(overview_command))
     app.command("prune-merge")(cli_errors(merge_command))
     app.command("prune-regrow")(cli_errors(regrow_command))
+    app.command("prune-rescue")(cli_errors(rescue_command))
 
 
 def demo(out: Path, force: bool = False) -> None:
