@@ -28,3 +28,8 @@ def test_the_rings_sit_on_each_seeds_first_lost_bond():
     plt.close(fig)
     section = bonds_section(_bonds())
     assert len(section.tables[0].frame) == 2 and len(section.tables[1].frame) == 12
+    rescue = pd.DataFrame({"seed": 0, "arm": ["imp", "imp", "bond", "control"], "level": [1, 2, 2, 2],
+                           "rho": [7.0, 6.2, 6.3, 6.3], "weights_added": [0, 0, 1, 1],
+                           "rel_error": [1.4e-3, 4e-3, 1.4e-3, 3.9e-3], "lost_bonds": "2-3"})
+    with_rescue = bonds_section(_bonds(), rescue)
+    assert [len(t.frame) for t in with_rescue.tables] == [2, 4, 12]

@@ -11,6 +11,7 @@ from physlens.errors import PhyslensError
 from physlens.lens.mask import Mask
 from physlens.studies.lottery import StudyConfig, run_study
 from physlens.studies.lottery_bond_rescue import rescue_masks, write_rescue
+from physlens.studies.lottery_summary import summarize
 
 CHAIN_BONDS = np.array([[0, 1], [1, 2], [2, 3]])
 
@@ -49,3 +50,4 @@ def test_rescue_on_a_small_study_writes_its_rows_beside_imps(study):
     np.testing.assert_allclose(frame.rel_error[:2], [imp[first - 1], imp[first]])
     assert (frame.weights_added[2:] == frame.weights_added.iloc[2]).all() and frame.weights_added.iloc[2] >= 1
     assert pd.read_csv(path).arm.tolist() == frame.arm.tolist() and not (study / ".physlens.lock").exists()
+    np.testing.assert_allclose(summarize(study).rescue.rel_error, frame.rel_error, rtol=1e-11)

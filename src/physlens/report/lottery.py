@@ -64,6 +64,7 @@ class LotterySummary:
             level with its ``climb`` folder name, or None when there are none.
         bonds: the lattice bonds each IMP ticket spans (``physlens.studies.lottery_bonds.bond_table``), one row per
             (level, seed), or None (the toric code, whose terms are four-site).
+        rescue: the bond-rescue interventions (``physlens.studies.lottery_bond_rescue``), four rows per seed, or None.
     """
 
     study: dict
@@ -82,6 +83,7 @@ class LotterySummary:
     observables: pd.DataFrame | None = None
     regrowth: pd.DataFrame | None = None
     bonds: pd.DataFrame | None = None
+    rescue: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The pruning curve ``curve``: one row per (level, arm), density and median/min/max relative error."""
@@ -301,7 +303,7 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
     if summary.regrowth is not None and summary.observables is not None:
         sections.append(regrowth_section(summary.regrowth, summary.observables))
     if summary.bonds is not None and len(summary.bonds):
-        sections.append(bonds_section(summary.bonds))
+        sections.append(bonds_section(summary.bonds, summary.rescue))
     tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "

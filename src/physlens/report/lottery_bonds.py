@@ -60,8 +60,21 @@ def bonds_figure(bonds: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def bonds_section(bonds: pd.DataFrame) -> Section:
-    """The section: the figure, the first lost bond per seed and the whole table."""
+RESCUE_COLUMNS = {"seed": "seed", "arm": "network", "level": "level", "rho": "ρ", "weights_added": "weights given back",
+                  "rel_error": "relative error (exact)", "lost_bonds": "lost bonds"}
+
+
+def bonds_section(bonds: pd.DataFrame, rescue: pd.DataFrame | None = None) -> Section:
+    """The section: the figure, the first lost bond per seed, the rescue interventions (when run) and the whole
+    table."""
+    tables = [Table(first_lost(bonds)[list(COLUMNS)], "The first ticket of each seed that spans fewer bonds than the "
+                    "lattice has", labels=COLUMNS)]
+    if rescue is not None:
+        tables.append(Table(rescue[list(RESCUE_COLUMNS)], "Rescue (physlens prune-rescue): IMP's tickets one level "
+                            "before and at the first lost bond; that ticket given back the weights that make a unit "
+                            "span each lost bond again (bond) or as many other weights pruned at that level (control), "
+                            "trained the level's steps", labels=RESCUE_COLUMNS))
+    tables.append(Table(bonds[list(COLUMNS)], "Every IMP ticket", labels=COLUMNS))
     return Section(
         "Which bonds of the lattice the tickets span",
         "A hidden unit spans a bond (i, k) of the Hamiltonian when it keeps first-layer weights on both sites. Counted "
@@ -69,6 +82,4 @@ def bonds_section(bonds: pd.DataFrame) -> Section:
         figures=[Figure(bonds_figure(bonds), "Top: bonds spanned (red), units reading exactly one bond's two sites "
                         "(blue), one site (grey) and more than two (green), against ρ; one line style per seed. "
                         "Bottom: each seed's relative energy error, the ticket where its first bond is lost ringed.")],
-        tables=[Table(first_lost(bonds)[list(COLUMNS)], "The first ticket of each seed that spans fewer bonds than the "
-                      "lattice has", labels=COLUMNS),
-                Table(bonds[list(COLUMNS)], "Every IMP ticket", labels=COLUMNS)])
+        tables=tables)

@@ -162,6 +162,12 @@ def _regrowth(out: Path) -> tuple[pd.DataFrame | None, list[dict]]:
     return (pd.concat(frames, ignore_index=True) if frames else None), claims
 
 
+def _rescues(out: Path) -> pd.DataFrame | None:
+    """The bond-rescue interventions run on the study (``bond-rescue-s*.csv`` of ``physlens prune-rescue``), or None."""
+    frames = [pd.read_csv(f) for f in sorted(out.glob("bond-rescue-s*.csv"))]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def summarize(out: Path | str) -> LotterySummary:
     """Summarise the study saved in ``out`` (``study.json``, ``levels.csv``, ``levels/``)."""
     out = Path(out)
@@ -194,4 +200,4 @@ def summarize(out: Path | str) -> LotterySummary:
         claims = pd.concat([claims, pd.DataFrame(regrowth_claims)], ignore_index=True)
     return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
                           keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables, regrowth,
-                          bonds)
+                          bonds, _rescues(out))
