@@ -52,8 +52,8 @@ def test_tables_do_not_change_with_the_last_bits_of_a_recomputed_sum(tmp_path):
 
 
 def test_near_zero_magnetisations_do_not_change_with_the_order_of_summation(tmp_path):
-    m_z = np.array([-1.39773455703e-06, 0.175800990559])
+    m_z = np.array([-1.39773455703e-06, 0.175800990559, 2e-17])
     first = _write(tmp_path, pd.DataFrame({"m_z": m_z}))
-    again = _write(tmp_path, pd.DataFrame({"m_z": m_z + np.array([9e-17, -3e-17])}))
-    assert first == again
+    again = _write(tmp_path, pd.DataFrame({"m_z": m_z + np.array([9e-17, -3e-17, -4e-17])}))
+    assert first == again and first.decode().splitlines()[-1] == "0"
     np.testing.assert_allclose(pd.read_csv(tmp_path / "observables.csv").m_z, m_z, rtol=0, atol=1e-12)

@@ -101,11 +101,19 @@ class LotterySummary:
         if self.overlap is not None:
             tables["filters_stabilisers"] = self.overlap.to_frame()
         if self.observables is not None:
-            tables["observables"] = self.observables.round(OBSERVABLE_DECIMALS)
+            tables["observables"] = _rounded(self.observables)
         if self.bonds is not None:
             tables["bonds"] = self.bonds
         for name, table in tables.items():
             atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format=CSV_FLOAT))
+
+
+def _rounded(observables: pd.DataFrame) -> pd.DataFrame:
+    """``observables`` to ``OBSERVABLE_DECIMALS``, a value rounded to zero written 0 whatever its sign."""
+    rounded = observables.round(OBSERVABLE_DECIMALS)
+    floats = rounded.select_dtypes("float").columns
+    rounded[floats] = rounded[floats] + 0.0
+    return rounded
 
 
 ARM_STYLE = {"imp": ("#c0392b", "IMP ticket: T(θ_rewind, m_IMP)"), "init_imp": ("#8e44ad", "T(θ_init, m_IMP)"),
