@@ -242,8 +242,9 @@ def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFr
     return Report("Hidden units of RBM quantum states on Heisenberg rings", [
         Section("Models", "Models that did not reach ε < tol are recorded and excluded from every aggregate.",
                 tables=[Table(counts, "Models trained"),
-                        Table(summaries["by_size"], "Per ring size N and α: models, converged, fraction of important units"),
-                        Table(not_ok, "Models that did not converge")]),
+                        Table(summaries["by_size"], "Per ring size N and α: models, converged, fraction of important units",
+                              keep_empty_rows=True),
+                        Table(not_ok, "Models that did not converge", keep_empty_rows=True)]),
         Section("Energy recovered by the important and the other units", "Top: E of the important units alone and of the "
                 "rest alone, as a fraction of the full model's (mean over converged seeds). Bottom: C_zz(r) of one model.",
                 [Figure(_recovery(ok), f"Top: energy of the important units alone (red) and of the others alone (grey) "
