@@ -20,3 +20,22 @@ def test_tau_table_flags_degenerate_fits_and_leaves_out_alphas_never_fitted():
     assert table["k ± SE, α = 3"].tolist() == ["—", "degenerate"]
     assert table["mean m′/M, α = 3"].tolist() == [0.6, 0.1]
     assert _per_alpha(sensitivity.iloc[:0]).empty
+
+
+def test_study_page_lists_every_model_that_did_not_converge_and_every_grid_cell():
+    """On the committed paper-protocol study (collapsed models have no ε; N = 14, α = 3 has no converged model):
+    the page must not drop them as empty rows."""
+    from pathlib import Path
+
+    from physlens.report.hidden_units import study_report
+    from physlens.studies.hidden_units import collect
+    from physlens.studies.hidden_units_summary import summarise
+
+    tables = collect(Path(__file__).resolve().parents[2] / "docs" / "studies" / "hidden-units-paper")
+    summaries = summarise(tables)
+    models_section = study_report(tables, summaries, ["committed study"]).sections[0]
+    by_size, not_ok = models_section.tables[1], models_section.tables[2]
+    models = tables["models"]
+    assert (models.state == "failed").any() and models.groupby(["N", "alpha"]).converged.sum().eq(0).any()
+    body_rows = [table.to_html().split("<tbody>")[1].count("<tr") for table in (by_size, not_ok)]
+    assert body_rows == [len(models.groupby(["N", "alpha"])), int((~models.converged).sum())]
