@@ -30,23 +30,20 @@ import pandas as pd
 from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
 from physlens.lens.bond_coverage import bond_coverage
-from physlens.lens.lottery import level_mask, level_params, params_from
+from physlens.lens.lottery import level_mask, level_params
 from physlens.lens.mask import Mask
 from physlens.quantum.masked_training import ExactProblem, make_energy_and_grad, param_template
 from physlens.runs import atomic_write_text
-from physlens.studies.lottery import batch_trainer, study_inits
+from physlens.studies.lottery import batch_trainer
+from physlens.studies.lottery_bonds import first_layer_path
 from physlens.studies.lottery_observables import study_config
-from physlens.studies.lottery_regrowth import _down, regrowth_start
-
-
-def _kernel_path(mask: Mask) -> str:
-    return next(p for p in mask.paths if p.endswith("kernel"))
+from physlens.studies.lottery_regrowth import imp_errors, regrowth_start, rewound_params
 
 
 def rescue_masks(before: Mask, after: Mask, bonds_E2: np.ndarray, seed: int) -> tuple[Mask, Mask, list[tuple]]:
     """The bond and control masks of the module docstring from IMP's masks one level apart (``before`` ⊇ ``after``)
     and the lattice bonds ``(E, 2)``; also the bonds ``after`` no longer spans."""
-    path = _kernel_path(after)
+    path = first_layer_path(after)
     keep_NM, prev_NM = after.leaves()[path], before.leaves()[path]
     lost = bond_coverage(keep_NM, bonds_E2).uncovered
     if not lost:
@@ -74,19 +71,18 @@ def rescue(study: Path | str, seed: int) -> pd.DataFrame:
     if config.evaluation != "exact":
         raise PhyslensError(f"{study} measures its errors by Monte Carlo; allowed: a study with exact errors (a basis "
                             "that fits), where a rescue's step can be told from noise")
-    problem = ExactProblem.of(config.build_system())
     system, model = config.build_system(), config.build_model()
+    problem = ExactProblem.of(system)
     like = param_template(model, problem.n_sites)
-    down = _down(study, seed)
+    down = imp_errors(study, seed)
     masks = {level: level_mask(study / "levels", level, "imp", seed, like) for level in sorted(down)}
     first = next((level for level, mask in masks.items()
-                  if level and bond_coverage(mask.leaves()[_kernel_path(mask)], system.bonds).uncovered), None)
+                  if level and bond_coverage(mask.leaves()[first_layer_path(mask)], system.bonds).uncovered), None)
     if first is None:
         raise PhyslensError(f"seed {seed}'s tickets never lose a bond; allowed: a study whose tickets do")
     before, after = masks[first - 1], masks[first]
     bond_mask, control_mask, lost = rescue_masks(before, after, system.bonds, seed)
-    rewind = (params_from(study / "levels" / "level_00" / f"rewind_seed{seed}.params.npz", like) if config.rewind_step
-              else study_inits(config, model, problem.n_sites)[0][list(config.seeds).index(seed)])
+    rewind = rewound_params(study, config, model, problem.n_sites, seed, like)
     trained = level_params(study / "levels", first, "imp", seed, like)
     train = batch_trainer(config, problem, make_energy_and_grad(model, problem, config.chunk, config.batching),
                           config.steps)

@@ -22,7 +22,13 @@ import pandas as pd
 
 from physlens.lens.bond_coverage import bond_coverage
 from physlens.lens.lottery import level_mask
+from physlens.lens.mask import Mask
 from physlens.quantum.systems import SpinSystem
+
+
+def first_layer_path(mask: Mask) -> str:
+    """The path of the first-layer kernel among ``mask``'s leaves (the first leaf named ``kernel``)."""
+    return next(p for p in mask.paths if p.endswith("kernel"))
 
 
 def bond_table(out: Path, levels: pd.DataFrame, system: SpinSystem) -> pd.DataFrame:
@@ -32,7 +38,7 @@ def bond_table(out: Path, levels: pd.DataFrame, system: SpinSystem) -> pd.DataFr
     rows = []
     for ticket in levels[levels.arm == "imp"].sort_values(["seed", "level"]).itertuples():
         mask = level_mask(out / "levels", ticket.level, "imp", ticket.seed)
-        keep_NM = mask.leaves()[next(p for p in mask.paths if p.endswith("kernel"))]
+        keep_NM = mask.leaves()[first_layer_path(mask)]
         rows.append({"level": int(ticket.level), "seed": int(ticket.seed), "density": ticket.density,
                      "rho": float(np.count_nonzero(keep_NM)) / system.n_sites, "rel_error": ticket.rel_error,
                      **bond_coverage(keep_NM, system.bonds).to_row()})

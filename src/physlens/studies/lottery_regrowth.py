@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import flax.linen as nn
 import jax
 import numpy as np
 import pandas as pd
@@ -56,8 +58,8 @@ def regrowth_start(trained: dict, rewind: dict, kept: Mask, grown: Mask) -> dict
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(trained), leaves)
 
 
-def _down(study: Path, seed: int) -> dict[int, float]:
-    """The IMP error of ``seed`` at every finished level."""
+def imp_errors(study: Path, seed: int) -> dict[int, float]:
+    """The IMP ticket's relative error of ``seed`` at every finished level of ``study``."""
     errors = {}
     for path in sorted((study / "levels").glob("level_*/level.json")):
         for entry in json.loads(path.read_text()):
@@ -66,13 +68,21 @@ def _down(study: Path, seed: int) -> dict[int, float]:
     return errors
 
 
+def rewound_params(study: Path, config: StudyConfig, model: nn.Module, n_sites: int, seed: int, like: Any) -> Any:
+    """The parameters IMP rewinds ``seed``'s survivors to (structured as ``like``): the saved network at the rewinding
+    step, or θ_0 without late rewinding."""
+    if config.rewind_step:
+        return params_from(study / "levels" / "level_00" / f"rewind_seed{seed}.params.npz", like)
+    return study_inits(config, model, n_sites)[0][list(config.seeds).index(seed)]
+
+
 def regrow(study: Path | str, from_level: int, to_level: int, seed: int = 0) -> pd.DataFrame:
     """Climb from IMP level ``from_level`` to ``to_level`` (< ``from_level``, ≥ 0) of ``seed`` by regrowing (module
     docstring); returns one row per level: ``level``, ``density``, ``rho``, ``energy`` (system unit), ``error_up``,
     ``error_down`` (IMP), ``ratio`` = up/down, the magnetisations up, ``fidelity_dense``, ``steps``."""
     study = Path(study)
     config: StudyConfig = study_config(study)
-    down = _down(study, seed)
+    down = imp_errors(study, seed)
     if not 0 <= to_level < from_level or from_level not in down or to_level not in down:
         raise PhyslensError(f"need finished IMP levels 0 <= to_level < from_level of seed {seed}; got from "
                             f"{from_level} to {to_level}, finished {min(down, default=None)}..{max(down, default=None)}")
@@ -92,8 +102,7 @@ def _climb(study: Path, out: Path, config: StudyConfig, from_level: int, to_leve
     log_psi = jax.jit(lambda params: model.apply({"params": params}, problem.basis_SN))
     flips_SN = flip_index(problem.basis_SN)
     dense_S = np.asarray(log_psi(level_params(study / "levels", 0, "imp", seed, like)))
-    rewind = (params_from(study / "levels" / "level_00" / f"rewind_seed{seed}.params.npz", like) if config.rewind_step
-              else study_inits(config, model, problem.n_sites)[0][list(config.seeds).index(seed)])
+    rewind = rewound_params(study, config, model, problem.n_sites, seed, like)
     out.mkdir(exist_ok=True)
     file = out / "regrowth.csv"
     rows = pd.read_csv(file).to_dict("records") if file.is_file() else []

@@ -35,7 +35,7 @@ from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
-from physlens.studies.lottery_bonds import bond_claim, bond_table
+from physlens.studies.lottery_bonds import bond_claim, bond_table, first_layer_path
 from physlens.studies.lottery_observables import measure
 from physlens.studies.lottery_regrowth import HYSTERESIS_FACTOR, hysteresis
 
@@ -140,7 +140,7 @@ def _ticket(out: Path, level: int, like_seed: int):
     mask = level_mask(out / "levels", level, "imp", like_seed)
     with np.load(folder / f"imp_seed{like_seed}.params.npz") as npz:
         arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
-    kernel_path = next(p for p in mask.paths if p.endswith("kernel"))
+    kernel_path = first_layer_path(mask)
     index = list(mask.paths).index(kernel_path)
     return arrays[index], mask.leaves()[kernel_path]
 
