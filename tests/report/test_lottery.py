@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
@@ -24,7 +25,9 @@ def test_band_is_median_plus_minus_sem_floored_where_unresolved():
 
 def _bands(curve: pd.DataFrame) -> list[PolyCollection]:
     fig = error_curve(SimpleNamespace(curve=curve, fit=None, dense_error=2e-5))
-    return [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    bands = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    plt.close(fig)                    # pyplot is shared by every test of a worker (test_html checks none stay open)
+    return bands
 
 
 def test_sampled_curve_draws_its_band_and_exact_curve_none():
