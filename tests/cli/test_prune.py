@@ -23,7 +23,7 @@ def test_prune_writes_levels_and_report(tmp_path):
     imp = curve[curve.arm == "imp"].sort_values("level")
     np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median())
     assert len(pd.read_csv(out / "claims.csv")) == 4 and (out / "filters_extent.csv").is_file()
-    assert (out / "bonds.csv").is_file()
+    assert (out / "terms.csv").is_file()
 
 
 def test_prune_rejects_bad_input_with_exit_code_2(tmp_path):

@@ -24,6 +24,7 @@ from physlens.quantum.systems import make_system
 from physlens.report import hidden_units, lottery, nuclear, sae_steering
 from physlens.report.dashboards import FeatureView, write_dashboards
 from physlens.studies.hidden_units import ModelAnalysis
+from physlens.studies.lottery_terms import interaction_terms
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
                                 reason="headless Chromium (Debian package `chromium`) is not installed")
@@ -111,21 +112,22 @@ def lottery_summary(kind: str, size: int, units: int, seed: int) -> SimpleNamesp
                                 m_x=1 - 0.5 * levels.density, fidelity_dense=levels.density,
                                 fidelity_previous=0.99).drop(columns="rel_error")
     imp_rows = levels[levels.arm == "imp"]
-    n_bonds = len(system.bonds)
-    bonds = imp_rows.assign(rho=imp_rows.density * units, bonds=n_bonds,
-                            bonds_covered=np.minimum(n_bonds, (n_bonds * 1.6 * imp_rows.density).astype(int)),
-                            units_alive=units, single_site_units=2, bond_units=units // 2, other_pair_units=0,
+    term, terms_EK = interaction_terms(system)
+    terms = imp_rows.assign(rho=imp_rows.density * units, term=term, terms=len(terms_EK),
+                            terms_covered=np.minimum(len(terms_EK), (len(terms_EK) * 1.6 * imp_rows.density).astype(int)),
+                            units_alive=units, term_units=units // 2, single_site_units=2, other_pair_units=0,
                             wider_units=units - units // 2 - 2)
-    rescue = pd.DataFrame({"seed": 0, "arm": ["imp", "imp", "bond", "control"], "level": [2, 3, 3, 3],
+    rescue = pd.DataFrame({"seed": 0, "arm": ["imp", "imp", "term", "control"], "level": [2, 3, 3, 3],
                            "rho": [4.9, 3.4, 3.5, 3.5], "weights_added": [0, 0, 2, 2],
-                           "rel_error": [9e-4, 1.6e-3, 9.1e-4, 1.5e-3], "lost_bonds": "0-1 4-5"})
+                           "rel_error": [9e-4, 1.6e-3, 9.1e-4, 1.5e-3], "term": term, "lost_terms": "0-1 4-5",
+                           "units_given": "one"})
     return SimpleNamespace(study=study, levels=levels, curve=curve_, dense_error=1e-4, observables=observables,
                            fit=piecewise_power_law(imp.density.to_numpy(), imp["median"].to_numpy()),
                            transition=detect_transition(imp.density.to_numpy(), pivot.to_numpy()), claims=claims,
                            filter_level=3, kernel_NM=kernel_NM, keep_NM=keep_NM,
                            extent=unit_filters(kernel_NM, keep_NM, system), overlap=overlap, system=system,
                            regrowth=_climb(observables) if kind == "tfim-chain" else None,
-                           bonds=None if kind == "toric-code" else bonds, rescue=rescue if kind == "tfim-chain" else None)
+                           terms=terms, rescue=rescue if kind == "tfim-chain" else None)
 
 
 def _climb(observables: pd.DataFrame) -> pd.DataFrame:

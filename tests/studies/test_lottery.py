@@ -86,13 +86,13 @@ def test_summary_and_report(finished):
     np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median().to_numpy())
     assert summary.dense_error == pytest.approx(frame[frame.level == 0].rel_error.median())
     assert len(summary.claims) == 5 and "jumps" in summary.claims.question.iloc[3]
-    assert "lattice bond" in summary.claims.question.iloc[4]
-    assert len(summary.bonds) == (frame.arm == "imp").sum() and set(summary.bonds.bonds) == {6}
+    assert "first bond loses" in summary.claims.question.iloc[4]
+    assert len(summary.terms) == (frame.arm == "imp").sum() and set(summary.terms.terms) == {6}
     assert summary.extent.interaction_range == pytest.approx(1.0)
     assert summary.extent.n_kept_M.sum() == summary.keep_NM.sum()
     html = write_report(summary, out / "report.html").read_text()
-    assert "Claims, as measured" in html and "exact full sum" in html and "Which bonds of the lattice" in html
-    assert (out / "bonds.csv").is_file() is False, "tables are written by write_tables, not by the report"
+    assert "Claims, as measured" in html and "exact full sum" in html and "Which bonds of the Hamiltonian" in html
+    assert (out / "terms.csv").is_file() is False, "tables are written by write_tables, not by the report"
 
 
 def test_late_rewinding_to_a_longer_dense_run(tmp_path, monkeypatch):

@@ -269,19 +269,21 @@ def regrow_command(
 def rescue_command(
     study: Annotated[Path, typer.Argument(metavar="STUDY", help="a lottery study folder with exact errors")],
     seed: Annotated[int, typer.Option(help="the IMP seed whose ticket is rescued")] = 0,
+    every_unit: Annotated[bool, typer.Option(help="give back every unit that spanned a lost term one level up, not "
+                                                  "only the one needing the fewest weights")] = False,
 ) -> None:
-    """At the first IMP level where SEED's ticket leaves a lattice bond without a filter, give the ticket back that
-    bond's weights (bond arm) or as many other pruned weights (control) and train both under the study's protocol:
-    does the error return to its plateau? Writes STUDY/bond-rescue-s<seed>.csv."""
+    """At the first IMP level where SEED's ticket leaves an interaction term (a bond; on the toric code a plaquette)
+    without a filter, give the ticket back that term's weights (term arm) or as many other pruned weights (control)
+    and train both under the study's protocol: does the error return? Writes STUDY/rescue-s<seed>[-every-unit].csv."""
     from physlens.folders import folder_kind
-    from physlens.studies.lottery_bond_rescue import write_rescue
+    from physlens.studies.lottery_rescue import write_rescue
 
     if folder_kind(study) != "lottery study":
         raise PhyslensError(f"{study} is not a lottery study folder; allowed: a physlens prune --out folder")
-    frame, path = write_rescue(study, seed)
+    frame, path = write_rescue(study, seed, every_unit)
     shown = frame[["arm", "level", "rho", "weights_added", "rel_error"]]
     console.print(frame_table(shown.set_axis(["arm", "level", "ρ", "weights added", "relative error (exact)"], axis=1),
-                              f"bond rescue, seed {seed}: lost bonds {frame.lost_bonds.iloc[0]}"))
+                              f"rescue, seed {seed}: lost {frame.term.iloc[0]}s {frame.lost_terms.iloc[0]}"))
     console.print(f"written: {path}", markup=False, highlight=False)
 
 

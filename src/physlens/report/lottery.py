@@ -24,7 +24,7 @@ from physlens.lens.piecewise import RESOLVED_SEMS, PiecewiseFit, Transition  # n
 from physlens.quantum.filters import FilterExtent, StabiliserOverlap  # noqa: E402
 from physlens.quantum.systems import SpinSystem, ToricCode  # noqa: E402
 from physlens.report.html import Figure, Report, Section  # noqa: E402
-from physlens.report.lottery_bonds import bonds_section  # noqa: E402
+from physlens.report.lottery_terms import terms_section  # noqa: E402
 from physlens.report.lottery_observables import observables_section  # noqa: E402
 from physlens.report.lottery_regrowth import regrowth_section  # noqa: E402
 from physlens.report.lottery_universality import families, universality_section  # noqa: E402
@@ -62,9 +62,9 @@ class LotterySummary:
             (``physlens.studies.lottery_observables.measure``), or None.
         regrowth: the climbs back up by regrowing weights (``physlens.studies.lottery_regrowth``), one row per
             level with its ``climb`` folder name, or None when there are none.
-        bonds: the lattice bonds each IMP ticket spans (``physlens.studies.lottery_bonds.bond_table``), one row per
-            (level, seed), or None (the toric code, whose terms are four-site).
-        rescue: the bond-rescue interventions (``physlens.studies.lottery_bond_rescue``), four rows per seed, or None.
+        terms: the interaction terms (bonds; the toric code's plaquettes) each IMP ticket spans
+            (``physlens.studies.lottery_terms.term_table``), one row per (level, seed), or None.
+        rescue: the rescue interventions (``physlens.studies.lottery_rescue``), four rows per seed, or None.
     """
 
     study: dict
@@ -82,7 +82,7 @@ class LotterySummary:
     system: SpinSystem
     observables: pd.DataFrame | None = None
     regrowth: pd.DataFrame | None = None
-    bonds: pd.DataFrame | None = None
+    terms: pd.DataFrame | None = None
     rescue: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
@@ -91,8 +91,8 @@ class LotterySummary:
 
     def write_tables(self, folder: Path | str) -> None:
         """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
-        ``fit`` and ``transition`` (when measured), ``filters_extent`` and, for the toric code, ``filters_stabilisers``,
-        else ``bonds``; numbers to ``CSV_FLOAT``."""
+        ``fit`` and ``transition`` (when measured), ``filters_extent``, ``terms``, ``observables`` and, for the toric
+        code, ``filters_stabilisers``; numbers to ``CSV_FLOAT``."""
         tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
         if self.fit is not None:
             tables["fit"] = self.fit.to_frame()
@@ -102,8 +102,8 @@ class LotterySummary:
             tables["filters_stabilisers"] = self.overlap.to_frame()
         if self.observables is not None:
             tables["observables"] = _rounded(self.observables)
-        if self.bonds is not None:
-            tables["bonds"] = self.bonds
+        if self.terms is not None:
+            tables["terms"] = self.terms
         for name, table in tables.items():
             atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format=CSV_FLOAT))
 
@@ -310,8 +310,8 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
         sections.append(observables_section(summary.observables))
     if summary.regrowth is not None and summary.observables is not None:
         sections.append(regrowth_section(summary.regrowth, summary.observables))
-    if summary.bonds is not None and len(summary.bonds):
-        sections.append(bonds_section(summary.bonds, summary.rescue))
+    if summary.terms is not None and len(summary.terms):
+        sections.append(terms_section(summary.terms, summary.rescue))
     tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "

@@ -10,8 +10,8 @@ unfinished study can be read too), masks and parameters of a study folder
   and T(θ_rand, m_IMP) agree (median errors within a factor 2 at every level), and the
   density at which T(θ_init, m_rand) first leaves 2× of dense while IMP does not;
 - the filters of a sparse IMP ticket of the first seed (extent; stars and plaquettes for the toric code);
-- the lattice bonds every IMP ticket spans, and whether each seed's error steps where one is lost
-  (``physlens.studies.lottery_bonds``; two-site Hamiltonians);
+- the interaction terms (bonds, the toric code's plaquettes) every IMP ticket spans, and whether each seed's error
+  steps where one is lost (``physlens.studies.lottery_terms``);
 - the exact magnetisations and fidelities of every network (``physlens.studies.lottery_observables``);
 - the climbs back up by regrowing weights, with a hysteresis claim each (``physlens.studies.lottery_regrowth``).
 
@@ -35,7 +35,7 @@ from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
-from physlens.studies.lottery_bonds import bond_claim, bond_table, first_layer_path
+from physlens.studies.lottery_terms import first_layer_path, term_claim, term_table
 from physlens.studies.lottery_observables import measure
 from physlens.studies.lottery_regrowth import HYSTERESIS_FACTOR, hysteresis
 
@@ -163,8 +163,8 @@ def _regrowth(out: Path) -> tuple[pd.DataFrame | None, list[dict]]:
 
 
 def _rescues(out: Path) -> pd.DataFrame | None:
-    """The bond-rescue interventions run on the study (``bond-rescue-s*.csv`` of ``physlens prune-rescue``), or None."""
-    frames = [pd.read_csv(f) for f in sorted(out.glob("bond-rescue-s*.csv"))]
+    """The rescue interventions run on the study (``rescue-s*.csv`` of ``physlens prune-rescue``), or None."""
+    frames = [pd.read_csv(f) for f in sorted(out.glob("rescue-s*.csv"))]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -190,14 +190,14 @@ def summarize(out: Path | str) -> LotterySummary:
     overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
     observables = measure(out)
     claims = _claims(curve, dense)
-    bonds = None
-    if not isinstance(system, ToricCode):
-        bonds = bond_table(out, levels, system)
-        extra = [_jump_claim(observables)] + ([bond_claim(bonds)] if "rel_sem" not in levels else [])
+    terms = term_table(out, levels, system)
+    extra = ([] if isinstance(system, ToricCode) else [_jump_claim(observables)]) + (
+        [term_claim(terms)] if "rel_sem" not in levels else [])
+    if extra:
         claims = pd.concat([claims, pd.DataFrame(extra)], ignore_index=True)
     regrowth, regrowth_claims = _regrowth(out)
     if regrowth_claims:
         claims = pd.concat([claims, pd.DataFrame(regrowth_claims)], ignore_index=True)
     return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
                           keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables, regrowth,
-                          bonds, _rescues(out))
+                          terms, _rescues(out))
