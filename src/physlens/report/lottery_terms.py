@@ -43,9 +43,10 @@ def terms_figure(terms: pd.DataFrame) -> plt.Figure:
     term = terms.term.iloc[0]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.4), sharex=True)
     lost = first_lost(terms).set_index("seed")
+    spanned = top.twinx()
     for k, (seed, rows) in enumerate(terms.sort_values("level").groupby("seed")):
         style = ("-", "--", ":", "-.")[k % 4]
-        top.plot(rows.rho, rows.terms_covered, style, color="#c0392b", label=f"{term}s spanned, seed {seed}")
+        spanned.plot(rows.rho, rows.terms_covered, style, lw=2, color="#c0392b", label=f"{term}s spanned, seed {seed}")
         top.plot(rows.rho, rows.term_units, style, color="#2980b9", label=f"units on one {term}, seed {seed}")
         top.plot(rows.rho, rows.single_site_units, style, color="#7f8c8d", label=f"one-site units, seed {seed}")
         top.plot(rows.rho, rows.wider_units, style, color="#27ae60", label=f"other wider units, seed {seed}")
@@ -53,9 +54,12 @@ def terms_figure(terms: pd.DataFrame) -> plt.Figure:
         if seed in lost.index:
             bottom.plot(lost.rho[seed], lost.rel_error[seed], "o", ms=9, mfc="none", color="#c0392b",
                         label=f"first {term} lost" if k == 0 else None)
-    top.axhline(terms.terms.iloc[0], color="#c0392b", lw=0.6, alpha=0.5)
-    top.set(xscale="log", ylabel="count",
-            title=f"The Hamiltonian's {int(terms.terms.iloc[0])} {term}s and the surviving filters")
+    n_terms = int(terms.terms.iloc[0])
+    spanned.set_ylim(0, 1.05 * n_terms)
+    spanned.set_ylabel(f"{term}s spanned (of {n_terms})", color="#c0392b")
+    spanned.tick_params(axis="y", colors="#c0392b")
+    spanned.legend(fontsize=6.5, loc="center right")
+    top.set(xscale="log", ylabel="units", title=f"The Hamiltonian's {n_terms} {term}s and the surviving filters")
     bottom.set(xscale="log", yscale="log", xlabel="ρ: remaining first-layer weights per spin",
                ylabel="relative energy error")
     bottom.invert_xaxis()
@@ -90,7 +94,7 @@ def terms_section(terms: pd.DataFrame, rescue: pd.DataFrame | None = None) -> Se
         f"Which {term}s of the Hamiltonian the tickets span",
         f"A hidden unit spans a {term} when it keeps first-layer weights on all its sites; counted here against "
         f"{what}. For every IMP ticket: the {term}s some unit spans, and the alive units by the sites they read.",
-        figures=[Figure(terms_figure(terms), f"Top: {term}s spanned (red), units reading exactly one {term}'s sites "
+        figures=[Figure(terms_figure(terms), f"Top: {term}s spanned (red, right axis), units reading exactly one {term}'s sites "
                         "(blue), and of the other units those on one site (grey) and on more than two (green), "
                         "against ρ; one line style per seed. Bottom: each seed's relative energy error, the ticket "
                         f"where its first {term} is lost ringed.")],
