@@ -34,8 +34,8 @@ def first_layer_path(mask: Mask) -> str:
 
 
 def interaction_terms(system: SpinSystem) -> tuple[str, np.ndarray]:
-    """The name and sites ``(E, K)`` of ``system``'s σ^z-diagonal interaction terms: the toric code's plaquettes
-    (K = 4), every other system's bonds (K = 2)."""
+    """The name and sites ``(E, K)`` of the interaction terms a first-layer filter is counted against: the toric
+    code's plaquettes (K = 4; its σ^z terms, which an amplitude can read), every other system's two-site bonds."""
     if isinstance(system, ToricCode):
         return "plaquette", system.plaquettes
     return "bond", system.bonds
