@@ -24,6 +24,15 @@ def test_prune_writes_levels_and_report(tmp_path):
     np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median())
     assert len(pd.read_csv(out / "claims.csv")) == 4 and (out / "filters_extent.csv").is_file()
     assert (out / "terms.csv").is_file()
+    grown = runner.invoke(app, ["prune", "tiny", "--rounds", "2", "--steps", "5", "--seeds", "0",
+                                "--controls", "reinit", "--control-levels", "2", "--out", str(out)])
+    assert grown.exit_code == 2 and "other settings (rounds)" in grown.output, "only the controls may differ"
+    grown = runner.invoke(app, ["prune", "tiny", "--rounds", "1", "--steps", "5", "--seeds", "0",
+                                "--controls", "reinit", "--control-levels", "1", "--out", str(out)])
+    assert grown.exit_code == 0, grown.output
+    frame = pd.read_csv(out / "levels.csv")
+    assert frame.groupby("level").arm.apply(sorted).to_dict() == {0: ["imp"], 1: ["imp", "random_mask", "reinit"]}
+    assert json.loads((out / "study.json").read_text())["controls"] == ["reinit", "random_mask"]
 
 
 def test_prune_rejects_bad_input_with_exit_code_2(tmp_path):

@@ -1,12 +1,13 @@
 """IMP with rewinding and its controls, driven by a fake quadratic trainer (no physics)."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from physlens.errors import PhyslensError
-from physlens.lens.lottery import CONTROLS, LotteryConfig, TrainedBatch, run_lottery
+from physlens.lens.lottery import CONTROLS, LotteryConfig, TrainedBatch, held_controls, run_lottery
 from physlens.lens.mask import Mask
 
 RNG = np.random.default_rng(0)
@@ -136,3 +137,43 @@ def test_controls_from_init_at_chosen_levels_with_their_own_trainer(tmp_path):
 def test_control_levels_outside_the_rounds_are_refused():
     with pytest.raises(PhyslensError, match="control_levels"):
         LotteryConfig(rounds=3, control_levels=(4,))
+
+
+def _grow_run(tmp_path, name, config, train=None, control=None):
+    return run_lottery(tmp_path / name, init_params=[init(0), init(1)], reinit_params=[init(10), init(11)],
+                       train=train or Recorder(), train_control=control, config=config)
+
+
+def test_a_finished_folder_grows_the_controls_asked_for_and_equals_a_joint_run(tmp_path):
+    imp_only = LotteryConfig(rounds=3, fraction=0.2, controls=(), control_levels=(1, 3))
+    more = LotteryConfig(rounds=3, fraction=0.2, controls=("reinit", "init_imp", "random_prune"), control_levels=(2,))
+    _grow_run(tmp_path, "grown", imp_only)
+    train, control = Recorder(), Recorder()
+    grown = _grow_run(tmp_path, "grown", more, train, control)
+    joint = _grow_run(tmp_path, "joint", more, control=Recorder())
+    assert [len(p) for p, _ in control.calls] == [4], "only level 2's isolated controls, two per seed"
+    assert [len(p) for p, _ in train.calls] == [2, 2, 2], "random_prune at every level, none of IMP retrained"
+    assert set(grown.masks) == set(joint.masks) and all(grown.masks[k] == joint.masks[k] for k in joint.masks)
+    assert grown.to_frame().equals(joint.to_frame()), "the same rows, in a joint run's order"
+    header = json.loads((tmp_path / "grown" / "lottery.json").read_text())["config"]
+    assert header["controls"] == ["reinit", "random_prune", "init_imp"] and header["control_levels"] == [2]
+    again, again_control = Recorder(), Recorder()
+    resumed = _grow_run(tmp_path, "grown", imp_only, again, again_control)
+    assert again.calls == [] and again_control.calls == [], "asking for less trains nothing and drops nothing"
+    assert resumed.to_frame().equals(joint.to_frame())
+
+
+def _held(recorded: tuple, recorded_levels: tuple, wanted: tuple, wanted_levels: tuple) -> tuple:
+    out = held_controls({"controls": recorded, "control_levels": recorded_levels},
+                        {"controls": wanted, "control_levels": wanted_levels})
+    return out["controls"], out["control_levels"]
+
+
+def test_held_controls_unite_controls_and_the_levels_of_sides_with_isolated_controls():
+    assert _held((), (1, 3), (), (2, 5)) == ((), (2, 5)), "nothing isolated anywhere: the levels asked for"
+    assert _held(("reinit", "random_mask"), (2, 5), ("init_imp",), (5, 7)) == (
+        ("reinit", "random_mask", "init_imp"), (2, 5, 7))
+    assert _held((), (1, 3), ("reinit",), (4,)) == (("reinit",), (4,)), "an IMP-only folder's levels never held any"
+    assert _held(("random_prune",), (1, 3), ("reinit",), (4,)) == (("reinit", "random_prune"), (4,))
+    assert _held(("reinit",), (), ("random_mask",), (4,)) == (("reinit", "random_mask"), ()), "every level absorbs"
+    assert _held(("reinit",), (2,), (), (1, 3)) == (("reinit",), (2,)), "asking for none keeps what is held"

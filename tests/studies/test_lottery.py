@@ -78,6 +78,26 @@ def test_resume_after_interruption_gives_the_same_masks(finished, tmp_path, monk
                and s["xla_flags"] == os.environ.get("XLA_FLAGS", "") for s in sittings)
 
 
+def test_controls_added_to_an_imp_only_study_equal_a_joint_run(finished, tmp_path):
+    out, joint = finished
+    imp_only = dataclasses.replace(CONFIG, controls=())
+    run_study(imp_only, tmp_path / "grown")
+    study_file = tmp_path / "grown" / "study.json"
+    study_file.write_text(json.dumps({**json.loads(study_file.read_text()), "merged_from": ["a", "b"]}))
+    study_module.check_resumable(CONFIG, tmp_path / "grown")
+    with pytest.raises(PhyslensError, match=r"other settings \(steps\)"):
+        study_module.check_resumable(dataclasses.replace(CONFIG, steps=30), tmp_path / "grown")
+    grown = run_study(CONFIG, tmp_path / "grown")
+    assert set(grown.masks) == set(joint.masks)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "grown" / "levels.csv"), pd.read_csv(out / "levels.csv"),
+                                  rtol=1e-10, atol=0)
+    recorded = json.loads((tmp_path / "grown" / "study.json").read_text())
+    assert recorded["controls"] == list(CONFIG.controls) and len(recorded["sittings"]) == 2
+    assert recorded["merged_from"] == ["a", "b"], "what the folder records of its history is kept"
+    run_study(imp_only, tmp_path / "grown")
+    assert len(pd.read_csv(tmp_path / "grown" / "levels.csv")) == len(pd.read_csv(out / "levels.csv")), "none dropped"
+
+
 def test_summary_and_report(finished):
     out, _ = finished
     summary = summarize(out)

@@ -127,7 +127,8 @@ def prune_command(
                                                                    "(.mpack/.msgpack with --system, --size, --model)")],
     rounds: Annotated[Optional[int], typer.Option(help="pruning rounds R")] = None,
     fraction: Annotated[Optional[float], typer.Option(help="share of surviving weights pruned per round")] = None,
-    controls: Annotated[Optional[str], typer.Option(help="all, none, or a list of reinit,random_mask,random_prune (default: the config's)")] = None,
+    controls: Annotated[Optional[str], typer.Option(help="all, none, or a list of reinit,random_mask,random_prune,init_imp (default: the config's); a finished study given more grows them")] = None,
+    control_levels: Annotated[Optional[str], typer.Option(help="levels of the isolated controls reinit, random_mask, init_imp, e.g. 22,28 (default: the config's)")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="initialisation seeds, e.g. 0,1,2 or 0-4")] = None,
     steps: Annotated[Optional[int], typer.Option(help="training steps per pruning level")] = None,
     dense_steps: Annotated[Optional[int], typer.Option(help="training steps of the dense level 0 (default: --steps)")] = None,
@@ -146,10 +147,12 @@ def prune_command(
     Energies are exact full sums where the basis fits (2^18 states); beyond it (barton-6x6-a1) Monte Carlo estimates
     against a DMRG reference.
 
-    From a saved network the dense level continues from its weights and the tickets rewind to them."""
+    From a saved network the dense level continues from its weights and the tickets rewind to them. A finished study
+    asked for controls it lacks (--controls, --control-levels; every other setting the same) trains just those."""
     overrides = {"rounds": rounds, "fraction": fraction, "steps": steps, "dense_steps": dense_steps,
                  "learning_rate": learning_rate, "optimizer": optimizer, "mode": mode,
-                 "rewind_step": rewind_step, "scope": scope, "seeds": int_list(seeds) if seeds else None}
+                 "rewind_step": rewind_step, "scope": scope, "seeds": int_list(seeds) if seeds else None,
+                 "control_levels": tuple(int_list(control_levels)) if control_levels else None}
     config = _base_config(target, system, size, param, model)
     overrides["controls"] = _controls(controls) if controls is not None else None
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -17,6 +17,10 @@ level is trained in a single ``train`` call. Each finished level is written
 atomically (masks, parameters and a table) under ``out/level_RR/``; ``run_lottery``
 on the same folder skips finished levels, and since every random choice is seeded
 by (seed, level, arm), a resumed run finds the same masks as an uninterrupted one.
+A folder grows: a later run asking for controls it lacks (``controls``,
+``control_levels``; every other setting fixed) trains just those beside the arms
+already there, from the same masks and starts a joint run would have used, and the
+folder records what it holds (``held_controls``).
 
 Usage::
 
@@ -105,6 +109,24 @@ class LotteryConfig:
         return tuple(a for a in self.arms if a not in ISOLATED or not self.control_levels or level in self.control_levels)
 
 
+GROWABLE = ("controls", "control_levels")
+"""Settings a finished folder may be asked for more of: which controls, at which levels."""
+
+
+def held_controls(recorded: dict, wanted: dict) -> dict:
+    """``controls`` and ``control_levels`` a folder holds after a run asking for ``wanted``'s on one that holds
+    ``recorded``'s (both dicts with those two keys): the union of the controls, in ``CONTROLS`` order, and of the
+    isolated controls' levels, counted only from a side that has an isolated control (an empty tuple, every
+    level, absorbs the rest)."""
+    controls = tuple(c for c in CONTROLS if c in recorded["controls"] or c in wanted["controls"])
+    sides = [side for side in (recorded, wanted) if set(side["controls"]) & set(ISOLATED)]
+    if not sides:
+        return {"controls": controls, "control_levels": tuple(wanted["control_levels"])}
+    if any(not side["control_levels"] for side in sides):
+        return {"controls": controls, "control_levels": ()}
+    return {"controls": controls, "control_levels": tuple(sorted({lv for side in sides for lv in side["control_levels"]}))}
+
+
 @dataclass(frozen=True)
 class TrainedBatch:
     """What the training callable returns for K (parameters, mask) pairs.
@@ -184,9 +206,12 @@ def level_mask(out: Path | str, level: int, arm: str, seed: int, like: Any = Non
     return Mask.load(_level_dir(Path(out), level) / f"{arm}_seed{seed}.mask.npz", like)
 
 
-def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict) -> list[dict]:
+def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict,
+                earlier: Sequence[dict] = (), seeds: Sequence[int] = ()) -> list[dict]:
+    """Write ``entries``' masks and parameters, then the level's table: ``earlier`` rows and the new ones, seed by
+    seed in ``seeds`` order and arm by arm in ``ARMS`` order (as a joint run writes them)."""
     folder = _level_dir(out, level)
-    rows = []
+    rows = list(earlier)
     for k, (arm, seed, mask) in enumerate(entries):
         mask.save(folder / f"{arm}_seed{seed}.mask.npz")
         atomic_write_bytes(folder / f"{arm}_seed{seed}.params.npz", params_bytes(batch.params[k]))
@@ -196,6 +221,8 @@ def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch
             rows[-1]["objective_sem"] = float(batch.objective_sem_K[k])
     for name, params in extra.items():
         atomic_write_bytes(folder / f"{name}.params.npz", params_bytes(params))
+    order = list(seeds) or sorted({row["seed"] for row in rows})
+    rows.sort(key=lambda row: (order.index(row["seed"]), ARMS.index(row["arm"])))
     atomic_write_text(folder / "level.json", json.dumps(rows, indent=1))
     return rows
 
@@ -270,8 +297,13 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
     rows, masks, params = [], {}, {}
     header = {"config": asdict(config), "seeds": seeds}
     header["config"].update(controls=list(config.controls), control_levels=list(config.control_levels))
-    if (out / "lottery.json").is_file() and _recorded(out / "lottery.json") != header:
-        raise PhyslensError(f"{out} holds a lottery run with another configuration; allowed: the same config and seeds, or a new folder")
+    if (out / "lottery.json").is_file():
+        recorded = _recorded(out / "lottery.json")
+        if _fixed(recorded) != _fixed(header):
+            raise PhyslensError(f"{out} holds a lottery run with another configuration; allowed: the same config and "
+                                "seeds (more controls may be asked for), or a new folder")
+        held = held_controls(recorded["config"], header["config"])
+        header["config"].update(controls=list(held["controls"]), control_levels=list(held["control_levels"]))
     atomic_write_text(out / "lottery.json", json.dumps(header, indent=1))
 
     def load_params(level, arm, seed):
@@ -292,37 +324,42 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         masks[(0, "imp", s)] = template
         params[(0, "imp", s)] = load_params(0, "imp", s)
     for level in range(1, config.rounds + 1):
-        done = _load_level(out, level)
-        if done is not None:
-            for row in done:
-                key = (level, row["arm"], row["seed"])
-                masks[key] = level_mask(out, *key, like=template)
-                params[key] = load_params(*key)
-            rows += done
-            continue
+        done = _load_level(out, level) or []
+        for row in done:
+            key = (level, row["arm"], row["seed"])
+            masks[key] = level_mask(out, *key, like=template)
+            params[key] = load_params(*key)
         entries, starts = [], []
         for s in seeds:
-            imp_mask = prune(params[(level - 1, "imp", s)], masks[(level - 1, "imp", s)], config.fraction,
-                             config.rounding)
+            imp_mask = masks.get((level, "imp", s)) or prune(params[(level - 1, "imp", s)],
+                                                             masks[(level - 1, "imp", s)], config.fraction,
+                                                             config.rounding)
             for arm in config.arms:
                 if arm == "random_mask":
                     mask = random_mask_like(imp_mask, _seed(s, level, arm))
                 elif arm == "random_prune":
                     previous = masks.get((level - 1, arm, s), template)
-                    mask = prune_random(previous, config.fraction, _seed(s, level, arm), config.rounding)
+                    mask = masks.get((level, arm, s)) or prune_random(previous, config.fraction,
+                                                                      _seed(s, level, arm), config.rounding)
                     masks[(level, arm, s)] = mask
                 else:
                     mask = imp_mask
-                if arm not in config.arms_at(level):
+                if arm not in config.arms_at(level) or (level, arm, s) in params:
                     continue
                 base = {"reinit": reinit[s], "init_imp": init[s],
                         "random_mask": init[s] if config.controls_from == "init" else rewind_base[s]}.get(arm, rewind_base[s])
                 entries.append((arm, s, mask))
                 starts.append(rewind(params[(level - 1, "imp", s)], base, mask))
-        batch = _train_arms(entries, starts, train, train_control)
-        done = _save_level(out, level, entries, batch, {})
-        for k, (arm, s, mask) in enumerate(entries):
-            masks[(level, arm, s)] = mask
-            params[(level, arm, s)] = batch.params[k]
+        if entries:
+            batch = _train_arms(entries, starts, train, train_control)
+            done = _save_level(out, level, entries, batch, {}, done, seeds)
+            for k, (arm, s, mask) in enumerate(entries):
+                masks[(level, arm, s)] = mask
+                params[(level, arm, s)] = batch.params[k]
         rows += done
     return LotteryResult(rows, masks, params)
+
+
+def _fixed(header: dict) -> dict:
+    """``header`` without the settings a folder may grow in (``GROWABLE``)."""
+    return {**header, "config": {k: v for k, v in header["config"].items() if k not in GROWABLE}}

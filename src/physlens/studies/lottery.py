@@ -35,8 +35,8 @@ from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError, check_choice
 from physlens.folders import FolderLock
-from physlens.lens.lottery import (CONTROLS, DEFAULT_CONTROLS, LotteryConfig, LotteryResult, TrainedBatch, TrainFn,
-                                   run_lottery)
+from physlens.lens.lottery import (CONTROLS, DEFAULT_CONTROLS, GROWABLE, LotteryConfig, LotteryResult, TrainedBatch,
+                                   TrainFn, held_controls, run_lottery)
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.dmrg import dmrg_ground_state
 from physlens.quantum.masked_training import (BATCHINGS, MAX_EXACT_STATES, EnergyAndGrad, ExactProblem, init_params,
@@ -311,7 +311,8 @@ def recorded_settings(recorded: dict) -> dict:
 
 def check_resumable(config: StudyConfig, out: Path | str) -> None:
     """Refuse (one line, nothing written) a folder whose ``study.json`` records other settings than ``config``;
-    settings a folder predates count as their defaults."""
+    settings a folder predates count as their defaults. The controls and their levels may differ: the folder grows
+    (``physlens.lens.lottery.GROWABLE``)."""
     file = Path(out) / "study.json"
     if not file.is_file():
         return
@@ -320,7 +321,7 @@ def check_resumable(config: StudyConfig, out: Path | str) -> None:
     except (OSError, ValueError):
         raise PhyslensError(f"{file} is corrupt; allowed: a new --out") from None
     wanted, settings = json.loads(json.dumps(dataclasses.asdict(config), default=list)), recorded_settings(recorded)
-    changed = sorted(k for k, v in wanted.items() if settings[k] != v)
+    changed = sorted(k for k, v in wanted.items() if settings[k] != v and k not in GROWABLE)
     if changed:
         raise PhyslensError(f"{out} holds a lottery study with other settings ({', '.join(changed)}); "
                             "allowed: the same settings to resume it, or a new --out")
@@ -373,7 +374,8 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
     init, reinit = study_inits(config, model, problem.n_sites)
     out.mkdir(parents=True, exist_ok=True)
     exact = isinstance(problem, ExactProblem)
-    study = {**dataclasses.asdict(config), "e0": problem.e0, "unit": problem.unit,
+    held = held_controls(recorded_settings(recorded), dataclasses.asdict(config)) if recorded else {}
+    study = {**recorded, **dataclasses.asdict(config), **held, "e0": problem.e0, "unit": problem.unit,
              "energy_method": "exact full sum over the basis" if exact else problem.method,
              **({} if exact else {"reference": problem.reference}), "training_method": config.training_method,
              "sittings": [*recorded.get("sittings", []), this_sitting()]}
