@@ -18,7 +18,7 @@ Errors are exact full sums.
 
 Usage (``physlens prune-rescue STUDY --seed S [--every-unit]`` writes ``STUDY/rescue-s<S>[-every-unit].csv``)::
 
-    frame = rescue("docs/studies/lottery-barton/4x4-a8-imp-s0-1", seed=1)
+    frame = rescue("docs/studies/lottery-barton/4x4-a8-s0-2", seed=1)
     frame = rescue("docs/studies/lottery-barton/toric-a8-imp-s0", seed=0, every_unit=True)
 """
 
