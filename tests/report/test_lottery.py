@@ -60,3 +60,19 @@ def test_near_zero_magnetisations_do_not_change_with_the_order_of_summation(tmp_
     again = _write(tmp_path, pd.DataFrame({"m_z": m_z + np.array([9e-17, -3e-17, -4e-17])}))
     assert first == again and first.decode().splitlines()[-1] == "0"
     np.testing.assert_allclose(pd.read_csv(tmp_path / "observables.csv").m_z, m_z, rtol=0, atol=1e-12)
+
+
+def test_controls_at_chosen_levels_are_points_and_iterative_arms_lines_from_dense():
+    curve = pd.concat([_curve(None),
+                       pd.DataFrame({"level": [2], "arm": ["reinit"], "density": [0.77], "median": [3e-3],
+                                     "low": [3e-3], "high": [3e-3], "seeds": [1]}),
+                       pd.DataFrame({"level": [1, 2], "arm": ["random_prune"] * 2, "density": [0.88, 0.77],
+                                     "median": [1e-4, 1e-2], "low": [1e-4, 1e-2], "high": [1e-4, 1e-2], "seeds": [1] * 2})])
+    fig = error_curve(SimpleNamespace(curve=curve, fit=None, dense_error=2e-5))
+    drawn = {bars.get_label(): bars.lines[0] for bars in fig.axes[0].containers}
+    plt.close(fig)
+    reinit = next(line for label, line in drawn.items() if "θ_rand" in label)
+    assert reinit.get_linestyle() == "None" and reinit.get_marker() == "D" and len(reinit.get_xdata()) == 1
+    joined = [line for line in drawn.values() if line.get_linestyle() == "-"]
+    assert len(joined) == 2 and all(list(line.get_xdata()) == [0.77, 0.88, 1.0] for line in joined), (
+        "imp and random_prune: from the dense level through both pruned levels")

@@ -131,18 +131,22 @@ def monte_carlo_band(curve: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def error_curve(summary: LotterySummary) -> plt.Figure:
-    """Relative energy error vs remaining fraction, median over seeds with min–max bars, per arm; for a Monte Carlo
-    study also the ±1 standard-error band of each median (``monte_carlo_band``)."""
+    """Relative energy error vs remaining fraction, median over seeds with min–max bars, per arm (an arm run at
+    chosen levels only, as the isolated controls, as unconnected diamonds); for a Monte Carlo study also the ±1
+    standard-error band of each median (``monte_carlo_band``)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     curve = summary.curve
     dense = curve[curve.level == 0]
+    imp_levels = set(curve[(curve.arm == "imp") & (curve.level > 0)].level)
     for arm, (color, label) in ARM_STYLE.items():
         pruned = curve[(curve.arm == arm) & (curve.level > 0)]
         if pruned.empty:
             continue
-        part = pd.concat([dense, pruned]).sort_values("density")
+        every_level = set(pruned.level) >= imp_levels
+        part = (pd.concat([dense, pruned]) if every_level else pruned).sort_values("density")
         ax.errorbar(part.density, part["median"], yerr=[part["median"] - part.low, part.high - part["median"]],
-                    marker="o", ms=4, capsize=2, color=color, label=label)
+                    marker="o" if every_level else "D", ms=4 if every_level else 5, capsize=2, color=color,
+                    ls="-" if every_level else "none", label=label)
         if "rel_sem" in part:
             ax.fill_between(part.density, *monte_carlo_band(part), color=color, alpha=0.2, lw=0,
                             label="±1 Monte Carlo standard error" if arm == "imp" else None)
@@ -289,7 +293,8 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
                 "Median over seeds, bars from the best to the worst seed. Level 0 is the dense network.",
                 figures=[Figure(error_curve(summary), "Relative energy error |E − E0|/|E0| against the remaining "
                                 "fraction of weights (log–log, pruning proceeds to the right), median over seeds with "
-                                "best–worst bars, per arm; dotted: piecewise power-law fit of the IMP median"
+                                "best–worst bars, per arm (diamonds: controls run at chosen levels only); dotted: "
+                                "piecewise power-law fit of the IMP median"
                                 + ("; shaded: ±1 Monte Carlo standard error of each median (a lower edge at the "
                                    "bottom of the band marks an error not resolved from zero)."
                                    if "rel_sem" in summary.curve else ".")),
