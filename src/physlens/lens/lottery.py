@@ -207,7 +207,7 @@ def level_mask(out: Path | str, level: int, arm: str, seed: int, like: Any = Non
 
 
 def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch, extra: dict,
-                earlier: Sequence[dict] = (), seeds: Sequence[int] = ()) -> list[dict]:
+                seeds: Sequence[int], earlier: Sequence[dict] = ()) -> list[dict]:
     """Write ``entries``' masks and parameters, then the level's table: ``earlier`` rows and the new ones, seed by
     seed in ``seeds`` order and arm by arm in ``ARMS`` order (as a joint run writes them)."""
     folder = _level_dir(out, level)
@@ -221,8 +221,7 @@ def _save_level(out: Path, level: int, entries: list[tuple], batch: TrainedBatch
             rows[-1]["objective_sem"] = float(batch.objective_sem_K[k])
     for name, params in extra.items():
         atomic_write_bytes(folder / f"{name}.params.npz", params_bytes(params))
-    order = list(seeds) or sorted({row["seed"] for row in rows})
-    rows.sort(key=lambda row: (order.index(row["seed"]), ARMS.index(row["arm"])))
+    rows.sort(key=lambda row: (list(seeds).index(row["seed"]), ARMS.index(row["arm"])))
     atomic_write_text(folder / "level.json", json.dumps(rows, indent=1))
     return rows
 
@@ -315,7 +314,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         batch = (train_dense or train)([template.apply(p) for p in init_params], [template] * len(seeds))
         rewind_to = batch.rewind_params if config.rewind_step else None
         extra = {f"rewind_seed{s}": p for s, p in zip(seeds, rewind_to)} if rewind_to else {}
-        level0 = _save_level(out, 0, entries, batch, extra)
+        level0 = _save_level(out, 0, entries, batch, extra, seeds)
     rows += level0
     rewind_base = ({s: params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
                    if config.rewind_step else dict(zip(seeds, init_params)))
@@ -352,7 +351,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
                 starts.append(rewind(params[(level - 1, "imp", s)], base, mask))
         if entries:
             batch = _train_arms(entries, starts, train, train_control)
-            done = _save_level(out, level, entries, batch, {}, done, seeds)
+            done = _save_level(out, level, entries, batch, {}, seeds, done)
             for k, (arm, s, mask) in enumerate(entries):
                 masks[(level, arm, s)] = mask
                 params[(level, arm, s)] = batch.params[k]
