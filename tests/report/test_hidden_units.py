@@ -39,3 +39,15 @@ def test_study_page_lists_every_model_that_did_not_converge_and_every_grid_cell(
     assert (models.state == "failed").any() and models.groupby(["N", "alpha"]).converged.sum().eq(0).any()
     body_rows = [table.to_html().split("<tbody>")[1].count("<tr") for table in (by_size, not_ok)]
     assert body_rows == [len(models.groupby(["N", "alpha"])), int((~models.converged).sum())]
+
+
+def test_outcomes_count_each_way_a_model_ended_and_add_up():
+    from physlens.report.hidden_units import outcomes
+
+    models = pd.DataFrame({
+        "converged": [True, True, False, False, False, False],
+        "state": ["converged", "finished", "failed", "failed", "finished", "failed"],
+        "reason": ["", "", "collapsed: ε = 1.56, …", "FloatingPointError: nan", "", None]})
+    row = outcomes(models).iloc[0]
+    assert row.tolist() == [6, 2, 1, 1, 2]
+    assert row.iloc[1:].sum() == row["models"]
