@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from physlens.lens.piecewise import RESOLVED_SEMS
-from physlens.studies.lottery_summary import _curve, _jump_claim, _transition
+from physlens.studies.lottery_summary import _claims, _curve, _jump_claim, _transition
 
 
 def _observables(abs_m_z: np.ndarray, m_z: np.ndarray | None = None) -> pd.DataFrame:
@@ -63,3 +63,30 @@ def test_a_monte_carlo_transition_skips_errors_within_noise_of_zero():
 def test_no_two_neighbouring_resolved_levels_leave_no_transition():
     error, sem = [3e-5, 1e-4, 3e-5, 1e-4], [2e-5, 2e-5, 2e-5, 2e-5]
     assert _transition(_levels(error, sem), _curve(_levels(error, sem))) is None
+
+
+def _two_arms(imp_L: list[float], irp_L: list[float]) -> pd.DataFrame:
+    """A curve with the dense level and the IMP and iterative-random-pruning medians of levels 1, 2, …"""
+    rows = [{"arm": "imp", "level": 0, "density": 1.0, "median": 1e-7}]
+    for arm, errors in (("imp", imp_L), ("random_prune", irp_L)):
+        rows += [{"arm": arm, "level": k + 1, "density": 0.88 ** (k + 1), "median": e} for k, e in enumerate(errors)]
+    return pd.DataFrame(rows)
+
+
+def _random_pruning_answer(curve: pd.DataFrame) -> pd.Series:
+    claims = _claims(curve, dense=1e-7)
+    return claims[claims.question.str.startswith("Iterative random pruning")].iloc[0]
+
+
+def test_random_pruning_that_leaves_twice_dense_before_imp_answers_yes_at_its_first_such_level():
+    row = _random_pruning_answer(_two_arms([1.1e-7, 1.5e-7, 3e-7], [1.9e-7, 2.5e-7, 9e-7]))
+    assert row.answer == "yes"
+    assert "first leaves it at density 0.7744" in row.detail and "(1.50x)" in row.detail
+    assert row.detail.endswith("IMP first leaves it at density 0.6815")
+
+
+def test_random_pruning_within_twice_dense_so_far_is_not_measured_and_leaving_with_imp_is_no():
+    assert _random_pruning_answer(_two_arms([1.1e-7, 1.2e-7], [1.5e-7, 1.9e-7])).answer == "not measured"
+    assert _random_pruning_answer(_two_arms([1.1e-7, 3e-7], [1.5e-7, 2.5e-7])).answer == "no"
+    without = _claims(_two_arms([1.1e-7, 1.2e-7], []), dense=1e-7)
+    assert not without.question.str.startswith("Iterative random pruning").any(), "no arm, no claim"

@@ -94,7 +94,29 @@ def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
                      "answer": "yes" if len(fail) else "no",
                      "detail": (f"highest such density {fail.density.max():.4f}" if len(fail) else
                                 "random_mask medians: " + ", ".join(f"{d:.3f}: {e:.2e}" for d, e in zip(rand.density, rand["median"])))})
+    irp = curve[curve.arm == "random_prune"].set_index("level")
+    if len(irp):
+        rows.append(_random_pruning_claim(imp, irp, dense))
     return pd.DataFrame(rows)
+
+
+def _random_pruning_claim(imp: pd.DataFrame, irp: pd.DataFrame, dense: float) -> dict:
+    """Whether iterative random pruning (``irp``, its median per level) leaves 2× of the dense error at a level
+    where IMP (``imp``) is still within it; "not measured" while every trained level of ``irp`` is within it."""
+    question = "Iterative random pruning leaves 2x of dense at a density where IMP does not"
+    out = irp[irp["median"] > 2 * dense]
+    if not len(out):
+        return {"question": question, "answer": "not measured",
+                "detail": f"within 2x of dense ({dense:.3e}) at every level trained so far, down to density "
+                          f"{irp.density.min():.4f}"}
+    level = int(out.index.min())
+    imp_error = imp.loc[level, "median"]
+    imp_out = imp[imp["median"] > 2 * dense]
+    imp_first = f"density {imp_out.density.max():.4f}" if len(imp_out) else "no level"
+    return {"question": question, "answer": "yes" if imp_error <= 2 * dense else "no",
+            "detail": (f"random pruning first leaves it at density {irp.density[level]:.4f} (median "
+                       f"{irp['median'][level]:.3e} vs dense {dense:.3e}), where IMP is at {imp_error:.3e} "
+                       f"({imp_error / dense:.2f}x); IMP first leaves it at {imp_first}")}
 
 
 JUMP_FACTOR, MIN_JUMP_SHARE = 3.0, 0.25
