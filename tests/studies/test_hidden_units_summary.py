@@ -60,3 +60,23 @@ def test_tau_window_over_two_sizes_is_degenerate():
     models, units = impacts_tables({8: (2, 4), 12: (3, 5)})
     window = sublinear_window(tau_sensitivity(models, units)).iloc[0]
     assert window.degenerate and window.taus_fitted == 0 and np.isnan(window.tau_min)
+
+
+def test_results_page_writes_undefined_figures_as_dashes_and_flags_each_degenerate_fit():
+    """On the committed paper-protocol study: no 'nan' reaches RESULTS.md, and each α's per-model fit row says
+    whether that fit is degenerate, as the fit table does."""
+    from pathlib import Path
+
+    from physlens.studies.hidden_units import collect
+    from physlens.studies.hidden_units_summary import results_markdown, summarise
+
+    tables = collect(Path(__file__).resolve().parents[2] / "docs" / "studies" / "hidden-units-paper")
+    summaries = summarise(tables)
+    text = results_markdown(tables, summaries)
+    assert "nan" not in text.lower()
+    section = text.split("## m′ = a·N^k at τ = 0.3, per α")[1].split("Fitted to the mean")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    fits = summaries["fits"]
+    assert [row.split(" | ")[0].strip("| ") for row in rows] == [str(int(a)) for a in fits.alpha]
+    assert [row.rstrip(" |").endswith("yes") for row in rows] == fits.degenerate.tolist()
+    assert [row.split(" | ")[6] for row in rows] == [str(int(z)) for z in fits.n_zero]

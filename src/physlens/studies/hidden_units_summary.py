@@ -177,14 +177,18 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
              "energy); non-converged ones are excluded. Every number below is an exact sum over the S^z = 0 basis.", "",
              "Models per ring size: " + ", ".join(f"N = {n}: {int(r.converged)}/{int(r.models)}" for n, r in counts.iterrows()),
              "", "Training mode per model is in `models.parquet` (`mode`: exact full-sum SR or sampled SR).", "",
-             "## m′ = a·N^k at τ = 0.3, per α", "", "| α | k | SE(k) | R² | a | points |", "|---|---|---|---|---|---|"]
+             "## m′ = a·N^k at τ = 0.3, per α", "", "One point per converged model; a model with m′ = 0 has no logarithm "
+             "and is counted apart; a degenerate fit (fewer than three sizes, or no variance) has no R² or SE.", "",
+             "| α | k | SE(k) | R² | a | points | models with m′ = 0 | degenerate |", "|---|---|---|---|---|---|---|---|"]
     for _, f in summaries["fits"].iterrows():
-        lines.append(f"| {int(f.alpha)} | {f.k:.3f} | {f.k_se:.3f} | {f.r2:.3f} | {f.a:.3g} | {int(f.n_points)} |")
+        lines.append(f"| {int(f.alpha)} | {_num(f.k, '.3f')} | {_num(f.k_se, '.3f')} | {_num(f.r2, '.3f')} | "
+                     f"{_num(f.a, '.3g')} | {int(f.n_points)} | {int(f.n_zero)} | {'yes' if f.degenerate else 'no'} |")
     lines += ["", "Fitted to the mean m′ over the converged seeds at each N (m′ = 0 models count in the mean), as the "
               "paper fits; a degenerate fit (fewer than three sizes, or no variance) has no R² or SE:", "",
               "| α | k | SE(k) | R² | a | sizes | models with m′ = 0 | degenerate |", "|---|---|---|---|---|---|---|---|"]
     for _, f in summaries["fits_seed_mean"].iterrows():
-        lines.append(f"| {int(f.alpha)} | {f.k:.3f} | {f.k_se:.3f} | {f.r2:.3f} | {f.a:.3g} | {int(f.n_points)} | "
+        lines.append(f"| {int(f.alpha)} | {_num(f.k, '.3f')} | {_num(f.k_se, '.3f')} | {_num(f.r2, '.3f')} | "
+                     f"{_num(f.a, '.3g')} | {int(f.n_points)} | "
                      f"{int(summaries['fits'].set_index('alpha').loc[f.alpha, 'n_zero'])} | {'yes' if f.degenerate else 'no'} |")
     lines += ["", "## Fraction of important units m′/M (mean over converged seeds)", "",
               _markdown(summaries["by_size"].pivot(index="N", columns="alpha", values="frac_mean").round(4).reset_index()), "",
@@ -214,6 +218,11 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
               "## Wall time", "", f"{len(timings)} models timed, {timings['seconds'].sum() / 3600:.2f} h in total "
               "(one worker; `bench/study_walltime.py` projects the full study).", ""]
     return "\n".join(lines)
+
+
+def _num(value: float, spec: str) -> str:
+    """``value`` formatted by ``spec``, or "–" where it is undefined (NaN)."""
+    return "–" if not np.isfinite(value) else format(value, spec)
 
 
 def _markdown(frame: pd.DataFrame) -> str:
