@@ -41,7 +41,8 @@ def test_sampled_curve_draws_its_band_and_exact_curve_none():
 def _write(folder, observables: pd.DataFrame) -> bytes:
     tables = SimpleNamespace(curve=_curve(None), claims=pd.DataFrame({"question": ["q"], "answer": ["no"]}),
                              extent=SimpleNamespace(to_frame=lambda: pd.DataFrame({"unit": [0]})), fit=None,
-                             transition=None, overlap=None, observables=observables, terms=None)
+                             transition=None, overlap=None, observables=observables, terms=None,
+                             terms_random=None)
     LotterySummary.write_tables(tables, folder)
     return (folder / "observables.csv").read_bytes()
 

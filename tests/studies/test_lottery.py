@@ -106,9 +106,12 @@ def test_summary_and_report(finished):
     np.testing.assert_allclose(imp["median"], frame[frame.arm == "imp"].groupby("level").rel_error.median().to_numpy())
     assert summary.dense_error == pytest.approx(frame[frame.level == 0].rel_error.median())
     questions = summary.claims.question
-    assert len(questions) == 6 and questions.str.contains("jumps").sum() == 1
-    assert questions.str.contains("first bond loses").sum() == 1
+    assert len(questions) == 7 and questions.str.contains("jumps").sum() == 1
+    assert questions.str.contains("first bond loses").sum() == 2, "IMP's tickets and iterative random pruning's"
     assert questions.str.startswith("Iterative random pruning").sum() == 1, "the tiny preset runs random_prune"
+    random = frame[(frame.arm == "random_prune") | (frame.level == 0)]
+    assert summary.terms_random[["level", "seed"]].values.tolist() == random.sort_values(["seed", "level"])[
+        ["level", "seed"]].values.tolist()
     assert len(summary.terms) == (frame.arm == "imp").sum() and set(summary.terms.terms) == {6}
     assert summary.extent.interaction_range == pytest.approx(1.0)
     assert summary.extent.n_kept_M.sum() == summary.keep_NM.sum()

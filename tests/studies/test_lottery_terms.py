@@ -15,18 +15,23 @@ from physlens.studies.lottery_terms import interaction_terms, term_claim, term_t
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("terms") / "tiny"
-    run_study(dataclasses.replace(StudyConfig.preset("tiny"), steps=20, rounds=3, seeds=(0, 1), controls=()), out)
+    run_study(dataclasses.replace(StudyConfig.preset("tiny"), steps=20, rounds=3, seeds=(0, 1),
+                                  controls=("random_prune",)), out)
     return out
 
 
-def test_table_counts_the_ring_bonds_every_ticket_spans(study):
+@pytest.mark.parametrize("arm", ["imp", "random_prune"])
+def test_table_counts_the_ring_bonds_every_network_of_an_arm_spans(study, arm):
     levels = pd.read_csv(study / "levels.csv").rename(columns={"objective": "energy", "error": "rel_error"})
     system = make_system("tfim-chain", 6, h=1.0, pbc=True)
-    table = term_table(study, levels, system)
-    assert len(table) == (levels.arm == "imp").sum() and set(table.terms) == {6} and set(table.term) == {"bond"}
+    table = term_table(study, levels, system, arm)
+    dense = (levels.level == 0).sum()                            # level 0, IMP's dense network, starts every arm
+    assert len(table) == dense + ((levels.arm == arm) & (levels.level > 0)).sum()
+    assert set(table.terms) == {6} and set(table.term) == {"bond"}
     ring = [(i, (i + 1) % 6) for i in range(6)]
     for row in table.itertuples():
-        with np.load(study / "levels" / f"level_{row.level:02d}" / f"imp_seed{row.seed}.mask.npz") as npz:
+        name = "imp" if row.level == 0 else arm
+        with np.load(study / "levels" / f"level_{row.level:02d}" / f"{name}_seed{row.seed}.mask.npz") as npz:
             keep_NM = npz["layers.0/kernel"]
         spanned = sum(any(keep_NM[i, j] and keep_NM[k, j] for j in range(keep_NM.shape[1])) for i, k in ring)
         assert row.terms_covered == spanned

@@ -65,6 +65,7 @@ class LotterySummary:
         terms: the interaction terms (bonds; the toric code's plaquettes) each IMP ticket spans
             (``physlens.studies.lottery_terms.term_table``), one row per (level, seed), or None.
         rescue: the rescue interventions (``physlens.studies.lottery_rescue``), four rows per seed, or None.
+        terms_random: ``terms`` for the networks of iterative random pruning, or None when that arm was not run.
     """
 
     study: dict
@@ -84,6 +85,7 @@ class LotterySummary:
     regrowth: pd.DataFrame | None = None
     terms: pd.DataFrame | None = None
     rescue: pd.DataFrame | None = None
+    terms_random: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The pruning curve ``curve``: one row per (level, arm), density and median/min/max relative error."""
@@ -91,8 +93,8 @@ class LotterySummary:
 
     def write_tables(self, folder: Path | str) -> None:
         """Write the summary tables as CSV into ``folder`` (each file atomically): ``curve``, ``claims``,
-        ``fit`` and ``transition`` (when measured), ``filters_extent``, ``terms``, ``observables`` and, for the toric
-        code, ``filters_stabilisers``; numbers to ``CSV_FLOAT``."""
+        ``fit`` and ``transition`` (when measured), ``filters_extent``, ``terms`` (and ``terms_random_prune``),
+        ``observables`` and, for the toric code, ``filters_stabilisers``; numbers to ``CSV_FLOAT``."""
         tables = {"curve": self.curve, "claims": self.claims, "filters_extent": self.extent.to_frame()}
         if self.fit is not None:
             tables["fit"] = self.fit.to_frame()
@@ -104,6 +106,8 @@ class LotterySummary:
             tables["observables"] = _rounded(self.observables)
         if self.terms is not None:
             tables["terms"] = self.terms
+        if self.terms_random is not None:
+            tables["terms_random_prune"] = self.terms_random
         for name, table in tables.items():
             atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format=CSV_FLOAT))
 

@@ -213,8 +213,11 @@ def summarize(out: Path | str) -> LotterySummary:
     observables = measure(out)
     claims = _claims(curve, dense)
     terms = term_table(out, levels, system)
-    extra = ([] if isinstance(system, ToricCode) else [_jump_claim(observables)]) + (
-        [term_claim(terms)] if "rel_sem" not in levels else [])
+    terms_random = term_table(out, levels, system, "random_prune") if (levels.arm == "random_prune").any() else None
+    exact = "rel_sem" not in levels
+    extra = ([] if isinstance(system, ToricCode) else [_jump_claim(observables)]) + ([term_claim(terms)] if exact else [])
+    if exact and terms_random is not None:
+        extra.append(term_claim(terms_random, " under iterative random pruning"))
     if extra:
         claims = pd.concat([claims, pd.DataFrame(extra)], ignore_index=True)
     regrowth, regrowth_claims = _regrowth(out)
@@ -222,4 +225,4 @@ def summarize(out: Path | str) -> LotterySummary:
         claims = pd.concat([claims, pd.DataFrame(regrowth_claims)], ignore_index=True)
     return LotterySummary(study, levels, curve, dense, fit, transition, claims, filter_level, kernel_NM,
                           keep_NM, unit_filters(kernel_NM, keep_NM, system), overlap, system, observables, regrowth,
-                          terms, _rescues(out))
+                          terms, _rescues(out), terms_random)

@@ -41,14 +41,16 @@ def interaction_terms(system: SpinSystem) -> tuple[str, np.ndarray]:
     return "bond", system.bonds
 
 
-def term_table(out: Path, levels: pd.DataFrame, system: SpinSystem) -> pd.DataFrame:
-    """One row per IMP ticket of ``levels`` (the study's finished networks): ``level``, ``seed``, ``density``, ``rho``
-    (kept first-layer weights per spin), ``rel_error``, ``term`` (the terms' name) and the counts of
-    ``TermCoverage.to_row`` against ``interaction_terms(system)``."""
+def term_table(out: Path, levels: pd.DataFrame, system: SpinSystem, arm: str = "imp") -> pd.DataFrame:
+    """One row per network of ``arm`` (default the IMP tickets; ``random_prune`` is the other arm pruned level by
+    level) in ``levels`` (the study's finished networks), from the dense network of level 0 on (every arm's start):
+    ``level``, ``seed``, ``density``, ``rho`` (kept first-layer weights per spin), ``rel_error``, ``term`` (the
+    terms' name) and the counts of ``TermCoverage.to_row`` against ``interaction_terms(system)``."""
     name, terms_EK = interaction_terms(system)
     rows = []
-    for ticket in levels[levels.arm == "imp"].sort_values(["seed", "level"]).itertuples():
-        mask = level_mask(out / "levels", ticket.level, "imp", ticket.seed)
+    chosen = levels[(levels.arm == arm) | ((levels.level == 0) & (levels.arm == "imp"))]
+    for ticket in chosen.sort_values(["seed", "level"]).itertuples():
+        mask = level_mask(out / "levels", ticket.level, ticket.arm, ticket.seed)
         keep_NM = mask.leaves()[first_layer_path(mask)]
         rows.append({"level": int(ticket.level), "seed": int(ticket.seed), "density": ticket.density,
                      "rho": float(np.count_nonzero(keep_NM)) / system.n_sites, "rel_error": ticket.rel_error,
@@ -56,11 +58,12 @@ def term_table(out: Path, levels: pd.DataFrame, system: SpinSystem) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def term_claim(terms: pd.DataFrame) -> dict:
+def term_claim(terms: pd.DataFrame, pruned_by: str = "") -> dict:
     """Per seed: the level where the first term is no longer spanned, and the level of the largest step up in
-    log10 relative error; the claim holds when the two coincide for every seed that loses a term."""
+    log10 relative error; the claim holds when the two coincide for every seed that loses a term. ``pruned_by``
+    names the arm in the question when it is not IMP (e.g. " under iterative random pruning")."""
     name = terms.term.iloc[0] if len(terms) else "term"
-    question = f"Each seed's largest error step comes where the first {name} loses its last filter"
+    question = f"Each seed's largest error step{pruned_by} comes where the first {name} loses its last filter"
     found, details = [], []
     for seed, rows in terms.groupby("seed"):
         rows = rows.sort_values("level").reset_index(drop=True)
