@@ -40,3 +40,17 @@ def test_the_section_names_the_terms_it_counts():
     assert section.title == "Which plaquettes of the Hamiltonian the tickets span"
     assert section.tables[0].labels["terms_covered"] == "plaquettes spanned"
     plt.close("all")
+
+
+def test_iterative_random_pruning_is_drawn_beside_imp_with_its_own_first_lost_terms():
+    random = _terms().assign(terms_covered=lambda t: t.terms_covered - 2 * t.level)   # loses bonds sooner
+    fig = terms_figure(_terms(), random)
+    orange = [line for ax in fig.axes for line in ax.get_lines() if line.get_color() == "#e67e22"]
+    spanned = [line for line in orange if "spanned" in line.get_label()]
+    assert len(spanned) == 3 and len(orange) == 6, "one spanned-count and one error line per seed"
+    np.testing.assert_array_equal(spanned[0].get_ydata(), random[random.seed == 0].sort_values("level").terms_covered)
+    plt.close(fig)
+    section = terms_section(_terms(), random=random)
+    assert [len(t.frame) for t in section.tables] == [2, 3, 12]
+    assert section.tables[1].frame.level.tolist() == [1, 1, 1], "random pruning's first lost bond per seed"
+    plt.close("all")

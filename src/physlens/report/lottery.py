@@ -320,7 +320,7 @@ def report(summary: LotterySummary, notes: str = "", nav: list[tuple[str, str]] 
     if summary.regrowth is not None and summary.observables is not None:
         sections.append(regrowth_section(summary.regrowth, summary.observables))
     if summary.terms is not None and len(summary.terms):
-        sections.append(terms_section(summary.terms, summary.rescue))
+        sections.append(terms_section(summary.terms, summary.rescue, summary.terms_random))
     tables = [Table(summary.extent.to_frame().query("n_kept > 0"), "Extent of each surviving filter")]
     text = (f"IMP ticket of the first seed at level {summary.filter_level} (the sparsest level whose median error is "
             f"below the geometric mean of the best and worst IMP medians): {int(summary.keep_NM.sum())} of "

@@ -3,11 +3,12 @@
 Draws ``term_table`` of ``physlens.studies.lottery_terms`` (``summary.terms``): against ρ, the number of the
 Hamiltonian's terms (bonds; the toric code's plaquettes) some surviving filter spans and the units by support (on
 exactly one term, one site, wider), above each seed's relative error with the level where its first term is lost
-marked.
+marked. Where the study ran iterative random pruning (``summary.terms_random``), its terms spanned and errors are
+drawn beside IMP's.
 
 Usage::
 
-    section = terms_section(summary.terms, summary.rescue)
+    section = terms_section(summary.terms, summary.rescue, summary.terms_random)
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ def first_lost(terms: pd.DataFrame) -> pd.DataFrame:
     return lost.groupby("seed", as_index=False).first()
 
 
-def terms_figure(terms: pd.DataFrame) -> plt.Figure:
+def terms_figure(terms: pd.DataFrame, random: pd.DataFrame | None = None) -> plt.Figure:
     """Top: terms spanned and units by support against ρ, per seed. Bottom: relative error, the first lost term
-    marked by a ring."""
+    marked by a ring. ``random``: the same table for iterative random pruning, whose terms spanned and errors are
+    drawn in orange."""
     term = terms.term.iloc[0]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.4), sharex=True)
     lost = first_lost(terms).set_index("seed")
@@ -54,6 +56,12 @@ def terms_figure(terms: pd.DataFrame) -> plt.Figure:
         if seed in lost.index:
             bottom.plot(lost.rho[seed], lost.rel_error[seed], "o", ms=9, mfc="none", color="#c0392b",
                         label=f"first {term} lost" if k == 0 else None)
+    for k, (seed, rows) in enumerate(() if random is None else random.sort_values("level").groupby("seed")):
+        style = ("-", "--", ":", "-.")[k % 4]
+        spanned.plot(rows.rho, rows.terms_covered, style, lw=1.2, color="#e67e22",
+                     label=f"{term}s spanned, random pruning, seed {seed}")
+        bottom.plot(rows.rho, rows.rel_error, style, lw=1, color="#e67e22",
+                    label=f"random pruning, seed {seed}")
     n_terms = int(terms.terms.iloc[0])
     spanned.set_ylim(0, 1.05 * n_terms)
     spanned.set_ylabel(f"{term}s spanned (of {n_terms})", color="#c0392b")
@@ -71,9 +79,10 @@ def terms_figure(terms: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def terms_section(terms: pd.DataFrame, rescue: pd.DataFrame | None = None) -> Section:
-    """The section: the figure, the first lost term per seed, the rescue interventions (when run) and the whole
-    table."""
+def terms_section(terms: pd.DataFrame, rescue: pd.DataFrame | None = None,
+                  random: pd.DataFrame | None = None) -> Section:
+    """The section: the figure, the first lost term per seed (of IMP and, given ``random``, of iterative random
+    pruning), the rescue interventions (when run) and the whole table."""
     term = terms.term.iloc[0]
     columns = _columns(term)
     rescue_columns = {"seed": "seed", "arm": "network", "level": "level", "rho": "ρ",
@@ -81,6 +90,9 @@ def terms_section(terms: pd.DataFrame, rescue: pd.DataFrame | None = None) -> Se
                       "rel_error": "relative error (exact)", "lost_terms": f"lost {term}s (sites)"}
     tables = [Table(first_lost(terms)[list(columns)], f"The first ticket of each seed that spans fewer {term}s than "
                     "the Hamiltonian has", labels=columns)]
+    if random is not None:
+        tables.append(Table(first_lost(random)[list(columns)], f"The first network of iterative random pruning of each "
+                            f"seed that spans fewer {term}s than the Hamiltonian has", labels=columns))
     if rescue is not None:
         tables.append(Table(rescue[list(rescue_columns)], f"Rescue (physlens prune-rescue): IMP's tickets one level "
                             f"before and at the first lost {term}; that ticket given back the weights that make one unit "
@@ -94,8 +106,9 @@ def terms_section(terms: pd.DataFrame, rescue: pd.DataFrame | None = None) -> Se
         f"Which {term}s of the Hamiltonian the tickets span",
         f"A hidden unit spans a {term} when it keeps first-layer weights on all its sites; counted here against "
         f"{what}. For every IMP ticket: the {term}s some unit spans, and the alive units by the sites they read.",
-        figures=[Figure(terms_figure(terms), f"Top: {term}s spanned (red, right axis), units reading exactly one {term}'s sites "
+        figures=[Figure(terms_figure(terms, random), f"Top: {term}s spanned (red, right axis; orange: iterative random "
+                        f"pruning, when run), units reading exactly one {term}'s sites "
                         "(blue), and of the other units those on one site (grey) and on more than two (green), "
                         "against ρ; one line style per seed. Bottom: each seed's relative energy error, the ticket "
-                        f"where its first {term} is lost ringed.")],
+                        f"where its first {term} is lost ringed (orange: iterative random pruning).")],
         tables=tables)
