@@ -127,7 +127,8 @@ def lottery_summary(kind: str, size: int, units: int, seed: int) -> SimpleNamesp
                            filter_level=3, kernel_NM=kernel_NM, keep_NM=keep_NM,
                            extent=unit_filters(kernel_NM, keep_NM, system), overlap=overlap, system=system,
                            regrowth=_climb(observables) if kind == "tfim-chain" else None,
-                           terms=terms, rescue=rescue if kind == "tfim-chain" else None)
+                           terms=terms, rescue=rescue if kind == "tfim-chain" else None,
+                           terms_random=terms.assign(terms_covered=terms.terms_covered // 2) if kind == "tfim-chain" else None)
 
 
 def _climb(observables: pd.DataFrame) -> pd.DataFrame:
