@@ -34,7 +34,7 @@ def test_bad_executor_settings():
 
 
 TASKS = '''
-import pathlib, sys, time
+import pathlib, signal, sys, time
 from physlens.studies.executors import LocalExecutor
 from physlens.termination import raise_on_sigterm
 
@@ -50,6 +50,10 @@ def task(i):
     return i
 
 if __name__ == "__main__":
+    # A test runner started in the background ignores SIGINT, and exec keeps an ignored signal ignored: give this
+    # study the interrupt a user's shell delivers, whatever the runner's process inherited.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     raise_on_sigterm()
     with LocalExecutor(2) as ex:
         for _ in ex.map(task, list(range(6))):
