@@ -43,11 +43,16 @@ def test_study_page_lists_every_model_that_did_not_converge_and_every_grid_cell(
 
 def test_outcomes_count_each_way_a_model_ended_and_add_up():
     from physlens.report.hidden_units import outcomes
+    from physlens.report.hidden_units import OUTCOME_LABELS
+    from physlens.studies.hidden_units_checks import OUTCOMES, failure_anatomy
+
+    assert set(OUTCOME_LABELS) == set(OUTCOMES), "every outcome has its column"
 
     models = pd.DataFrame({
+        "N": 8, "alpha": 2, "seed": range(6),
         "converged": [True, True, False, False, False, False],
         "state": ["converged", "finished", "failed", "failed", "finished", "failed"],
         "reason": ["", "", "collapsed: ε = 1.56, …", "FloatingPointError: nan", "", None]})
-    row = outcomes(models).iloc[0]
+    row = outcomes(failure_anatomy(models, pd.DataFrame())).iloc[0]
     assert row.tolist() == [6, 2, 1, 1, 2]
     assert row.iloc[1:].sum() == row["models"]

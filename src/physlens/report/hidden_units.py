@@ -229,16 +229,18 @@ def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def outcomes(models: pd.DataFrame) -> pd.DataFrame:
-    """One row counting how the models of ``models`` (columns ``converged``, ``state``, ``reason``) ended: converged
-    (ε < tol), ended collapsed onto a few configurations, spent the step budget with ε ≥ tol, or stopped by an
-    error. The last four columns add up to the first."""
-    failed = models["state"].eq("failed") & ~models["converged"]
-    collapsed = failed & models["reason"].fillna("").str.startswith("collapsed")
-    return pd.DataFrame([{"models": len(models), "converged (ε < tol)": int(models["converged"].sum()),
-                          "ended collapsed": int(collapsed.sum()),
-                          "step budget spent (ε ≥ tol)": int((~models["converged"] & ~failed).sum()),
-                          "stopped by an error": int((failed & ~collapsed).sum())}])
+OUTCOME_LABELS = {"converged": "converged (ε < tol)", "collapsed": "ended collapsed",
+                  "stalled": "step budget spent (ε ≥ tol)", "error": "stopped by an error"}
+"""Column names of ``outcomes`` for the outcomes of ``physlens.studies.hidden_units_checks.OUTCOMES``."""
+
+
+def outcomes(anatomy: pd.DataFrame) -> pd.DataFrame:
+    """One row counting the models of ``anatomy`` (the study's ``failure_anatomy``: one row per model with its
+    ``outcome``) and how they ended: converged, ended collapsed onto a few configurations, spent the step budget
+    with ε ≥ tol, or stopped by an error. The last four columns add up to the first."""
+    counts = anatomy["outcome"].value_counts()
+    return pd.DataFrame([{"models": len(anatomy),
+                          **{label: int(counts.get(name, 0)) for name, label in OUTCOME_LABELS.items()}}])
 
 
 def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFrame], meta: list[str],
@@ -246,14 +248,13 @@ def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFr
     """The study page from ``collect`` tables and ``hidden_units_summary`` results; ``config`` shown as a table."""
     models = tables["models"]
     ok = models[models["converged"]]
-    counts = outcomes(models)
     not_ok = models[~models["converged"]][["N", "alpha", "seed", "mode", "state", "steps", "eps", "reason"]]
     sizes = ", ".join(str(n) for n in RECOVERY_SIZES if n in set(ok["N"]))
     trained = set(tables["history"]["N"]) if len(tables["history"]) else {10}
     n_history = 10 if 10 in trained else max(trained)
     return Report("Hidden units of RBM quantum states on Heisenberg rings", [
         Section("Models", "Models that did not reach ε < tol are recorded and excluded from every aggregate.",
-                tables=[Table(counts, "How the models trained so far ended"),
+                tables=[Table(outcomes(summaries["anatomy"]), "How the models trained so far ended"),
                         Table(summaries["by_size"], "Per ring size N and α: models, converged, fraction of important units",
                               keep_empty_rows=True),
                         Table(not_ok, "Models that did not converge", keep_empty_rows=True)]),

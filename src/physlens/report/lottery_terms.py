@@ -24,6 +24,10 @@ from physlens.report.html import Figure, Section  # noqa: E402
 from physlens.report.tables import Table  # noqa: E402
 
 
+SEED_STYLES = ("-", "--", ":", "-.")
+"""Line style of each seed, the same for IMP and for iterative random pruning."""
+
+
 def _columns(term: str) -> dict[str, str]:
     return {"seed": "seed", "level": "level", "rho": "ρ", "rel_error": "relative error",
             "terms_covered": f"{term}s spanned", "terms": f"{term}s", "units_alive": "units alive",
@@ -47,7 +51,7 @@ def terms_figure(terms: pd.DataFrame, random: pd.DataFrame | None = None) -> plt
     lost = first_lost(terms).set_index("seed")
     spanned = top.twinx()
     for k, (seed, rows) in enumerate(terms.sort_values("level").groupby("seed")):
-        style = ("-", "--", ":", "-.")[k % 4]
+        style = SEED_STYLES[k % len(SEED_STYLES)]
         spanned.plot(rows.rho, rows.terms_covered, style, lw=2, color="#c0392b", label=f"{term}s spanned, seed {seed}")
         top.plot(rows.rho, rows.term_units, style, color="#2980b9", label=f"units on one {term}, seed {seed}")
         top.plot(rows.rho, rows.single_site_units, style, color="#7f8c8d", label=f"one-site units, seed {seed}")
@@ -57,7 +61,7 @@ def terms_figure(terms: pd.DataFrame, random: pd.DataFrame | None = None) -> plt
             bottom.plot(lost.rho[seed], lost.rel_error[seed], "o", ms=9, mfc="none", color="#c0392b",
                         label=f"first {term} lost" if k == 0 else None)
     for k, (seed, rows) in enumerate(() if random is None else random.sort_values("level").groupby("seed")):
-        style = ("-", "--", ":", "-.")[k % 4]
+        style = SEED_STYLES[k % len(SEED_STYLES)]
         spanned.plot(rows.rho, rows.terms_covered, style, lw=1.2, color="#e67e22",
                      label=f"{term}s spanned, random pruning, seed {seed}")
         bottom.plot(rows.rho, rows.rel_error, style, lw=1, color="#e67e22",

@@ -222,13 +222,13 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
 
 def _num(value: float, spec: str) -> str:
     """``value`` formatted by ``spec``, or "–" where it is undefined (NaN)."""
-    return "–" if not np.isfinite(value) else format(value, spec)
+    return "–" if np.isnan(value) else format(value, spec)
 
 
 def _markdown(frame: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(("–" if np.isnan(v) else f"{v:.4g}") if isinstance(v, float) else str(v) for v in row) + " |"
+    rows = ["| " + " | ".join(_num(v, ".4g") if isinstance(v, float) else str(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])

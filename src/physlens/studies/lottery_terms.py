@@ -48,7 +48,7 @@ def term_table(out: Path, levels: pd.DataFrame, system: SpinSystem, arm: str = "
     terms' name) and the counts of ``TermCoverage.to_row`` against ``interaction_terms(system)``."""
     name, terms_EK = interaction_terms(system)
     rows = []
-    chosen = levels[(levels.arm == arm) | ((levels.level == 0) & (levels.arm == "imp"))]
+    chosen = levels[(levels.arm == arm) | (levels.level == 0)]    # level 0 holds only IMP's dense networks
     for ticket in chosen.sort_values(["seed", "level"]).itertuples():
         mask = level_mask(out / "levels", ticket.level, ticket.arm, ticket.seed)
         keep_NM = mask.leaves()[first_layer_path(mask)]
