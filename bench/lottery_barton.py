@@ -20,7 +20,7 @@ from physlens.lens.mask import Mask
 from physlens.quantum.masked_training import ExactProblem, init_params, make_energy_and_grad, train_masked, unstack_trees
 from physlens.quantum.monte_carlo_problem import MonteCarloProblem
 from physlens.quantum.vmc_masked_training import train_masked_vmc
-from physlens.studies.lottery import PRESETS
+from physlens.studies.lottery_config import PRESETS
 
 
 def seconds_per_step(config, steps: int, warmup: int) -> dict:

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import os
-import types
 
 import jax
 import numpy as np
@@ -15,7 +14,8 @@ from physlens.errors import PhyslensError
 from physlens.lens.mask import Mask
 from physlens.quantum.systems import TFIMChain
 from physlens.report.lottery import write_report
-from physlens.studies.lottery import StudyConfig, run_study
+from physlens.studies.lottery import run_study
+from physlens.studies.lottery_config import StudyConfig
 from physlens.studies.lottery_summary import summarize
 
 CONFIG = StudyConfig.preset("tiny", steps=25, rounds=3)
@@ -141,23 +141,6 @@ def test_late_rewinding_to_a_longer_dense_run(tmp_path, monkeypatch):
         dataclasses.replace(config, rewind_step=41)
 
 
-def test_config_validation_and_toml(tmp_path):
-    with pytest.raises(PhyslensError):
-        StudyConfig.preset("nope")
-    with pytest.raises(PhyslensError):
-        dataclasses.replace(CONFIG, rewind_step=CONFIG.steps + 1)
-    with pytest.raises(PhyslensError, match="needs mode = 'sampled' training"):
-        dataclasses.replace(CONFIG, evaluation="sampled")
-    with pytest.raises(PhyslensError, match="allowed: exact, sampled"):
-        dataclasses.replace(CONFIG, evaluation="dmrg")
-    with pytest.raises(PhyslensError, match="2\\^36 basis states, more than the 262,144 an exact study sums over"):
-        StudyConfig.preset("barton-6x6-a1", evaluation="exact")
-    path = tmp_path / "study.toml"
-    path.write_text('preset = "tiny"\nrounds = 2\nseeds = [4]\n')
-    config = StudyConfig.from_toml(path)
-    assert config.rounds == 2 and tuple(config.seeds) == (4,) and config.system == "tfim-chain"
-
-
 def test_pruning_a_network_trained_by_netket(tmp_path, monkeypatch):
     """A NetKet RBM trained by plain NetKet and saved as NetKet users do: level 0 continues from its weights,
     the tickets rewind to them, only its kernel is pruned, and the re-initialised control starts afresh."""
@@ -195,15 +178,3 @@ def test_pruning_a_network_trained_by_netket(tmp_path, monkeypatch):
     assert not np.allclose(reinit_start, trained["Dense"]["kernel"] * masks1["Dense"]["kernel"][1])
     assert "netket.RBM:alpha=1" in (tmp_path / "netket" / "study.json").read_text()
 
-
-def test_a_sampled_study_runs_dmrg_once(monkeypatch):
-    """The reference a study folder records is reused on resume; only a new folder runs DMRG."""
-    config = StudyConfig.preset("barton-6x6-a1")
-    calls = []
-    monkeypatch.setattr(study_module, "dmrg_ground_state",
-                        lambda system, chi: calls.append(chi) or types.SimpleNamespace(energy=-1.5, method="DMRG (stub)"))
-    recorded = config.build_problem({"e0": -115.25, "reference": "DMRG (recorded)"})
-    assert (recorded.e0, recorded.reference, calls) == (-115.25, "DMRG (recorded)", [])
-    fresh = config.build_problem({})
-    assert (fresh.e0, fresh.reference, calls) == (-1.5, "DMRG (stub)", [256])
-    assert (fresh.samples, fresh.chains, fresh.n_sites, fresh.unit) == (16_384, 16, 36, "J")

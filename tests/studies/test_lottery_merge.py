@@ -10,7 +10,8 @@ import pytest
 
 from physlens.errors import PhyslensError
 from physlens.lens.lottery import level_mask
-from physlens.studies.lottery import StudyConfig, run_study
+from physlens.studies.lottery import run_study
+from physlens.studies.lottery_config import StudyConfig
 from physlens.studies.lottery_merge import merge_studies
 from physlens.studies.lottery_summary import summarize
 

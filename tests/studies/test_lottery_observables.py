@@ -1,4 +1,4 @@
-"""Barton et al.'s presets, and a study in their protocol measured: magnetisations and fidelities by full sums,
+"""A study in Barton et al.'s protocol measured: magnetisations and fidelities by full sums,
 and by sampling for a lattice treated as too large to sum."""
 
 import json
@@ -12,26 +12,10 @@ import pytest
 from physlens.lens.lottery import level_params
 from physlens.quantum.monte_carlo_problem import MonteCarloProblem
 from physlens.report.lottery import write_report
-from physlens.studies.lottery import BARTON, PRESETS, StudyConfig, run_study
+from physlens.studies.lottery import run_study
+from physlens.studies.lottery_config import BARTON, StudyConfig
 from physlens.studies.lottery_observables import measure
 from physlens.studies.lottery_summary import summarize
-
-
-@pytest.mark.parametrize("name, weights", [("barton-4x4-a1", 256), ("barton-4x4-a2.5", 640), ("barton-4x4-a5", 1280),
-                                           ("barton-4x4-a8", 2048), ("barton-6x6-a1", 1296), ("barton-toric-a8", 2592)])
-def test_presets_build_the_papers_networks(name, weights):
-    config = PRESETS[name]
-    n_sites = config.build_system().hilbert.size
-    params = config.build_model().init(jax.random.PRNGKey(2), np.ones((1, n_sites)))["params"]
-    assert list(params) == ["layers.0"] and list(params["layers.0"]) == ["kernel"]
-    kernel = np.asarray(params["layers.0"]["kernel"])
-    assert kernel.size == config.prunable_weights == weights
-    assert np.std(kernel) == pytest.approx(0.01, rel=0.1)
-    assert config.prunable_weights * 0.88 ** config.rounds / n_sites < 1
-    assert (config.optimizer, config.mode, config.learning_rate, config.diag_shift, config.fraction, config.rounding) == \
-        ("sr", "sampled", 0.008, 1e-3, 0.12, "nearest")
-    assert config.rewind_step == config.dense_steps and config.controls_from == "init"
-    assert config.evaluation == ("sampled" if n_sites > 18 else "exact")     # 2^36 states on 6×6: Monte Carlo
 
 
 CONFIG = StudyConfig(system="tfim-chain", size=6, system_params={"h": 1.0, "pbc": True}, widths=(12,), dense_steps=40,

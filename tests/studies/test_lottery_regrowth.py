@@ -9,7 +9,8 @@ import pytest
 from physlens.errors import PhyslensError
 from physlens.lens.lottery import level_params, params_from
 from physlens.lens.mask import Mask
-from physlens.studies.lottery import BARTON, StudyConfig, run_study
+from physlens.studies.lottery import run_study
+from physlens.studies.lottery_config import BARTON, StudyConfig
 from physlens.studies.lottery_regrowth import hysteresis, regrow, regrowth_start
 
 CONFIG = StudyConfig(system="tfim-chain", size=6, system_params={"h": 1.0, "pbc": True}, widths=(12,), dense_steps=40,

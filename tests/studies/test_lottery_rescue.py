@@ -9,7 +9,8 @@ import pytest
 
 from physlens.errors import PhyslensError
 from physlens.lens.mask import Mask
-from physlens.studies.lottery import StudyConfig, run_study
+from physlens.studies.lottery import run_study
+from physlens.studies.lottery_config import StudyConfig
 from physlens.studies.lottery_rescue import rescue_masks, write_rescue
 from physlens.studies.lottery_summary import summarize
 

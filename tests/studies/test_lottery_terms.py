@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from physlens.quantum.systems import make_system
-from physlens.studies.lottery import StudyConfig, run_study
+from physlens.studies.lottery import run_study
+from physlens.studies.lottery_config import StudyConfig
 from physlens.studies.lottery_terms import interaction_terms, term_claim, term_table
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from physlens.errors import PhyslensError
 from physlens.quantum.plaquette_network import plaquette_network
-from physlens.studies.lottery import PRESETS
+from physlens.studies.lottery_config import PRESETS
 from physlens.studies.plaquette_tickets import plaquette_start, run_plaquette_check
 
 CONFIG = dataclasses.replace(PRESETS["barton-toric-a8"], size=2, widths=(40,), seeds=(0,), samples=256)

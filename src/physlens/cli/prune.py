@@ -28,12 +28,12 @@ from physlens.cli.common import (ModelOption, ParamOption, SizeOption, SystemOpt
 from physlens.errors import PhyslensError
 
 if TYPE_CHECKING:
-    from physlens.studies.lottery import StudyConfig
+    from physlens.studies.lottery_config import StudyConfig
 
 
 def _base_config(target: str, system: str | None, size: int | None, params: list[str] | None, model: str | None):
     from physlens.runs import Run
-    from physlens.studies.lottery import PRESETS, StudyConfig
+    from physlens.studies.lottery_config import PRESETS, StudyConfig
 
     saved = system is not None or size is not None or bool(params) or model is not None
     if target in PRESETS and not saved:
@@ -77,7 +77,8 @@ def _controls(text: str) -> tuple[str, ...]:
 
 
 def _summary_table(summary) -> Table:
-    how = "Monte Carlo energies against DMRG" if summary.study.get("reference") else "exact energies"
+    reference = summary.study.get("reference", "")
+    how = f"Monte Carlo energies against {reference.split(' (')[0].split(',')[0]}" if reference else "exact energies"
     table = Table(title=f"lottery tickets on {summary.study['system']} {summary.study['size']} ({how})")
     for col in ("level", "arm", "density", "median rel. error", "min", "max"):
         table.add_column(col, justify="right")
@@ -122,7 +123,7 @@ def run_prune(config: StudyConfig, out: Path, force: bool = False, progress: boo
 
 def prune_command(
     target: Annotated[str, typer.Argument(metavar="TARGET", help="a preset (tfim-4x4, tfim-chain, toric-code, tiny; Barton et al.'s "
-                                                                   "figures: barton-4x4-a1, -a2.5, -a5, -a8, barton-6x6-a1, barton-toric-a8), an FFNN run "
+                                                                   "figures: barton-4x4-a1, -a2.5, -a5, -a8, barton-6x6-a1, barton-10x10-a1, -a2.5, -a5, barton-toric-a8), an FFNN run "
                                                                    "directory, a TOML config, or a saved NetKet network "
                                                                    "(.mpack/.msgpack with --system, --size, --model)")],
     rounds: Annotated[Optional[int], typer.Option(help="pruning rounds R")] = None,
@@ -144,8 +145,8 @@ def prune_command(
 ) -> None:
     """Find lottery tickets: IMP with rewinding and its controls; writes levels, tables and report.html.
 
-    Energies are exact full sums where the basis fits (2^18 states); beyond it (barton-6x6-a1) Monte Carlo estimates
-    against a DMRG reference.
+    Energies are exact full sums where the basis fits (2^18 states); beyond it (barton-6x6-a1, barton-10x10-…) Monte
+    Carlo estimates against a reference energy (DMRG, or the paper's own for 10×10).
 
     From a saved network the dense level continues from its weights and the tickets rewind to them. A finished study
     asked for controls it lacks (--controls, --control-levels; every other setting the same) trains just those."""
@@ -304,6 +305,6 @@ def register(app: typer.Typer) -> None:
 def demo(out: Path, force: bool = False) -> None:
     """The ``prune`` part of ``physlens demo``: a 3-round pruning curve of a 6-site TFIM chain, written to ``out``
     (the same study there is resumed; anything else is refused unless ``force`` moves it aside)."""
-    from physlens.studies.lottery import StudyConfig
+    from physlens.studies.lottery_config import StudyConfig
 
     run_prune(StudyConfig.preset("tiny"), out, force=force)

@@ -366,6 +366,7 @@ def write_overview(summaries: dict[str, LotterySummary], path: Path | str, notes
     at = len(sections) - len(summaries)
     sections[at:at] = [universality_section(family) for family in families(summaries)]
     sampled = [name for name, s in summaries.items() if s.study.get("reference")]
-    meta = ["energies exact (full sums over the basis)" + (f"; Monte Carlo against DMRG for {', '.join(sampled)}"
+    meta = ["energies exact (full sums over the basis)" + (f"; Monte Carlo against the reference energy its page "
+                                                          f"names (DMRG or published) for {', '.join(sampled)}"
                                                           if sampled else ", never sampled")]
     return Report("Lottery tickets in neural quantum states", sections, meta).write(path)

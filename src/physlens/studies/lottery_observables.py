@@ -42,12 +42,12 @@ from physlens.quantum.masked_training import ExactProblem, param_template
 from physlens.runs import atomic_write_text, dataclass_from_dict
 
 if TYPE_CHECKING:
-    from physlens.studies.lottery import StudyConfig
+    from physlens.studies.lottery_config import StudyConfig
 
 
 def study_config(out: Path) -> StudyConfig:
     """The ``StudyConfig`` recorded in ``out/study.json`` (fields it predates take their defaults)."""
-    from physlens.studies.lottery import StudyConfig
+    from physlens.studies.lottery_config import StudyConfig
 
     study = json.loads((out / "study.json").read_text())
     names = {f.name for f in dataclasses.fields(StudyConfig)}

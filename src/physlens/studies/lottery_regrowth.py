@@ -38,7 +38,8 @@ from physlens.quantum.fidelity import fidelity
 from physlens.quantum.magnetisation import flip_index, magnetisations
 from physlens.quantum.masked_training import ExactProblem, make_energy_and_grad, param_template
 from physlens.runs import atomic_write_bytes, atomic_write_text
-from physlens.studies.lottery import StudyConfig, batch_trainer, study_inits
+from physlens.studies.lottery import batch_trainer, study_inits
+from physlens.studies.lottery_config import StudyConfig
 from physlens.studies.lottery_observables import study_config
 
 HYSTERESIS_FACTOR = 2.0

@@ -34,7 +34,7 @@ from physlens.quantum.systems import ToricCode
 from physlens.quantum.vmc_masked_training import train_masked_vmc
 
 if TYPE_CHECKING:
-    from physlens.studies.lottery import StudyConfig
+    from physlens.studies.lottery_config import StudyConfig
 
 
 def plaquette_start(config: StudyConfig, weight: float) -> tuple[dict, Mask]:
