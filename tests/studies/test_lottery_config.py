@@ -58,9 +58,10 @@ def test_presets_build_the_papers_networks(name, weights):
     assert config.evaluation == ("sampled" if n_sites > 18 else "exact")     # 2^36 states on 6×6: Monte Carlo
 
 
-def test_10x10_presets_are_figures_1_and_2():
-    """The paper's rounds per width (``fig_2.ipynb``: 54, 60, 65), its critical-point E0, and the α = 5 controls at
-    exactly the weight counts its ``fig_1.ipynb`` densities give — the 12 % ``rint`` rule applied by the library's own pruning."""
+def test_10x10_presets_are_figures_1_and_2(monkeypatch, tmp_path):
+    """The paper's rounds per width (``fig_2.ipynb``: 54, 60, 65), the α = 5 controls at exactly the weight counts
+    its ``fig_1.ipynb`` densities give — the 12 % ``rint`` rule applied by the library's own pruning — and E0 by
+    DMRG at χ = 512, or the paper's own E0 from a TOML that names it."""
     assert [PRESETS[f"barton-10x10-a{a}"].rounds for a in ("1", "2.5", "5")] == [54, 60, 65]
     config = PRESETS["barton-10x10-a5"]
     assert (config.size, config.system_params, config.widths) == (10, {"h": 3.04438, "pbc": False}, (500,))
@@ -73,9 +74,17 @@ def test_10x10_presets_are_figures_1_and_2():
         kept[level] = mask.kept
     assert [kept[level] for level in config.control_levels] == \
         [int(round(d * 50_000)) for d in PAPER_FIG1_CONTROL_DENSITIES]          # 44,000 … 20 weights, every one
+    calls = []
+    monkeypatch.setattr(config_module, "dmrg_ground_state",
+                        lambda system, chi: calls.append((system.hilbert.size, chi))
+                        or types.SimpleNamespace(energy=-321.1, method="DMRG (stub)"))
     problem = config.build_problem({})
-    assert problem.e0 == pytest.approx(-321.1395417101927, rel=1e-15) and "fig_1.ipynb" in problem.reference
-    assert (problem.n_sites, problem.unit) == (100, "J")
+    assert (problem.e0, problem.n_sites, problem.unit, calls) == (-321.1, 100, "J", [(100, 512)])
+    path = tmp_path / "paper-axis.toml"
+    path.write_text('preset = "barton-10x10-a5"\nreference_energy = -321.1395417101927\n'
+                    'reference_source = "Barton et al., fig_1.ipynb"\n')
+    paper = StudyConfig.from_toml(path).build_problem({})
+    assert (paper.e0, paper.reference, len(calls)) == (-321.1395417101927, "Barton et al., fig_1.ipynb", 1)
 
 
 def test_a_published_reference_needs_its_source_and_a_sampled_study():
