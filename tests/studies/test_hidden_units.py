@@ -76,13 +76,18 @@ def test_killed_study_resumes_to_identical_tables(reference, tmp_path):
     assert report.exit_code == 0, report.output
     assert len(list((out / "results").glob("*.parquet"))) == done_before, "--report-only trains nothing"
     partial = read_tables(out)["models"]
-    assert len(partial) == done_before and f"{done_before} of the 8 models stored so far" in (out / "report.html").read_text()
+    assert len(partial) == done_before and f"{done_before} of the 8 models of this grid stored so far (" in (out / "report.html").read_text()
     keys = ["N", "alpha", "seed"]
     same = read_tables(reference)["models"].merge(partial[keys]).reset_index(drop=True)
     pd.testing.assert_frame_equal(partial, same, check_exact=True)
     result = runner.invoke(app, [*ARGS, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert_same_tables(read_tables(out), read_tables(reference))
+    one_seed = [*ARGS[:ARGS.index("--seeds")], "--seeds", "1", *ARGS[ARGS.index("--seeds") + 2:]]
+    smaller = runner.invoke(app, [*one_seed, "--report-only", "--out", str(out)])
+    assert smaller.exit_code == 0, smaller.output
+    assert "4 of the 4 models of this grid stored so far (--report-only; the rest not trained yet); 4 more from earlier, " \
+           "larger grids in this folder" in (out / "report.html").read_text()
 
 
 @pytest.mark.slow  # the Dask executor itself: tests/studies/test_executors.py

@@ -57,8 +57,11 @@ def study_hidden_units(
     config = {k: v for k, v in vars(study).items() if k != "out"}
     if report_only:  # reads stored results only and writes every table atomically: safe beside a running study
         tables = hidden_units.stored_tables(study)
-        meta = [f"{len(tables['models'])} of the {len(study.tasks())} models stored so far (--report-only; the rest "
-                "not trained yet)"]
+        grid = {(t.n, t.alpha, t.seed) for t in study.tasks()}
+        stored = sum(key in grid for key in zip(tables["models"].N, tables["models"].alpha, tables["models"].seed))
+        other = len(tables["models"]) - stored
+        meta = [f"{stored} of the {len(grid)} models of this grid stored so far (--report-only; the rest not trained "
+                "yet)" + (f"; {other} more from earlier, larger grids in this folder" if other else "")]
         summaries = hidden_units_summary.write_study_outputs(out, tables, meta, config)
     else:
         pool = make_executor(executor, workers, scheduler)
