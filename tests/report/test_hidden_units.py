@@ -42,8 +42,7 @@ def test_study_page_lists_every_model_that_did_not_converge_and_every_grid_cell(
 
 
 def test_outcomes_count_each_way_a_model_ended_and_add_up():
-    from physlens.report.hidden_units import outcomes
-    from physlens.report.hidden_units import OUTCOME_LABELS
+    from physlens.report.hidden_units import OUTCOME_LABELS, outcomes
     from physlens.studies.hidden_units_checks import OUTCOMES, failure_anatomy
 
     assert set(OUTCOME_LABELS) == set(OUTCOMES), "every outcome has its column"

@@ -77,8 +77,8 @@ def _controls(text: str) -> tuple[str, ...]:
 
 
 def _summary_table(summary) -> Table:
-    reference = summary.study.get("reference", "")
-    how = f"Monte Carlo energies against {reference.split(' (')[0].split(',')[0]}" if reference else "exact energies"
+    reference = summary.study.get("reference")
+    how = f"Monte Carlo energies against {reference}" if reference else "exact energies"
     table = Table(title=f"lottery tickets on {summary.study['system']} {summary.study['size']} ({how})")
     for col in ("level", "arm", "density", "median rel. error", "min", "max"):
         table.add_column(col, justify="right")

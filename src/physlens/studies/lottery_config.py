@@ -285,6 +285,7 @@ PRESETS.update({
 ``barton-4x4-a{1,2.5,5}`` the same protocol at the widths of Fig. 1–2 (which the paper runs on 10×10), each down to
 ρ < 1; ``barton-6x6-a1`` α = 1 on 6×6 (1,296 weights, 29 rounds to ρ < 1), Monte Carlo energies against DMRG;
 ``barton-10x10-a{1,2.5,5}`` Fig. 1–2 itself (10,000, 25,000, 50,000 weights; 54, 60, 65 rounds), Monte Carlo energies
-against DMRG at χ = 512: 4.7–19 h per IMP arm on one core here, ready for an accelerator; ``barton-toric-a8`` Fig. 4 (3×3 toric code, α = 8, 2,592 weights, 53 rounds) with the step counts of the
-code's toric-code example (2,000 dense, 200 per level, 10 discarded per chain, single spin and star flips half and
-half); its controls at ρ ≈ 16 (level 17), 8 and 1."""
+against DMRG at χ = 512: 4.7–19 h per IMP arm on one core here, ready for an accelerator; ``barton-toric-a8`` Fig. 4
+(3×3 toric code, α = 8, 2,592 weights, 53 rounds) with the step counts of the code's toric-code example (2,000 dense,
+200 per level, 10 discarded per chain, single spin and star flips half and half); its controls at ρ ≈ 16 (level 17),
+8 and 1."""
