@@ -27,3 +27,16 @@ def test_tables_hold_only_the_sizes_both_protocols_studied():
         assert set(table.frame["N"]) == {12} and len(table.frame) == 4
     np.testing.assert_allclose(sorted(per_alpha.tables[0].frame.frac_mean), [0.32, 0.32, 0.52, 0.52])
     assert "Importance along training" not in [s.title for s in report.sections]
+
+
+def test_the_sampled_stop_table_shows_the_one_iteration_rule():
+    along = pd.DataFrame({"N": [12, 12], "alpha": [2, 2], "seed": [0, 0], "step": [0, 250], "eps": [0.4, 0.01],
+                          "energy": [-3.2, -5.3], "frac_important": [0.0, 0.3], "rho": [0.9, 0.6],
+                          "max_energy_impact": [0.0, 0.2], "weight_sz0": [1.0, 1.0]})
+    stops = pd.DataFrame({"protocol": "rbm-paper", "window": [1, 50], "N": 12, "alpha": 2, "models": 4, "collapsed": [0, 2],
+                          "step_offset_median": 60.0, "eps_median": 6e-3, "frac_mean": [0.26, 0.3], "frac_std": 0.07,
+                          "paper_frac": 0.53, "rho_mean": 0.8})
+    report = comparison_report(_tables(), along, pd.DataFrame({"protocol": ["rbm-paper"]}), ["synthetic"], stops)
+    section = next(s for s in report.sections if s.title == "Importance along training")
+    assert len(section.tables) == 1 and section.tables[0].frame["frac_mean"].tolist() == [0.26]
+    assert "would have stopped" in section.tables[0].caption

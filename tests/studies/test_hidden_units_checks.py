@@ -8,7 +8,8 @@ import pandas as pd
 
 from physlens.runs import Run
 from physlens.studies.hidden_units_checks import (criterion_summary, exact_checks, failure_anatomy, failure_summary,
-                                                  sampled_criterion)
+                                                  importance_at_sampled_stop, sampled_criterion,
+                                                  sampled_stop_summary)
 
 E0 = -5.387390917445205
 """The exact ground-state energy of the 12-site Heisenberg ring (J = 1), the reference of the run below."""
@@ -94,3 +95,31 @@ def test_the_sampled_rule_fires_where_the_estimate_first_falls_below_tol():
     assert (first.sampled_but_exact_above_tol, first.sampled_but_collapsed) == (2, 1)
     assert np.isclose(first.exact_eps_then_median, (1.3 + 4e-3) / 2)
     assert summary[summary.window == 5].iloc[0].converged_sampled == 1
+
+
+def test_the_analysis_where_the_sampled_rule_stops_is_the_nearest_snapshot():
+    snapshot_steps = [0, 100, 200, 300]
+    along = pd.DataFrame([{"N": 12, "alpha": 2, "seed": seed, "step": step, "energy": -5.0 + step / 1000,
+                           "eps": 0.1 / (1 + step), "frac_important": step / 400, "rho": 0.2 + step / 1000,
+                           "max_energy_impact": step / 1000}
+                          for seed in (0, 1, 2, 4) for step in snapshot_steps])
+    along.loc[(along.seed == 2) & (along.step == 300), "energy"] = 3.0
+    criteria = pd.DataFrame({"N": 12, "alpha": 2, "seed": [0, 1, 2, 3, 4], "window": 1,
+                             "sampled_step": [150, np.nan, 290, 40, 210]})
+    stops = importance_at_sampled_stop(criteria, along).set_index("seed")
+    # seed 1 never met the sampled rule, seed 3 kept no snapshots; seed 0's tie goes to the earlier snapshot
+    assert stops.index.tolist() == [0, 2, 4]
+    assert stops["snapshot_step"].tolist() == [100, 300, 200]
+    assert stops["collapsed"].tolist() == [False, True, False]
+    assert stops.loc[4, "frac_important"] == 0.5 and stops.loc[4, "eps"] == 0.1 / 201
+    summary = sampled_stop_summary(stops.reset_index()).iloc[0]
+    assert (summary.models, summary.collapsed, summary.step_offset_median) == (3, 1, 10)
+    # the collapsed snapshot is left out of the means: seeds 0 and 4 alone
+    assert np.isclose(summary.frac_mean, (0.25 + 0.5) / 2) and np.isclose(summary.frac_std, np.std([0.25, 0.5], ddof=1))
+    assert np.isclose(summary.rho_mean, (0.3 + 0.4) / 2) and np.isclose(summary.eps_median, (0.1 / 101 + 0.1 / 201) / 2)
+
+
+def test_no_snapshots_give_an_empty_table():
+    criteria = pd.DataFrame({"N": [12], "alpha": [2], "seed": [0], "window": [1], "sampled_step": [150.0]})
+    assert importance_at_sampled_stop(criteria, pd.DataFrame()).empty
+    assert sampled_stop_summary(importance_at_sampled_stop(criteria, pd.DataFrame())).empty

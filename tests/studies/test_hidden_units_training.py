@@ -1,6 +1,9 @@
 """Importance along training: every snapshot analysed, checked against a hand-zeroed NetKet RBM."""
 
+import shutil
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from physlens.quantum import protocols
@@ -64,3 +67,13 @@ def test_stored_tables_are_reused(study):
     again = along_training(study, TAU)
     assert stored.stat().st_mtime_ns == before
     assert first.equals(again)
+
+
+@pytest.mark.parametrize(("steps", "analysed"), [(90, True), (0, False)])
+def test_a_model_that_ended_collapsed_is_analysed_one_ended_by_an_exception_is_not(study, tmp_path, steps, analysed):
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy, ignore=shutil.ignore_patterns("along", "along.parquet"))
+    result = copy / "results" / "N06-a1-s00.parquet"
+    pd.read_parquet(result).assign(state="failed", steps=steps, converged=False).to_parquet(result)
+    table = along_training(copy, TAU)
+    assert (table["step"].tolist() == [0, 30, 60]) if analysed else table.empty

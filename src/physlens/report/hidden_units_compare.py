@@ -1,9 +1,10 @@
 """The page that sets two training protocols of the hidden-unit study side by side (and the paper's numbers).
 
 Draws the tables of ``physlens.studies.hidden_units_compare.compare`` and, when given, the
-importance-along-training table of ``physlens.studies.hidden_units_training``.
+importance-along-training table of ``physlens.studies.hidden_units_training`` and the analysis where a
+stopping rule read off the sampled estimate would have stopped (``hidden_units_compare.sampled_stops``).
 
-    comparison_report(tables, along, protocol_table, meta).write("docs/studies/hidden-units-compare/report.html")
+    comparison_report(tables, along, protocol_table, meta, stops).write("docs/studies/hidden-units-compare/report.html")
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
@@ -59,31 +61,58 @@ def _networks(models: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+EPS_BINS = np.logspace(-3.5, 0.5, 17)
+"""Bins of ε (four per decade) over which the median along-training curves are taken."""
+
+
 def _along(along: pd.DataFrame) -> plt.Figure:
-    fig, (ax_f, ax_i, ax_w) = plt.subplots(1, 3, figsize=(14, 3.8))
-    for (n, alpha, seed), group in along.groupby(["N", "alpha", "seed"]):
-        colour, style = f"C{int(alpha)}", "-" if n == along["N"].max() else ":"
-        label = f"N = {n}, α = {alpha}" if seed == along["seed"].min() else None
-        ax_f.plot(group["eps"], group["frac_important"], style, marker=".", ms=3, color=colour, lw=1, label=label)
-        ax_i.plot(group["eps"], group["max_energy_impact"], style, marker=".", ms=3, color=colour, lw=1)
-        ax_w.plot(group["step"], group["weight_sz0"], style, marker=".", ms=3, color=colour, lw=1)
-    ax_w.set(xlabel="training step", ylabel="Born weight with total S^z = 0", ylim=(-0.02, 1.02),
-             title="Weight in the ground state's sector")
-    for ax in (ax_f, ax_i):
-        ax.set(xscale="log", xlabel="ε at the snapshot")
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.2))
+    (ax_f, ax_r), (ax_i, ax_w) = axes
+    sizes = sorted(along["N"].unique())
+    for n, colour in zip(sizes, (f"C{i}" for i in range(10))):
+        at = along[along["N"] == n]
+        kept = at[at["energy"] <= 0]
+        for ax, y in ((ax_f, "frac_important"), (ax_r, "rho"), (ax_i, "max_energy_impact")):
+            ax.scatter(kept["eps"], kept[y], s=5, alpha=0.25, color=colour, lw=0)
+            median = kept.groupby(pd.cut(kept["eps"], EPS_BINS), observed=True).agg(eps=("eps", "median"),
+                                                                                    y=(y, "median"), count=(y, "size"))
+            median = median[median["count"] >= 3]
+            ax.plot(median["eps"], median["y"], "-o", ms=3, color=colour, label=f"N = {n}")
+        for _, model in at.groupby(["alpha", "seed"]):
+            ax_w.plot(model["step"], model["weight_sz0"], color=colour, lw=0.6, alpha=0.5)
+        ax_w.plot([], [], color=colour, label=f"N = {n}")
+    for ax, name, title in ((ax_f, "m′ / M", "Fraction of important units (τ = 0.3)"),
+                            (ax_r, "ρ", "Energy–correlation impact correlation ρ"),
+                            (ax_i, "largest |ΔE_j| / |E|", "Largest single-unit impact")):
+        ax.set(xscale="log", xlabel="ε at the snapshot", ylabel=name, title=title)
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.invert_xaxis()
-    ax_i.set(yscale="log", ylabel="largest |ΔE_j| / |E|", title="Largest single-unit impact along training")
+    ax_i.set_yscale("log")
     ax_i.axhline(0.3, color="k", ls=":", lw=0.8)
-    ax_f.set(ylabel="m′ / M", title="Fraction of important units along training")
-    ax_f.legend(fontsize=7)
+    ax_w.set(xlabel="training step", ylabel="Born weight with total S^z = 0", ylim=(-0.02, 1.02),
+             title="Weight in the ground state's sector")
+    ax_f.legend(fontsize=8)
+    ax_w.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def _stop_tables(stops: pd.DataFrame | None) -> list[Table]:
+    if stops is None or stops.empty:
+        return []
+    one = stops[stops["window"] == 1]
+    return [Table(one[["protocol", "N", "alpha", "models", "collapsed", "step_offset_median", "eps_median",
+                       "frac_mean", "frac_std", "paper_frac", "rho_mean"]],
+                  "Where a rule stopping at the first iteration whose sampled ε is below 1e-3 would have stopped: "
+                  "the analysis at the snapshot nearest that step (median offset in steps), per N and α — models, "
+                  "how many of those snapshots were collapsed (exact energy above 0 J, left out of the rest), their "
+                  "median exact ε, m′/M (mean, sd) and mean ρ, with the paper's m′/M at N = 12. Averages of the "
+                  "sampled ε over 50 and 200 iterations are in sampled_stop.csv.")]
+
+
 def comparison_report(tables: dict[str, pd.DataFrame], along: pd.DataFrame, protocols: pd.DataFrame,
-                      meta: list[str]) -> Report:
-    """The comparison page (see the module docstring); ``along`` may be empty."""
+                      meta: list[str], stops: pd.DataFrame | None = None) -> Report:
+    """The comparison page (see the module docstring); ``along`` and ``stops`` may be empty."""
     by_alpha = tables["by_alpha"]
     common = set.intersection(*(set(g["N"]) for _, g in by_alpha.groupby("protocol"))) if len(by_alpha) else set()
     shown = by_alpha[by_alpha["N"].isin(common)] if common else by_alpha
@@ -118,8 +147,12 @@ def comparison_report(tables: dict[str, pd.DataFrame], along: pd.DataFrame, prot
         sections.append(Section(
             "Importance along training", "The analysis repeated at parameter snapshots kept during paper-protocol "
             "training (exact sums at each snapshot): does importance appear only near convergence?",
-            [Figure(_along(along), "Left: m′/M against ε at each snapshot (ε falls to the right), one line per model; "
-                    "solid: the largest N, dotted: smaller. Middle: the largest single-unit impact |ΔE_j|/|E|. Right: the Born "
-                    "weight of the total-S^z = 0 configurations against the step; a model whose weight leaves the "
-                    "sector has moved onto states the single-flip Markov chains do not visit.")]))
+            [Figure(_along(along), "Each point one snapshot of one model (α = "
+                    f"{', '.join(str(a) for a in sorted(along['alpha'].unique()))} and all seeds together; ε falls to "
+                    "the right), coloured by ring size N; lines: the median over the snapshots in each quarter decade of "
+                    "ε (three or more). Snapshots whose exact energy is above 0 J (collapsed onto the polarised "
+                    "configurations) are left out of these three panels. Lower right: the Born weight of the "
+                    "total-S^z = 0 configurations against the step, one line per model; a model whose weight leaves "
+                    "the sector has moved onto states the single-flip Markov chains do not visit.")],
+            _stop_tables(stops)))
     return Report("Hidden units under two training protocols", sections, meta)

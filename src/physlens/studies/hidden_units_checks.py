@@ -12,6 +12,8 @@ configurations (E = +N/4 J, C_zz(r) = 1/4 at every r) while the chains report a 
     failure_summary(anatomy)                           # per (N, α): converged, collapsed, stalled
     criteria = sampled_criterion(history, checks_table)   # the rule read off the Monte Carlo estimate instead
     criterion_summary(criteria)                        # per (N, α): what that rule would have counted
+    stops = importance_at_sampled_stop(criteria, along)  # the analysis where that rule would have stopped
+    sampled_stop_summary(stops)                        # per (N, α): m′/M and ρ there
 """
 
 from __future__ import annotations
@@ -150,3 +152,48 @@ def criterion_summary(criteria: pd.DataFrame, tol: float = 1e-3) -> pd.DataFrame
                      "sampled_but_collapsed": int(sampled["collapsed_then"].astype(bool).sum()),
                      "exact_eps_then_median": sampled["exact_eps_then"].median() if len(sampled) else np.nan})
     return pd.DataFrame(rows)
+
+
+def importance_at_sampled_stop(criteria: pd.DataFrame, along: pd.DataFrame) -> pd.DataFrame:
+    """The hidden-unit analysis where the sampled rule would have stopped training, per model.
+
+    For each model of ``criteria`` (``sampled_criterion``, any windows) whose sampled rule fired and whose
+    parameter snapshots were analysed (``along``: ``hidden_units_training.along_training``), the snapshot nearest
+    ``sampled_step`` (the earlier on a tie): ``snapshot_step``, its exact ``eps``, ``collapsed`` (its exact
+    energy above 0 J, as for a check), ``frac_important``, ``rho`` and ``max_energy_impact``. What a study
+    stopping at the sampled rule would have analysed, to within half the snapshot spacing.
+    """
+    keys = ["N", "alpha", "seed"]
+    columns = [*keys, "window", "sampled_step", "snapshot_step", "eps", "collapsed", "frac_important", "rho",
+               "max_energy_impact"]
+    if criteria.empty or along.empty:
+        return pd.DataFrame(columns=columns)
+    snapshots = {key: own.sort_values("step") for key, own in along.groupby(keys)}
+    rows = []
+    for r in criteria[criteria["sampled_step"].notna()].itertuples(index=False):
+        own = snapshots.get((r.N, r.alpha, r.seed))
+        if own is None:
+            continue
+        s = own.iloc[int(np.argmin(np.abs(own["step"].to_numpy() - r.sampled_step)))]
+        rows.append({"N": r.N, "alpha": r.alpha, "seed": r.seed, "window": r.window, "sampled_step": r.sampled_step,
+                     "snapshot_step": int(s["step"]), "eps": float(s["eps"]), "collapsed": bool(s["energy"] > 0),
+                     "frac_important": float(s["frac_important"]), "rho": float(s["rho"]),
+                     "max_energy_impact": float(s["max_energy_impact"])})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def sampled_stop_summary(stops: pd.DataFrame) -> pd.DataFrame:
+    """Per (window, N, α) of ``importance_at_sampled_stop``: the models, how many of their snapshots were
+    collapsed, the median distance |snapshot step − sampled step|, and over the snapshots not collapsed the
+    median exact ε, m′/M (mean and sd) and the mean ρ."""
+    columns = ["window", "N", "alpha", "models", "collapsed", "step_offset_median", "eps_median", "frac_mean",
+               "frac_std", "rho_mean"]
+    rows = []
+    for (window, n, alpha), group in stops.groupby(["window", "N", "alpha"]):
+        kept = group[~group["collapsed"].astype(bool)]
+        rows.append({"window": window, "N": n, "alpha": alpha, "models": len(group),
+                     "collapsed": int(group["collapsed"].astype(bool).sum()),
+                     "step_offset_median": (group["snapshot_step"] - group["sampled_step"]).abs().median(),
+                     "eps_median": kept["eps"].median(), "frac_mean": kept["frac_important"].mean(),
+                     "frac_std": kept["frac_important"].std(), "rho_mean": kept["rho"].mean()})
+    return pd.DataFrame(rows, columns=columns)

@@ -11,7 +11,11 @@ reads each study's stored tables (never retrains) and returns, per protocol:
   important units alone and by the rest alone (mean E_important/E and E_rest/E); with the paper's
   values where it gives them;
 - ``fits``: m′ = a·N^k fitted to seed averages, per (protocol, α), beside the paper's k;
-- ``window``: the τ range where k < 1, per protocol.
+- ``window``: the τ range where k < 1, per protocol;
+
+and ``write_comparison`` adds ``along`` (importance along training, from every study that kept parameter
+snapshots) and ``sampled_stop``: per (protocol, window, N, α), m′/M and ρ at the snapshot nearest the step where
+the stopping rule read off the sampled estimate would have stopped (``hidden_units_checks``), beside the paper's.
 
     tables = compare(studies); write_comparison("docs/studies/hidden-units-compare", tables)
 """
@@ -27,6 +31,8 @@ from physlens.errors import PhyslensError
 from physlens.quantum.registry import entry_for
 from physlens.quantum.train import load
 from physlens.studies.bookkeeping import record_settings
+from physlens.studies.hidden_units_checks import (CRITERION_WINDOWS, importance_at_sampled_stop, sampled_criterion,
+                                                  sampled_stop_summary)
 from physlens.studies.hidden_units_summary import converged, seed_averaged_scaling, sublinear_window, tau_sensitivity
 
 KIND = "hidden-units comparison"
@@ -99,6 +105,20 @@ def compare(studies: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
             "window": pd.concat(windows, ignore_index=True)}
 
 
+def sampled_stops(out: str | Path, along: pd.DataFrame) -> pd.DataFrame:
+    """``sampled_stop_summary`` of the study in ``out`` (its stored exact checks and sampled history) at its
+    analysed snapshots ``along``, for every window of ``CRITERION_WINDOWS``; with the paper's m′/M where it gives
+    one. Empty when the study stored no checks (full-sum training) or kept no snapshots."""
+    out = Path(out)
+    if along.empty or not (out / "checks.parquet").exists() or not (out / "history.parquet").exists():
+        return pd.DataFrame()
+    history, checks = pd.read_parquet(out / "history.parquet"), pd.read_parquet(out / "checks.parquet")
+    criteria = pd.concat([sampled_criterion(history, checks, window=w) for w in CRITERION_WINDOWS], ignore_index=True)
+    summary = sampled_stop_summary(importance_at_sampled_stop(criteria, along))
+    paper = [PAPER_FRACTION_N12.get(a, np.nan) if n == 12 else np.nan for n, a in zip(summary["N"], summary["alpha"])]
+    return summary.assign(paper_frac=paper)
+
+
 def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
     """``compare`` the studies, add importance along training (from every study that kept snapshots), and write
     the tables (CSV) and ``report.html`` into ``out``."""
@@ -110,14 +130,17 @@ def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[st
     out = Path(out)
     record_settings(out, KIND, {"studies": {p: str(folder) for p, folder in studies.items()}})
     tables = compare(studies)
-    along = [along_training(folder).assign(protocol=p) for p, folder in studies.items()
-             if any(Path(folder).glob("runs/*/snapshots"))]
-    tables["along"] = pd.concat(along, ignore_index=True) if along else pd.DataFrame()
+    along = {p: along_training(folder).assign(protocol=p) for p, folder in studies.items()
+             if any(Path(folder).glob("runs/*/snapshots"))}
+    tables["along"] = pd.concat(along.values(), ignore_index=True) if along else pd.DataFrame()
+    stops = [sampled_stops(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
+    stops = [frame for frame in stops if len(frame)]
+    tables["sampled_stop"] = pd.concat(stops, ignore_index=True) if stops else pd.DataFrame()
     for name, frame in tables.items():
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
     protocols = pd.DataFrame([{"protocol": p, "study": Path(folder).name,
                                "settings": PROTOCOLS[p].summary if p in PROTOCOLS else "",
                                "source": PROTOCOLS[p].source if p in PROTOCOLS else ""} for p, folder in studies.items()])
     meta = ["every number an exact sum over each model's basis; energies in J (H = J Σ S_i·S_{i+1}, spin-1/2)"]
-    comparison_report(tables, tables["along"], protocols, meta).write(out / "report.html")
+    comparison_report(tables, tables["along"], protocols, meta, tables["sampled_stop"]).write(out / "report.html")
     return tables

@@ -58,8 +58,9 @@ def analyse_snapshots(run: Run, tau: float = DEFAULT_TAU) -> pd.DataFrame:
 
 def along_training(out: str | Path, tau: float = DEFAULT_TAU) -> pd.DataFrame:
     """Analyse the snapshots of every model of the study in ``out`` whose result is stored (models still
-    training are left for a later call); returns and writes ``along.parquet`` (columns of
-    ``analyse_snapshots`` plus ``N``, ``alpha``, ``seed``, ``state``)."""
+    training are left for a later call), those that ended collapsed or diverged included — their snapshots are
+    states like any other — but not those ended by an exception before a step; returns and writes
+    ``along.parquet`` (columns of ``analyse_snapshots`` plus ``N``, ``alpha``, ``seed``, ``state``)."""
     out = Path(out)
     frames = []
     for result in sorted((out / "results").glob("*.parquet")):
@@ -70,7 +71,7 @@ def along_training(out: str | Path, tau: float = DEFAULT_TAU) -> pd.DataFrame:
             continue
         row = pd.read_parquet(result).iloc[0]
         run_dir = out / "runs" / task
-        if row["state"] == "failed" or not (run_dir / "snapshots").is_dir():
+        if (row["state"] == "failed" and row["steps"] == 0) or not (run_dir / "snapshots").is_dir():
             continue
         frame = analyse_snapshots(load(run_dir), tau).assign(N=int(row["N"]), alpha=int(row["alpha"]),
                                                              seed=int(row["seed"]), state=row["state"])
