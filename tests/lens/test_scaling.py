@@ -40,3 +40,10 @@ def test_degenerate_fits_are_flagged_not_perfect(x, y):
     """Two distinct sizes, or no variance in y: R² and SE are undefined, never 1 and 0."""
     fit = power_law_fit(x, y)
     assert fit.degenerate and np.isnan(fit.r2) and np.isnan(fit.k_se) and np.isnan(fit.a_se)
+
+
+@pytest.mark.parametrize("x, y", [([8, 12], [0.2, 0.2]), ([8, 10, 12, 14], [3.7, 3.7, 3.7, 3.7])])
+def test_equal_values_fit_a_slope_of_exactly_zero(x, y):
+    """No variance in y: the power law is the constant y itself, k = 0 exactly (not a rounding residue)."""
+    fit = power_law_fit(x, y)
+    assert fit.k == 0.0 and fit.a == y[0] and fit.degenerate

@@ -59,7 +59,9 @@ def power_law_fit(x_B: np.ndarray, y_B: np.ndarray) -> PowerLawFit:
     resid = ly - design @ coef
     ss_tot = np.sum((ly - ly.mean()) ** 2)
     a = float(np.exp(coef[0]))
-    if np.unique(lx).size < 3 or ss_tot == 0:
+    if ss_tot == 0:  # every y equal: the slope is exactly 0 (least squares leaves rounding of order 1e-16)
+        return PowerLawFit(float(y_B[keep][0]), 0.0, float("nan"), float("nan"), float("nan"), n, excluded, True)
+    if np.unique(lx).size < 3:
         return PowerLawFit(a, float(coef[1]), float("nan"), float("nan"), float("nan"), n, excluded, True)
     cov = np.sum(resid**2) / (n - 2) * np.linalg.inv(design.T @ design)
     log_a_se, k_se = np.sqrt(np.diag(cov))
