@@ -31,7 +31,7 @@ def test_tables_hold_only_the_sizes_both_protocols_studied():
 
 def test_the_sampled_stop_table_shows_the_one_iteration_rule():
     along = pd.DataFrame({"N": [12, 12], "alpha": [2, 2], "seed": [0, 0], "step": [0, 250], "eps": [0.4, 0.01],
-                          "energy": [-3.2, -5.3], "frac_important": [0.0, 0.3], "rho": [0.9, 0.6],
+                          "energy": [-3.2, -5.3], "collapsed": False, "frac_important": [0.0, 0.3], "rho": [0.9, 0.6],
                           "max_energy_impact": [0.0, 0.2], "weight_sz0": [1.0, 1.0]})
     stops = pd.DataFrame({"protocol": "rbm-paper", "window": [1, 50], "N": 12, "alpha": 2, "models": 4, "collapsed": [0, 2],
                           "step_offset_median": 60.0, "eps_median": 6e-3, "frac_mean": [0.26, 0.3], "frac_std": 0.07,

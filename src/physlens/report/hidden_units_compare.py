@@ -71,7 +71,7 @@ def _along(along: pd.DataFrame) -> plt.Figure:
     sizes = sorted(along["N"].unique())
     for n, colour in zip(sizes, (f"C{i}" for i in range(10))):
         at = along[along["N"] == n]
-        kept = at[at["energy"] <= 0]
+        kept = at[~at["collapsed"]]
         for ax, y in ((ax_f, "frac_important"), (ax_r, "rho"), (ax_i, "max_energy_impact")):
             ax.scatter(kept["eps"], kept[y], s=5, alpha=0.25, color=colour, lw=0)
             median = kept.groupby(pd.cut(kept["eps"], EPS_BINS), observed=True).agg(eps=("eps", "median"),

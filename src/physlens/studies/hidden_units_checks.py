@@ -10,7 +10,7 @@ configurations (E = +N/4 J, C_zz(r) = 1/4 at every r) while the chains report a 
     checks = exact_checks(run)                         # step, energy (J), eps, collapsed
     anatomy = failure_anatomy(models, checks_table)    # one row per model: how its training ended
     failure_summary(anatomy)                           # per (N, α): converged, collapsed, stalled
-    criteria = sampled_criterion(history, checks_table)   # the rule read off the Monte Carlo estimate instead
+    criteria = sampled_criteria(history, checks_table)    # the rule read off the Monte Carlo estimate instead
     criterion_summary(criteria)                        # per (N, α): what that rule would have counted
     stops = importance_at_sampled_stop(criteria, along)  # the analysis where that rule would have stopped
     sampled_stop_summary(stops)                        # per (N, α): m′/M and ρ there
@@ -33,6 +33,11 @@ OUTCOMES = ("converged", "collapsed", "stalled", "error")
 ``status.json``); missed it otherwise (stopped short of tol, or drifting away from it); an exception."""
 
 
+def is_collapsed(energy: Any) -> Any:
+    """Whether an exact energy (J, a number or an array) is that of a collapsed state: above 0 J (ε > 1)."""
+    return energy > 0.0
+
+
 def exact_checks(run: Run) -> pd.DataFrame:
     """The exact (full-sum) energy checks logged along ``run``'s training, shape (checks, 4): ``CHECK_COLUMNS``.
 
@@ -45,7 +50,7 @@ def exact_checks(run: Run) -> pd.DataFrame:
     e0 = run.reference["energy"]
     step, energy = (np.asarray(column) for column in zip(*rows))
     return pd.DataFrame({"step": step.astype(int), "energy": energy, "eps": np.abs(energy - e0) / abs(e0),
-                         "collapsed": energy > 0.0})
+                         "collapsed": is_collapsed(energy)})
 
 
 def outcome(model: Any) -> str:
@@ -133,10 +138,20 @@ def sampled_criterion(history: pd.DataFrame, checks: pd.DataFrame, tol: float = 
         hits = steps.loc[steps["eps"].rolling(window).mean().to_numpy() < tol, "step"]
         if len(hits):
             step = int(hits.min())
-            nearest = own.iloc[int(np.argmin(np.abs(own["step"].to_numpy() - step)))]
+            nearest = _nearest(own, step)
             row.update(sampled_step=step, exact_eps_then=float(nearest["eps"]), collapsed_then=bool(nearest["collapsed"]))
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def sampled_criteria(history: pd.DataFrame, checks: pd.DataFrame, tol: float = 1e-3) -> pd.DataFrame:
+    """``sampled_criterion`` for every window of ``CRITERION_WINDOWS``, in one table (told apart by ``window``)."""
+    return pd.concat([sampled_criterion(history, checks, tol, window=w) for w in CRITERION_WINDOWS], ignore_index=True)
+
+
+def _nearest(rows: pd.DataFrame, step: float) -> pd.Series:
+    """The row of ``rows`` (sorted by ``step``) whose step is nearest ``step``, the earlier on a tie."""
+    return rows.iloc[int(np.argmin(np.abs(rows["step"].to_numpy() - step)))]
 
 
 def criterion_summary(criteria: pd.DataFrame, tol: float = 1e-3) -> pd.DataFrame:
@@ -174,9 +189,9 @@ def importance_at_sampled_stop(criteria: pd.DataFrame, along: pd.DataFrame) -> p
         own = snapshots.get((r.N, r.alpha, r.seed))
         if own is None:
             continue
-        s = own.iloc[int(np.argmin(np.abs(own["step"].to_numpy() - r.sampled_step)))]
+        s = _nearest(own, r.sampled_step)
         rows.append({"N": r.N, "alpha": r.alpha, "seed": r.seed, "window": r.window, "sampled_step": r.sampled_step,
-                     "snapshot_step": int(s["step"]), "eps": float(s["eps"]), "collapsed": bool(s["energy"] > 0),
+                     "snapshot_step": int(s["step"]), "eps": float(s["eps"]), "collapsed": bool(is_collapsed(s["energy"])),
                      "frac_important": float(s["frac_important"]), "rho": float(s["rho"]),
                      "max_energy_impact": float(s["max_energy_impact"])})
     return pd.DataFrame(rows, columns=columns)

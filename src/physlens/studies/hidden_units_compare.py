@@ -31,7 +31,7 @@ from physlens.errors import PhyslensError
 from physlens.quantum.registry import entry_for
 from physlens.quantum.train import load
 from physlens.studies.bookkeeping import record_settings
-from physlens.studies.hidden_units_checks import (CRITERION_WINDOWS, importance_at_sampled_stop, sampled_criterion,
+from physlens.studies.hidden_units_checks import (importance_at_sampled_stop, is_collapsed, sampled_criteria,
                                                   sampled_stop_summary)
 from physlens.studies.hidden_units_summary import converged, seed_averaged_scaling, sublinear_window, tau_sensitivity
 
@@ -43,6 +43,11 @@ PAPER_RHO_N12 = {4: (0.34, 0.14), 5: (0.13, 0.26)}
 """ρ (mean ± sd) at N = 12: its peak at α = 4 and α = 5 (same source)."""
 PAPER_K = {2: (0.46, 0.21), 3: (0.41, 0.18), 4: (0.47, 0.11), 5: (0.37, 0.18)}
 """k ± SE of m′ = a·N^k fitted to seed-averaged m′ over N = 8 … 20 (same source; R² 0.47–0.78)."""
+
+
+def _paper_fraction(n: int, alpha: int) -> float:
+    """The paper's m′/M at ring size ``n`` and density ``alpha`` (NaN where it gives none)."""
+    return PAPER_FRACTION_N12.get(alpha, np.nan) if n == 12 else np.nan
 
 
 def _weight_norms(out: Path, models: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +86,7 @@ def _by_alpha(models: pd.DataFrame) -> pd.DataFrame:
         paper_rho = PAPER_RHO_N12.get(alpha) if n == 12 else None
         rows.append({"protocol": protocol, "N": n, "alpha": alpha, "models": len(group), "converged": len(ok),
                      "frac_mean": ok["frac_important"].mean(), "frac_std": ok["frac_important"].std(),
-                     "paper_frac": PAPER_FRACTION_N12.get(alpha, np.nan) if n == 12 else np.nan,
+                     "paper_frac": _paper_fraction(n, alpha),
                      "rho_mean": ok["rho"].mean(), "rho_std": ok["rho"].std(),
                      "paper_rho": paper_rho[0] if paper_rho else np.nan,
                      "eps_median": ok["eps"].median(), "max_impact_median": ok["max_energy_impact"].median(),
@@ -107,16 +112,15 @@ def compare(studies: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
 
 def sampled_stops(out: str | Path, along: pd.DataFrame) -> pd.DataFrame:
     """``sampled_stop_summary`` of the study in ``out`` (its stored exact checks and sampled history) at its
-    analysed snapshots ``along``, for every window of ``CRITERION_WINDOWS``; with the paper's m′/M where it gives
-    one. Empty when the study stored no checks (full-sum training) or kept no snapshots."""
+    analysed snapshots ``along``, for every window of ``hidden_units_checks.CRITERION_WINDOWS``; with the
+    paper's m′/M where it gives one. Empty when the study stored no checks (full-sum training) or kept no
+    snapshots."""
     out = Path(out)
     if along.empty or not (out / "checks.parquet").exists() or not (out / "history.parquet").exists():
         return pd.DataFrame()
     history, checks = pd.read_parquet(out / "history.parquet"), pd.read_parquet(out / "checks.parquet")
-    criteria = pd.concat([sampled_criterion(history, checks, window=w) for w in CRITERION_WINDOWS], ignore_index=True)
-    summary = sampled_stop_summary(importance_at_sampled_stop(criteria, along))
-    paper = [PAPER_FRACTION_N12.get(a, np.nan) if n == 12 else np.nan for n, a in zip(summary["N"], summary["alpha"])]
-    return summary.assign(paper_frac=paper)
+    summary = sampled_stop_summary(importance_at_sampled_stop(sampled_criteria(history, checks), along))
+    return summary.assign(paper_frac=[_paper_fraction(n, a) for n, a in zip(summary["N"], summary["alpha"])])
 
 
 def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
@@ -133,6 +137,8 @@ def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[st
     along = {p: along_training(folder).assign(protocol=p) for p, folder in studies.items()
              if any(Path(folder).glob("runs/*/snapshots"))}
     tables["along"] = pd.concat(along.values(), ignore_index=True) if along else pd.DataFrame()
+    if len(tables["along"]):
+        tables["along"]["collapsed"] = is_collapsed(tables["along"]["energy"])
     stops = [sampled_stops(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
     stops = [frame for frame in stops if len(frame)]
     tables["sampled_stop"] = pd.concat(stops, ignore_index=True) if stops else pd.DataFrame()

@@ -20,8 +20,7 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.scaling import power_law_fit
-from physlens.studies.hidden_units_checks import (CRITERION_WINDOWS, criterion_summary, failure_anatomy,
-                                                  failure_summary, sampled_criterion)
+from physlens.studies.hidden_units_checks import criterion_summary, failure_anatomy, failure_summary, sampled_criteria
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -143,12 +142,12 @@ def summarise(tables: dict[str, pd.DataFrame], taus: npt.ArrayLike = TAUS) -> di
     sensitivity = tau_sensitivity(models, tables["units"], taus)
     checks = tables.get("checks", pd.DataFrame())
     anatomy = failure_anatomy(models, checks)
-    criteria = [sampled_criterion(tables.get("history", pd.DataFrame()), checks, window=w) for w in CRITERION_WINDOWS]
+    criteria = sampled_criteria(tables.get("history", pd.DataFrame()), checks)
     return {"by_size": fraction_by_size(models), "fits": size_scaling(models),
             "fits_seed_mean": seed_averaged_scaling(models), "tau": sensitivity,
             "window": sublinear_window(sensitivity), "alpha": alpha_dependence(models),
             "anatomy": anatomy, "failures": failure_summary(anatomy),
-            "criteria": criterion_summary(pd.concat(criteria, ignore_index=True))}
+            "criteria": criterion_summary(criteria)}
 
 
 def write_study_outputs(out: Path | str, tables: dict[str, pd.DataFrame], meta: list[str],
