@@ -177,3 +177,39 @@ def test_held_controls_unite_controls_and_the_levels_of_sides_with_isolated_cont
     assert _held(("random_prune",), (1, 3), ("reinit",), (4,)) == (("reinit", "random_prune"), (4,))
     assert _held(("reinit",), (), ("random_mask",), (4,)) == (("reinit", "random_mask"), ()), "every level absorbs"
     assert _held(("reinit",), (2,), (), (1, 3)) == (("reinit",), (2,)), "asking for none keeps what is held"
+
+
+def _one_by_one(tmp_path, name, train, control, one_by_one=True, levels=None):
+    config = LotteryConfig(rounds=3, fraction=0.2, controls=CONTROLS, controls_from="init", control_levels=(2,))
+    return run_lottery(tmp_path / name, init_params=[init(0), init(1)], reinit_params=[init(10), init(11)],
+                       train=train, train_control=control, config=config, one_by_one=one_by_one,
+                       on_level=None if levels is None else levels.append)
+
+
+def test_one_by_one_trains_each_dense_network_and_isolated_control_alone_with_a_joint_runs_numbers(tmp_path):
+    train, control, levels = Recorder(), Recorder(), []
+    alone = _one_by_one(tmp_path, "alone", train, control, levels=levels)
+    joint = _one_by_one(tmp_path, "joint", Recorder(), Recorder(), one_by_one=False)
+    assert [len(p) for p, _ in train.calls] == [1, 1, 4, 4, 4], "dense seed by seed, then imp + random_prune of both"
+    assert [len(p) for p, _ in control.calls] == [1] * 6, "level 2's three isolated controls of two seeds, one each"
+    assert levels == [0, 1, 2, 3]
+    assert set(alone.masks) == set(joint.masks) and all(alone.masks[k] == joint.masks[k] for k in joint.masks)
+    assert alone.to_frame().equals(joint.to_frame())
+
+
+def test_one_by_one_keeps_every_finished_network_when_stopped_mid_level(tmp_path):
+    joint = _one_by_one(tmp_path, "joint", Recorder(), Recorder(), one_by_one=False)
+    with pytest.raises(KeyboardInterrupt):
+        _one_by_one(tmp_path, "cut", Recorder(fail_on=1), Recorder())
+    kept = json.loads((tmp_path / "cut" / "level_00" / "level.json").read_text())
+    assert [(row["arm"], row["seed"]) for row in kept] == [("imp", 0)]
+    with pytest.raises(KeyboardInterrupt):
+        _one_by_one(tmp_path, "cut", Recorder(), Recorder(fail_on=4))
+    kept = json.loads((tmp_path / "cut" / "level_02" / "level.json").read_text())
+    assert len(kept) == 4 + 4, "imp and random_prune of both seeds, then four isolated controls"
+    train, control, levels = Recorder(), Recorder(), []
+    resumed = _one_by_one(tmp_path, "cut", train, control, levels=levels)
+    assert [len(p) for p, _ in train.calls] == [4], "only level 3's pruned arms"
+    assert [len(p) for p, _ in control.calls] == [1, 1], "only the two controls the stop cut off"
+    assert levels == [0, 1, 2, 3]
+    assert resumed.to_frame().equals(joint.to_frame())

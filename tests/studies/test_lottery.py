@@ -178,3 +178,31 @@ def test_pruning_a_network_trained_by_netket(tmp_path, monkeypatch):
     assert not np.allclose(reinit_start, trained["Dense"]["kernel"] * masks1["Dense"]["kernel"][1])
     assert "netket.RBM:alpha=1" in (tmp_path / "netket" / "study.json").read_text()
 
+
+
+def test_sr_study_stopped_mid_level_keeps_its_finished_networks_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    config = dataclasses.replace(CONFIG, rounds=1, steps=5, optimizer="sr", mode="sampled", learning_rate=0.01,
+                                 samples=64, chains=4, controls=("reinit",), control_levels=(1,), control_steps=5)
+    whole = run_study(config, tmp_path / "whole")
+    real, calls = study_module.train_masked_vmc, []
+
+    def counted(fail_on):
+        def train(model, system, problem, params, masks, **kwargs):
+            if len(calls) == fail_on:
+                raise KeyboardInterrupt
+            calls.append(len(params))
+            return real(model, system, problem, params, masks, **kwargs)
+        return train
+
+    monkeypatch.setattr(study_module, "train_masked_vmc", counted(fail_on=4))
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path / "cut")
+    assert calls == [1, 1, 2, 1], "each dense network alone, IMP of both seeds together, one reinit control alone"
+    calls.clear()
+    monkeypatch.setattr(study_module, "train_masked_vmc", counted(fail_on=None))
+    resumed = run_study(config, tmp_path / "cut")
+    assert calls == [1], "only the control the stop cut off"
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "cut" / "levels.csv"), pd.read_csv(tmp_path / "whole" / "levels.csv"),
+                                  rtol=0, atol=0)
+    for key, mask in whole.masks.items():
+        assert resumed.masks[key] == mask

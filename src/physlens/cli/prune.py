@@ -6,7 +6,8 @@
     physlens prune mlp.mpack --system tfim-chain --size 8 -p h=1 --model netket.MLP:hidden_dims=[16]
                                                                 # a saved NetKet network: tickets rewind to it
 
-Rerunning the same command on the same ``--out`` resumes: finished levels are kept.
+Rerunning the same command on the same ``--out`` resumes: finished levels are kept, and where training goes network
+by network (SR, or samples) every finished dense network and isolated control too.
 
     physlens prune-plaquette barton-toric-a8 --weights 0.5,1 --seeds 0,1 --steps 2000 --out runs/plaquette
                                                                 # train from the toric code's plaquette mask

@@ -13,10 +13,12 @@ reports an objective (an energy) and a relative error for each. One IMP level r 
   where the ticket starts from θ_k instead (Barton et al.'s ``T_init_imp``).
 
 Level 0 trains the dense network of every seed; every arm of every seed of one
-level is trained in a single ``train`` call. Each finished level is written
-atomically (masks, parameters and a table) under ``out/level_RR/``; ``run_lottery``
-on the same folder skips finished levels, and since every random choice is seeded
-by (seed, level, arm), a resumed run finds the same masks as an uninterrupted one.
+level is trained in a single ``train`` call, or (``one_by_one``, for trainers that go
+network by network) the pruned arms in one call and each dense network and isolated
+control in its own. What a call trained is written atomically (masks, parameters and
+the level's table) under ``out/level_RR/``; ``run_lottery`` on the same folder skips
+finished networks, and since every random choice is seeded by (seed, level, arm), a
+resumed run finds the same masks as an uninterrupted one.
 A folder grows: a later run asking for controls it lacks (``controls``,
 ``control_levels``; every other setting fixed) trains just those beside the arms
 already there, from the same masks and starts a joint run would have used, and the
@@ -269,10 +271,22 @@ def _train_arms(entries: list[tuple], starts: list, train: TrainFn, train_contro
     return TrainedBatch(params, objective_K, error_K, objective_sem_K=sem_K if estimated else None)
 
 
+def _groups(entries: list[tuple], one_by_one: bool) -> list[list[int]]:
+    """Indices of ``entries`` trained together: all in one call, or, ``one_by_one``, the pruned arms in one call
+    and every isolated control in a call of its own."""
+    if not entries:
+        return []
+    if not one_by_one:
+        return [list(range(len(entries)))]
+    pruned = [k for k, (arm, _, _) in enumerate(entries) if arm not in ISOLATED]
+    return ([pruned] if pruned else []) + [[k] for k, (arm, _, _) in enumerate(entries) if arm in ISOLATED]
+
+
 def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,
                 config: LotteryConfig, seeds: Sequence[int] | None = None,
                 prunable: Callable[[str], bool] | Iterable[str] | None = None, train_dense: TrainFn | None = None,
-                train_control: TrainFn | None = None) -> LotteryResult:
+                train_control: TrainFn | None = None, one_by_one: bool = False,
+                on_level: Callable[[int], None] | None = None) -> LotteryResult:
     """Run (or resume) IMP with rewinding and its controls, saving every level under ``out``.
 
     Args:
@@ -286,6 +300,11 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         config: rounds, fraction, scope, controls, rewind step.
         seeds: labels of the seeds (default 0..S−1); they also seed the random controls.
         prunable: which leaves may be pruned (``Mask.ones_like``'s argument; default kernels).
+        one_by_one: train each dense network and each isolated control in a call of its own and save it as it
+            finishes (the pruned arms of a level stay one call): for trainers that go network by network anyway,
+            a stop then loses one network's training, not a level's. The numbers are the same when a network's
+            training does not depend on the others in its call.
+        on_level: called with each level's number once the level is finished (trained now or found saved).
     """
     out = Path(out)
     seeds = list(range(len(init_params))) if seeds is None else [int(s) for s in seeds]
@@ -308,17 +327,19 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
     def load_params(level, arm, seed):
         return params_from(_level_dir(out, level) / f"{arm}_seed{seed}.params.npz", like)
 
-    level0 = _load_level(out, 0)
-    if level0 is None:
-        entries = [("imp", s, template) for s in seeds]
-        batch = (train_dense or train)([template.apply(p) for p in init_params], [template] * len(seeds))
-        rewind_to = batch.rewind_params if config.rewind_step else None
-        extra = {f"rewind_seed{s}": p for s, p in zip(seeds, rewind_to)} if rewind_to else {}
-        level0 = _save_level(out, 0, entries, batch, extra, seeds)
-    rows += level0
-    rewind_base = ({s: params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
-                   if config.rewind_step else dict(zip(seeds, init_params)))
     reinit, init = dict(zip(seeds, reinit_params)), dict(zip(seeds, init_params))
+    level0 = _load_level(out, 0) or []
+    missing = [s for s in seeds if s not in {row["seed"] for row in level0}]
+    for group in ([[s] for s in missing] if one_by_one else [missing] if missing else []):
+        batch = (train_dense or train)([template.apply(init[s]) for s in group], [template] * len(group))
+        rewind_to = batch.rewind_params if config.rewind_step else None
+        extra = {f"rewind_seed{s}": p for s, p in zip(group, rewind_to)} if rewind_to else {}
+        level0 = _save_level(out, 0, [("imp", s, template) for s in group], batch, extra, seeds, level0)
+    rows += level0
+    if on_level:
+        on_level(0)
+    rewind_base = ({s: params_from(_level_dir(out, 0) / f"rewind_seed{s}.params.npz", like) for s in seeds}
+                   if config.rewind_step else init)
     for s in seeds:
         masks[(0, "imp", s)] = template
         params[(0, "imp", s)] = load_params(0, "imp", s)
@@ -349,13 +370,16 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
                         "random_mask": init[s] if config.controls_from == "init" else rewind_base[s]}.get(arm, rewind_base[s])
                 entries.append((arm, s, mask))
                 starts.append(rewind(params[(level - 1, "imp", s)], base, mask))
-        if entries:
-            batch = _train_arms(entries, starts, train, train_control)
-            done = _save_level(out, level, entries, batch, {}, seeds, done)
-            for k, (arm, s, mask) in enumerate(entries):
+        for group in _groups(entries, one_by_one):
+            chosen = [entries[k] for k in group]
+            batch = _train_arms(chosen, [starts[k] for k in group], train, train_control)
+            done = _save_level(out, level, chosen, batch, {}, seeds, done)
+            for k, (arm, s, mask) in enumerate(chosen):
                 masks[(level, arm, s)] = mask
                 params[(level, arm, s)] = batch.params[k]
         rows += done
+        if on_level:
+            on_level(level)
     return LotteryResult(rows, masks, params)
 
 

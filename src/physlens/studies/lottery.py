@@ -92,16 +92,6 @@ def check_resumable(config: StudyConfig, out: Path | str) -> None:
                             "allowed: the same settings to resume it, or a new --out")
 
 
-def _counting(train, bar):
-    """``train`` that advances ``bar`` by one level per call."""
-    def counted(params, masks):
-        result = train(params, masks)
-        bar.update(1)
-        return result
-
-    return counted
-
-
 def study_inits(config: StudyConfig, model: nn.Module, n_sites: int) -> tuple[list, list]:
     """θ_0 of every seed (kernels times ``init_scale``; the ``start`` network when given) and the re-initialisations
     of the ``reinit`` control (seeds offset by ``REINIT_OFFSET``), one parameter pytree per seed each."""
@@ -149,12 +139,13 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
     with tqdm(total=config.rounds + 1, desc="pruning levels trained", unit="level", file=sys.stderr,
               disable=not progress) as bar:
         result = run_lottery(out / "levels", init_params=init, reinit_params=reinit,
-                             train=_counting(batch_trainer(config, problem, energy_and_grad, config.steps), bar),
-                             train_dense=_counting(batch_trainer(config, problem, energy_and_grad, config.level0_steps,
-                                                                 config.rewind_step or None), bar),
+                             train=batch_trainer(config, problem, energy_and_grad, config.steps),
+                             train_dense=batch_trainer(config, problem, energy_and_grad, config.level0_steps,
+                                                       config.rewind_step or None),
                              train_control=(batch_trainer(config, problem, energy_and_grad, config.control_steps)
                                             if config.control_steps else None),
-                             config=config.lottery(), seeds=config.seeds)
+                             config=config.lottery(), seeds=config.seeds, one_by_one=not config.batched,
+                             on_level=lambda level: bar.update(1))
     frame = result.to_frame().rename(columns={"objective": "energy", "error": "rel_error", "objective_sem": "energy_sem"})
     atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
     return result
