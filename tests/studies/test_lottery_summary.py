@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from physlens.lens.piecewise import RESOLVED_SEMS
-from physlens.studies.lottery_summary import _claims, _curve, _jump_claim, _transition
+from physlens.studies.lottery_summary import _claims, _curve, _finished_controls, _jump_claim, _transition
 
 
 def _observables(abs_m_z: np.ndarray, m_z: np.ndarray | None = None) -> pd.DataFrame:
@@ -90,3 +90,16 @@ def test_random_pruning_within_twice_dense_so_far_is_not_measured_and_leaving_wi
     assert _random_pruning_answer(_two_arms([1.1e-7, 3e-7], [1.5e-7, 2.5e-7])).answer == "no"
     without = _claims(_two_arms([1.1e-7, 1.2e-7], []), dense=1e-7)
     assert not without.question.str.startswith("Iterative random pruning").any(), "no arm, no claim"
+
+
+def test_claims_compare_controls_only_at_levels_every_seed_finished():
+    rows = [(0, "imp", s, 1.0, 1e-6) for s in (0, 1)]
+    rows += [(1, arm, s, 0.88, e) for s in (0, 1) for arm, e in (("imp", 1e-5), ("init_imp", 1e-5), ("reinit", 3e-5))]
+    rows += [(2, "imp", s, 0.77, 1e-4) for s in (0, 1)] + [(2, "reinit", 0, 0.77, 1e-4)]   # stopped after one control
+    levels = pd.DataFrame(rows, columns=["level", "arm", "seed", "density", "rel_error"])
+    kept, unfinished = _finished_controls(levels)
+    assert len(kept) == len(levels) - 1 and not ((kept.level == 2) & (kept.arm == "reinit")).any() and unfinished == [2]
+    claim = _claims(_curve(kept), 1e-6, unfinished).set_index("question").filter(like="theta_rand", axis=0).iloc[0]
+    assert claim.answer == "no"
+    assert claim.detail == ("median ratio reinit/init_imp per level (remaining fraction: ratio): 0.880: 3.00; the "
+                            "controls of level 2 left out (not finished for every seed)")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.lens.lottery import level_mask
+from physlens.lens.lottery import ISOLATED, level_mask
 from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition, piecewise_power_law
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
@@ -52,6 +52,16 @@ def _curve(levels: pd.DataFrame) -> pd.DataFrame:
                        high=("rel_error", "max"), seeds=("seed", "count"), **sampled).reset_index()
 
 
+def _finished_controls(levels: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """``levels`` without the isolated controls of any level where some control lacks a seed (a study stopped
+    mid-level keeps its finished networks, ``run_lottery(one_by_one=True)``), so the claims compare arms over the
+    same seeds; the IMP and iterative-random-pruning rows are all kept. Also the levels left out, in order."""
+    seeds = set(levels.seed)
+    isolated = levels[levels.arm.isin(ISOLATED)]
+    partial = sorted({int(level) for (level, _), rows in isolated.groupby(["level", "arm"]) if set(rows.seed) != seeds})
+    return levels[~(levels.arm.isin(ISOLATED) & levels.level.isin(partial))], partial
+
+
 def _transition(levels: pd.DataFrame, curve: pd.DataFrame) -> Transition | None:
     """The IMP curve's largest jump and seed branches; for Monte Carlo errors only between neighbouring levels
     resolved from zero (``RESOLVED_SEMS``). None when no two neighbouring levels qualify."""
@@ -69,8 +79,12 @@ def _listing(levels: pd.DataFrame, shown: int = 6) -> str:
     return ", ".join(pairs if len(pairs) <= shown + 1 else pairs[:shown] + ["…", pairs[-1]])
 
 
-def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
+def _claims(curve: pd.DataFrame, dense: float, unfinished: list[int] = ()) -> pd.DataFrame:
+    """The study's questions answered from ``curve`` (``_curve``); ``unfinished``: levels whose isolated controls were
+    left out of ``curve`` (``_finished_controls``), named in the controls' answers."""
     imp = curve[curve.arm == "imp"].set_index("level")
+    left_out = (f"; the controls of level{'s' if len(unfinished) > 1 else ''} {', '.join(map(str, unfinished))} left "
+                "out (not finished for every seed)") if len(unfinished) else ""
     rows = []
     good = imp[(imp.density <= 0.10 + 1e-12) & (imp["median"] <= 2 * dense)]
     rows.append({"question": "IMP ticket with <= 10% weights within 2x of the dense error (median over seeds)",
@@ -86,14 +100,16 @@ def _claims(curve: pd.DataFrame, dense: float) -> pd.DataFrame:
         ratio = other["median"] / base.loc[other.index, "median"]
         rows.append({"question": "T(theta_init, m_IMP) and T(theta_rand, m_IMP) agree (within 2x at every level)",
                      "answer": "yes" if np.all(ratio.between(1 / AGREE_FACTOR, AGREE_FACTOR)) else "no",
-                     "detail": f"median ratio reinit/{name} per level: " + ", ".join(f"{r:.2f}" for r in ratio)})
+                     "detail": f"median ratio reinit/{name} per level (remaining fraction: ratio): "
+                               + ", ".join(f"{d:.3f}: {r:.2f}" for d, r in zip(other.density, ratio)) + left_out})
     rand = curve[curve.arm == "random_mask"].set_index("level")
     if len(rand):
         fail = rand[(rand["median"] > 2 * dense) & (imp.loc[rand.index, "median"] <= 2 * dense)]
         rows.append({"question": "T(theta_init, m_rand) leaves 2x of dense at a density where IMP does not",
                      "answer": "yes" if len(fail) else "no",
                      "detail": (f"highest such density {fail.density.max():.4f}" if len(fail) else
-                                "random_mask medians: " + ", ".join(f"{d:.3f}: {e:.2e}" for d, e in zip(rand.density, rand["median"])))})
+                                "random_mask medians: " + ", ".join(f"{d:.3f}: {e:.2e}" for d, e in zip(rand.density, rand["median"])))
+                     + left_out})
     irp = curve[curve.arm == "random_prune"].set_index("level")
     if len(irp):
         rows.append(_random_pruning_claim(imp, irp, dense))
@@ -211,7 +227,8 @@ def summarize(out: Path | str) -> LotterySummary:
     kernel_NM, keep_NM = _ticket(out, filter_level, int(levels.seed.min()))
     overlap = stabiliser_overlap(kernel_NM, keep_NM, system) if isinstance(system, ToricCode) else None
     observables = measure(out)
-    claims = _claims(curve, dense)
+    finished_controls, unfinished = _finished_controls(levels)
+    claims = _claims(_curve(finished_controls), dense, unfinished)
     terms = term_table(out, levels, system)
     terms_random = term_table(out, levels, system, "random_prune") if (levels.arm == "random_prune").any() else None
     exact = "rel_sem" not in levels
