@@ -179,7 +179,6 @@ def test_pruning_a_network_trained_by_netket(tmp_path, monkeypatch):
     assert "netket.RBM:alpha=1" in (tmp_path / "netket" / "study.json").read_text()
 
 
-
 def test_sr_study_stopped_mid_level_keeps_its_finished_networks_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     config = dataclasses.replace(CONFIG, rounds=1, steps=5, optimizer="sr", mode="sampled", learning_rate=0.01,
                                  samples=64, chains=4, controls=("reinit",), control_levels=(1,), control_steps=5)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -271,15 +271,15 @@ def _train_arms(entries: list[tuple], starts: list, train: TrainFn, train_contro
     return TrainedBatch(params, objective_K, error_K, objective_sem_K=sem_K if estimated else None)
 
 
-def _groups(entries: list[tuple], one_by_one: bool) -> list[list[int]]:
-    """Indices of ``entries`` trained together: all in one call, or, ``one_by_one``, the pruned arms in one call
-    and every isolated control in a call of its own."""
+def _groups(entries: list[tuple], one_by_one: bool, alone: Container[str] = ISOLATED) -> list[list[int]]:
+    """Indices of ``entries`` trained together: all in one call, or, ``one_by_one``, the other arms in one call and
+    every entry of an arm in ``alone`` (the isolated controls; at level 0 the dense networks) in a call of its own."""
     if not entries:
         return []
     if not one_by_one:
         return [list(range(len(entries)))]
-    pruned = [k for k, (arm, _, _) in enumerate(entries) if arm not in ISOLATED]
-    return ([pruned] if pruned else []) + [[k] for k, (arm, _, _) in enumerate(entries) if arm in ISOLATED]
+    together = [k for k, (arm, _, _) in enumerate(entries) if arm not in alone]
+    return ([together] if together else []) + [[k] for k, (arm, _, _) in enumerate(entries) if arm in alone]
 
 
 def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequence, train: TrainFn,
@@ -329,12 +329,13 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
 
     reinit, init = dict(zip(seeds, reinit_params)), dict(zip(seeds, init_params))
     level0 = _load_level(out, 0) or []
-    missing = [s for s in seeds if s not in {row["seed"] for row in level0}]
-    for group in ([[s] for s in missing] if one_by_one else [missing] if missing else []):
-        batch = (train_dense or train)([template.apply(init[s]) for s in group], [template] * len(group))
+    dense = [("imp", s, template) for s in seeds if s not in {row["seed"] for row in level0}]
+    for group in _groups(dense, one_by_one, alone=("imp",)):
+        chosen = [dense[k] for k in group]
+        batch = (train_dense or train)([template.apply(init[s]) for _, s, _ in chosen], [template] * len(chosen))
         rewind_to = batch.rewind_params if config.rewind_step else None
-        extra = {f"rewind_seed{s}": p for s, p in zip(group, rewind_to)} if rewind_to else {}
-        level0 = _save_level(out, 0, [("imp", s, template) for s in group], batch, extra, seeds, level0)
+        extra = {f"rewind_seed{s}": p for (_, s, _), p in zip(chosen, rewind_to)} if rewind_to else {}
+        level0 = _save_level(out, 0, chosen, batch, extra, seeds, level0)
     rows += level0
     if on_level:
         on_level(0)

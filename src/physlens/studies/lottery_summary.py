@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ def _listing(levels: pd.DataFrame, shown: int = 6) -> str:
     return ", ".join(pairs if len(pairs) <= shown + 1 else pairs[:shown] + ["…", pairs[-1]])
 
 
-def _claims(curve: pd.DataFrame, dense: float, unfinished: list[int] = ()) -> pd.DataFrame:
+def _claims(curve: pd.DataFrame, dense: float, unfinished: Sequence[int] = ()) -> pd.DataFrame:
     """The study's questions answered from ``curve`` (``_curve``); ``unfinished``: levels whose isolated controls were
     left out of ``curve`` (``_finished_controls``), named in the controls' answers."""
     imp = curve[curve.arm == "imp"].set_index("level")
