@@ -76,11 +76,14 @@ def test_prune_overview_needs_lottery_studies(tmp_path):
     assert bad.exit_code == 2 and "no lottery study" in bad.output and not (tmp_path / "report.html").exists()
     assert runner.invoke(app, ["prune", "tiny", "--rounds", "2", "--steps", "5", "--seeds", "0", "--controls", "none",
                                "--out", str(tmp_path / "a")]).exit_code == 0
+    levels = (tmp_path / "a" / "levels.csv").read_text()
     (tmp_path / "a" / "curve.csv").unlink()
+    (tmp_path / "a" / "levels.csv").unlink()
     result = runner.invoke(app, ["prune-overview", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "a/report.html" in (tmp_path / "report.html").read_text()
     assert (tmp_path / "a" / "curve.csv").is_file() and "../report.html" in (tmp_path / "a" / "report.html").read_text()
+    assert (tmp_path / "a" / "levels.csv").read_text() == levels, "rewritten from the saved levels, every digit"
     begun = tmp_path / "b"                              # a study that has not finished its dense level is left out
     begun.mkdir()
     (begun / "study.json").write_text((tmp_path / "a" / "study.json").read_text())

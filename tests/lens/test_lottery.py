@@ -179,20 +179,22 @@ def test_held_controls_unite_controls_and_the_levels_of_sides_with_isolated_cont
     assert _held(("reinit",), (2,), (), (1, 3)) == (("reinit",), (2,)), "asking for none keeps what is held"
 
 
-def _one_by_one(tmp_path, name, train, control, one_by_one=True, levels=None):
+def _one_by_one(tmp_path, name, train, control, one_by_one=True, levels=None, saved=None):
     config = LotteryConfig(rounds=3, fraction=0.2, controls=CONTROLS, controls_from="init", control_levels=(2,))
     return run_lottery(tmp_path / name, init_params=[init(0), init(1)], reinit_params=[init(10), init(11)],
                        train=train, train_control=control, config=config, one_by_one=one_by_one,
-                       on_level=None if levels is None else levels.append)
+                       on_level=None if levels is None else levels.append,
+                       on_saved=None if saved is None else saved.append)
 
 
 def test_one_by_one_trains_each_dense_network_and_isolated_control_alone_with_a_joint_runs_numbers(tmp_path):
-    train, control, levels = Recorder(), Recorder(), []
-    alone = _one_by_one(tmp_path, "alone", train, control, levels=levels)
+    train, control, levels, saved = Recorder(), Recorder(), [], []
+    alone = _one_by_one(tmp_path, "alone", train, control, levels=levels, saved=saved)
     joint = _one_by_one(tmp_path, "joint", Recorder(), Recorder(), one_by_one=False)
     assert [len(p) for p, _ in train.calls] == [1, 1, 4, 4, 4], "dense seed by seed, then imp + random_prune of both"
     assert [len(p) for p, _ in control.calls] == [1] * 6, "level 2's three isolated controls of two seeds, one each"
     assert levels == [0, 1, 2, 3]
+    assert saved == [0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 3], "one call per training call, with its level"
     assert set(alone.masks) == set(joint.masks) and all(alone.masks[k] == joint.masks[k] for k in joint.masks)
     assert alone.to_frame().equals(joint.to_frame())
 

@@ -197,6 +197,9 @@ def test_sr_study_stopped_mid_level_keeps_its_finished_networks_and_resumes_to_t
     with pytest.raises(KeyboardInterrupt):
         run_study(config, tmp_path / "cut")
     assert calls == [1, 1, 2, 1], "each dense network alone, IMP of both seeds together, one reinit control alone"
+    kept = pd.read_csv(tmp_path / "cut" / "levels.csv")
+    expected = pd.read_csv(tmp_path / "whole" / "levels.csv").query("not (level == 1 and arm == 'reinit' and seed == 1)")
+    pd.testing.assert_frame_equal(kept, expected.reset_index(drop=True), rtol=0, atol=0)
     calls.clear()
     monkeypatch.setattr(study_module, "train_masked_vmc", counted(fail_on=None))
     resumed = run_study(config, tmp_path / "cut")

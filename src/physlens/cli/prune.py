@@ -203,10 +203,11 @@ def overview_command(
 ) -> None:
     """One page over the lottery studies in FOLDER's sub-folders (FOLDER/report.html): each study's error curve,
     claims and filters, and the IMP curves of the widths on one system against weights per spin. Each study's own
-    tables and report.html are rewritten from its finished levels too (so an interrupted study can be read),
-    except in a study another process is running."""
+    tables (levels.csv included) and report.html are rewritten from its saved levels too (so an interrupted study
+    can be read), except in a study another process is running."""
     from physlens.folders import folder_kind, lock_holder, lock_is_stale
     from physlens.report.lottery import write_overview, write_study_pages
+    from physlens.studies.lottery import write_levels_table
     from physlens.studies.lottery_summary import summarize
 
     studies = sorted(p.name for p in folder.iterdir() if folder_kind(p) == "lottery study") if folder.is_dir() else []
@@ -220,6 +221,7 @@ def overview_command(
     for name, summary in summaries.items():
         holder = lock_holder(folder / name)
         if holder is None or lock_is_stale(holder):
+            write_levels_table(folder / name)
             write_study_pages(summary, folder / name, nav=[("../report.html", "overview")])
         else:
             note(f"{folder / name} is being run by another process; its own tables and report were left alone")

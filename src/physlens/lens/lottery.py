@@ -286,7 +286,8 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
                 config: LotteryConfig, seeds: Sequence[int] | None = None,
                 prunable: Callable[[str], bool] | Iterable[str] | None = None, train_dense: TrainFn | None = None,
                 train_control: TrainFn | None = None, one_by_one: bool = False,
-                on_level: Callable[[int], None] | None = None) -> LotteryResult:
+                on_level: Callable[[int], None] | None = None,
+                on_saved: Callable[[int], None] | None = None) -> LotteryResult:
     """Run (or resume) IMP with rewinding and its controls, saving every level under ``out``.
 
     Args:
@@ -305,6 +306,7 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
             a stop then loses one network's training, not a level's. The numbers are the same when a network's
             training does not depend on the others in its call.
         on_level: called with each level's number once the level is finished (trained now or found saved).
+        on_saved: called with a level's number each time networks of it have been trained and saved.
     """
     out = Path(out)
     seeds = list(range(len(init_params))) if seeds is None else [int(s) for s in seeds]
@@ -336,6 +338,8 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
         rewind_to = batch.rewind_params if config.rewind_step else None
         extra = {f"rewind_seed{s}": p for (_, s, _), p in zip(chosen, rewind_to)} if rewind_to else {}
         level0 = _save_level(out, 0, chosen, batch, extra, seeds, level0)
+        if on_saved:
+            on_saved(0)
     rows += level0
     if on_level:
         on_level(0)
@@ -375,6 +379,8 @@ def run_lottery(out: Path | str, *, init_params: Sequence, reinit_params: Sequen
             chosen = [entries[k] for k in group]
             batch = _train_arms(chosen, [starts[k] for k in group], train, train_control)
             done = _save_level(out, level, chosen, batch, {}, seeds, done)
+            if on_saved:
+                on_saved(level)
             for k, (arm, s, mask) in enumerate(chosen):
                 masks[(level, arm, s)] = mask
                 params[(level, arm, s)] = batch.params[k]

@@ -24,6 +24,7 @@ from pathlib import Path
 import flax.linen as nn
 import jax
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError
@@ -107,6 +108,17 @@ def study_inits(config: StudyConfig, model: nn.Module, n_sites: int) -> tuple[li
     return init, reinit
 
 
+def write_levels_table(out: Path | str) -> None:
+    """Write ``out/levels.csv``: one row per network saved under ``out/levels`` (level, arm, seed, density, energy,
+    rel_error, and energy_sem where sampled; every digit), level by level and within a level as its ``level.json``
+    orders them. Kept current while a study runs, so a stopped study's table holds every network it saved."""
+    out = Path(out)
+    files = sorted((out / "levels").glob("level_*/level.json"), key=lambda f: int(f.parent.name.removeprefix("level_")))
+    frame = pd.DataFrame([row for file in files for row in json.loads(file.read_text())])
+    frame = frame.rename(columns={"objective": "energy", "error": "rel_error", "objective_sem": "energy_sem"})
+    atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
+
+
 def _recorded(out: Path) -> dict:
     """What an existing ``study.json`` in ``out`` records (empty for a new folder)."""
     file = out / "study.json"
@@ -145,7 +157,6 @@ def _run_locked(config: StudyConfig, out: Path, progress: bool) -> LotteryResult
                              train_control=(batch_trainer(config, problem, energy_and_grad, config.control_steps)
                                             if config.control_steps else None),
                              config=config.lottery(), seeds=config.seeds, one_by_one=not config.batched,
-                             on_level=lambda level: bar.update(1))
-    frame = result.to_frame().rename(columns={"objective": "energy", "error": "rel_error", "objective_sem": "energy_sem"})
-    atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
+                             on_level=lambda level: bar.update(1), on_saved=lambda level: write_levels_table(out))
+    write_levels_table(out)
     return result

@@ -26,12 +26,10 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
-
 from physlens.errors import PhyslensError
 from physlens.folders import folder_kind, lock_holder, lock_is_stale
 from physlens.runs import atomic_write_text
-from physlens.studies.lottery import recorded_settings
+from physlens.studies.lottery import recorded_settings, write_levels_table
 
 SITTING_KEYS = ("seeds", "sittings", "merged_from")
 """Keys of ``study.json`` that describe who ran what, not the study: they may differ between the joined folders."""
@@ -97,7 +95,6 @@ def merge_studies(sources: Sequence[Path | str], out: Path | str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.joining-", dir=out.parent))
     try:
-        rows = []
         for level in read[0][2]:
             name = f"level_{level:02d}"
             (staging / "levels" / name).mkdir(parents=True)
@@ -108,11 +105,8 @@ def merge_studies(sources: Sequence[Path | str], out: Path | str) -> Path:
                 level_rows += json.loads((source / "levels" / name / "level.json").read_text())
             level_rows.sort(key=lambda row: row["seed"])
             atomic_write_text(staging / "levels" / name / "level.json", json.dumps(level_rows, indent=1))
-            rows += level_rows
         atomic_write_text(staging / "levels" / "lottery.json", json.dumps({**read[0][1], "seeds": seeds}, indent=1))
-        frame = pd.DataFrame(rows).rename(columns={"objective": "energy", "error": "rel_error",
-                                                   "objective_sem": "energy_sem"})
-        atomic_write_text(staging / "levels.csv", frame.to_csv(index=False))
+        write_levels_table(staging)
         atomic_write_text(staging / "study.json", json.dumps(study, indent=1, default=list))
         staging.rename(out)
     finally:
