@@ -96,7 +96,8 @@ def _recovery(models: pd.DataFrame) -> plt.Figure:
             axes[1, col].plot(first[key], style, marker="o", ms=3, lw=1, label=key.removeprefix("czz_"), color=colour)
         axes[1, col].set(xlabel="r", ylabel="C_zz(r)" if col == 0 else "", title=f"α = {first['alpha']}, seed {first['seed']}")
         axes[1, col].axhline(0, color="k", lw=0.5)
-    axes[1, 0].legend(fontsize=7)
+    if sizes:
+        axes[1, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
