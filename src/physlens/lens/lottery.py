@@ -235,6 +235,14 @@ def _load_level(out: Path, level: int) -> list[dict] | None:
     return json.loads((folder / "level.json").read_text())
 
 
+def saved_rows(out: Path | str) -> list[dict]:
+    """Every network ``run_lottery`` saved under ``out`` (finished levels and the finished part of a stopped one):
+    its ``level.json`` rows, level by level, each level in the order it stores them."""
+    out = Path(out)
+    levels = sorted(int(p.parent.name.removeprefix("level_")) for p in out.glob("level_*/level.json"))
+    return [row for level in levels for row in _load_level(out, level)]
+
+
 def _recorded(file: Path) -> dict:
     """The header in ``file``, with settings it predates filled in with their defaults."""
     recorded = json.loads(file.read_text())

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 
 from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
-from physlens.lens.lottery import GROWABLE, LotteryResult, TrainedBatch, TrainFn, held_controls, run_lottery
+from physlens.lens.lottery import (GROWABLE, LotteryResult, TrainedBatch, TrainFn, held_controls, run_lottery,
+                                  saved_rows)
 from physlens.lens.mask import Mask, stack_masks
 from physlens.quantum.masked_training import (EnergyAndGrad, ExactProblem, init_params, make_energy_and_grad,
                                               stack_trees, train_masked, unstack_trees)
@@ -113,9 +114,8 @@ def write_levels_table(out: Path | str) -> None:
     rel_error, and energy_sem where sampled; every digit), level by level and within a level as its ``level.json``
     orders them. Kept current while a study runs, so a stopped study's table holds every network it saved."""
     out = Path(out)
-    files = sorted((out / "levels").glob("level_*/level.json"), key=lambda f: int(f.parent.name.removeprefix("level_")))
-    frame = pd.DataFrame([row for file in files for row in json.loads(file.read_text())])
-    frame = frame.rename(columns={"objective": "energy", "error": "rel_error", "objective_sem": "energy_sem"})
+    frame = pd.DataFrame(saved_rows(out / "levels")).rename(columns={"objective": "energy", "error": "rel_error",
+                                                                     "objective_sem": "energy_sem"})
     atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
 
 

@@ -21,7 +21,6 @@ Files (``<study>/regrowth-s<seed>-from-<L>/``): ``regrowth.csv`` (one row per le
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
-from physlens.lens.lottery import level_mask, level_params, params_bytes, params_from
+from physlens.lens.lottery import level_mask, level_params, params_bytes, params_from, saved_rows
 from physlens.lens.mask import Mask
 from physlens.quantum.fidelity import fidelity
 from physlens.quantum.magnetisation import flip_index, magnetisations
@@ -61,12 +60,7 @@ def regrowth_start(trained: dict, rewind: dict, kept: Mask, grown: Mask) -> dict
 
 def imp_errors(study: Path, seed: int) -> dict[int, float]:
     """The IMP ticket's relative error of ``seed`` at every finished level of ``study``."""
-    errors = {}
-    for path in sorted((study / "levels").glob("level_*/level.json")):
-        for entry in json.loads(path.read_text()):
-            if entry["arm"] == "imp" and entry["seed"] == seed:
-                errors[entry["level"]] = entry["error"]
-    return errors
+    return {row["level"]: row["error"] for row in saved_rows(study / "levels") if row["arm"] == "imp" and row["seed"] == seed}
 
 
 def rewound_params(study: Path, config: StudyConfig, model: nn.Module, n_sites: int, seed: int, like: Any) -> Any:

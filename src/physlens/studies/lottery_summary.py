@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.lens.lottery import ISOLATED, level_mask
+from physlens.lens.lottery import ISOLATED, level_mask, saved_rows
 from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition, piecewise_power_law
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
@@ -208,13 +208,13 @@ def _rescues(out: Path) -> pd.DataFrame | None:
 
 
 def summarize(out: Path | str) -> LotterySummary:
-    """Summarise the study saved in ``out`` (``study.json``, ``levels.csv``, ``levels/``)."""
+    """Summarise the study saved in ``out`` (``study.json`` and the saved levels under ``levels/``)."""
     out = Path(out)
-    finished = sorted((out / "levels").glob("level_*/level.json"))
-    if not (out / "study.json").is_file() or not finished:
+    rows = saved_rows(out / "levels")
+    if not (out / "study.json").is_file() or not rows:
         raise PhyslensError(f"{out} holds no lottery study with a finished level (study.json, levels/level_00)")
     study = json.loads((out / "study.json").read_text())
-    levels = pd.DataFrame([row for path in finished for row in json.loads(path.read_text())])
+    levels = pd.DataFrame(rows)
     levels = levels.rename(columns={"objective": "energy", "error": "rel_error"})
     if "objective_sem" in levels:
         levels = levels.assign(rel_sem=levels.pop("objective_sem") / abs(study["e0"]))
