@@ -101,5 +101,5 @@ def test_claims_compare_controls_only_at_levels_every_seed_finished():
     assert len(kept) == len(levels) - 1 and not ((kept.level == 2) & (kept.arm == "reinit")).any() and unfinished == [2]
     claim = _claims(_curve(kept), 1e-6, unfinished).set_index("question").filter(like="theta_rand", axis=0).iloc[0]
     assert claim.answer == "no"
-    assert claim.detail == ("median ratio reinit/init_imp per level (remaining fraction: ratio): 0.880: 3.00; the "
+    assert claim.detail == ("ratio of the median errors reinit/init_imp per level (remaining fraction: ratio): 0.880: 3.00; the "
                             "controls of level 2 left out (not finished for every seed)")

@@ -101,7 +101,7 @@ def _claims(curve: pd.DataFrame, dense: float, unfinished: Sequence[int] = ()) -
         ratio = other["median"] / base.loc[other.index, "median"]
         rows.append({"question": "T(theta_init, m_IMP) and T(theta_rand, m_IMP) agree (within 2x at every level)",
                      "answer": "yes" if np.all(ratio.between(1 / AGREE_FACTOR, AGREE_FACTOR)) else "no",
-                     "detail": f"median ratio reinit/{name} per level (remaining fraction: ratio): "
+                     "detail": f"ratio of the median errors reinit/{name} per level (remaining fraction: ratio): "
                                + ", ".join(f"{d:.3f}: {r:.2f}" for d, r in zip(other.density, ratio)) + left_out})
     rand = curve[curve.arm == "random_mask"].set_index("level")
     if len(rand):
