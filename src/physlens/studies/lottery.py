@@ -109,14 +109,18 @@ def study_inits(config: StudyConfig, model: nn.Module, n_sites: int) -> tuple[li
     return init, reinit
 
 
+def saved_levels(out: Path | str) -> pd.DataFrame:
+    """One row per network saved under ``out/levels`` (level, arm, seed, density, energy in J, rel_error, and
+    energy_sem in J where sampled), level by level and within a level as its ``level.json`` orders them; the
+    lens's generic names (objective, error) become the physics ones."""
+    return pd.DataFrame(saved_rows(Path(out) / "levels")).rename(
+        columns={"objective": "energy", "error": "rel_error", "objective_sem": "energy_sem"})
+
+
 def write_levels_table(out: Path | str) -> None:
-    """Write ``out/levels.csv``: one row per network saved under ``out/levels`` (level, arm, seed, density, energy,
-    rel_error, and energy_sem where sampled; every digit), level by level and within a level as its ``level.json``
-    orders them. Kept current while a study runs, so a stopped study's table holds every network it saved."""
-    out = Path(out)
-    frame = pd.DataFrame(saved_rows(out / "levels")).rename(columns={"objective": "energy", "error": "rel_error",
-                                                                     "objective_sem": "energy_sem"})
-    atomic_write_text(out / "levels.csv", frame.to_csv(index=False))
+    """Write ``out/levels.csv``: `saved_levels` with every digit. Kept current while a study runs, so a stopped
+    study's table holds every network it saved."""
+    atomic_write_text(Path(out) / "levels.csv", saved_levels(out).to_csv(index=False))
 
 
 def _recorded(out: Path) -> dict:

@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 from physlens.errors import PhyslensError
-from physlens.lens.lottery import ISOLATED, level_mask, saved_rows
+from physlens.lens.lottery import ISOLATED, level_mask
 from physlens.lens.piecewise import RESOLVED_SEMS, Transition, detect_transition, piecewise_power_law
 from physlens.quantum.filters import stabiliser_overlap, unit_filters
 from physlens.quantum.systems import ToricCode, make_system
 from physlens.report.lottery import LotterySummary
+from physlens.studies.lottery import saved_levels
 from physlens.studies.lottery_terms import first_layer_path, term_claim, term_table
 from physlens.studies.lottery_observables import measure
 from physlens.studies.lottery_regrowth import HYSTERESIS_FACTOR, hysteresis
@@ -210,14 +211,12 @@ def _rescues(out: Path) -> pd.DataFrame | None:
 def summarize(out: Path | str) -> LotterySummary:
     """Summarise the study saved in ``out`` (``study.json`` and the saved levels under ``levels/``)."""
     out = Path(out)
-    rows = saved_rows(out / "levels")
-    if not (out / "study.json").is_file() or not rows:
+    levels = saved_levels(out)
+    if not (out / "study.json").is_file() or levels.empty:
         raise PhyslensError(f"{out} holds no lottery study with a finished level (study.json, levels/level_00)")
     study = json.loads((out / "study.json").read_text())
-    levels = pd.DataFrame(rows)
-    levels = levels.rename(columns={"objective": "energy", "error": "rel_error"})
-    if "objective_sem" in levels:
-        levels = levels.assign(rel_sem=levels.pop("objective_sem") / abs(study["e0"]))
+    if "energy_sem" in levels:
+        levels = levels.assign(rel_sem=levels.pop("energy_sem") / abs(study["e0"]))
     curve = _curve(levels)
     dense = float(curve[curve.level == 0]["median"].iloc[0])
     imp = curve[curve.arm == "imp"].sort_values("density")
