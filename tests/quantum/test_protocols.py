@@ -1,6 +1,7 @@
 """Named training protocols: the NetKet objects they build, and runs that record them."""
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -12,6 +13,8 @@ import pytest
 from physlens.errors import PhyslensError
 from physlens.quantum import protocols
 from physlens.quantum import train as training
+from physlens.quantum.evaluators import MAX_FULLSUM_STATES
+from physlens.quantum.final_state import FullSumEnergy
 from physlens.quantum.systems import HeisenbergRing
 from physlens.quantum.training_config import TrainConfig
 
@@ -87,3 +90,24 @@ def test_paper_protocol_run_keeps_snapshots_and_records_protocol(tmp_path):
     same = jax.tree_util.tree_map(lambda a, b: np.array_equal(a, b), kept[0][1], first.variables)
     assert all(jax.tree_util.tree_leaves(same))
     assert not np.array_equal(kept[1][1]["params"]["Dense"]["kernel"], kept[0][1]["params"]["Dense"]["kernel"])
+
+
+def test_paper_protocol_checks_its_stopping_rule_exactly_on_every_ring_of_the_papers_grid():
+    paper = protocols.apply("rbm-paper", TrainConfig(size=20, alpha=3))
+    first = protocols.apply("physlens-sr", TrainConfig(size=20, alpha=3))
+    assert protocols.check_max_states(paper) == 2**20
+    assert protocols.check_max_states(first) == protocols.check_max_states(TrainConfig(size=20)) == MAX_FULLSUM_STATES
+    system = paper.build_system()
+    assert FullSumEnergy(system, paper.build_model(system), protocols.check_max_states(paper)).available
+    assert not FullSumEnergy(system, first.build_model(system), protocols.check_max_states(first)).available
+
+
+@pytest.mark.parametrize("limit,checked", [(2**8, True), (2**8 - 1, False)])
+def test_a_sampled_run_logs_exact_checks_only_within_its_protocols_limit(tmp_path, monkeypatch, limit, checked):
+    monkeypatch.setattr(training, "check_max_states", lambda config: limit)
+    cfg = dataclasses.replace(protocols.apply("rbm-paper", TrainConfig(size=8, alpha=1, seed=0, steps=30)),
+                              samples=256)
+    training.train(cfg, tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    logged = [row["step"] for row in rows if "energy_fullsum" in row]
+    assert logged == ([0, 25] if checked else [])

@@ -44,24 +44,28 @@ def test_failure_anatomy_names_how_each_model_ended():
     models = pd.DataFrame([{"N": 12, "alpha": 2, "seed": s, "converged": c, "state": state, "reason": reason}
                            for s, c, state, reason in ((0, True, "converged", ""), (1, False, "failed", collapse),
                                                        (2, False, "finished", ""), (3, False, "failed", collapse),
-                                                       (4, False, "failed", "ValueError: NaN energy"))])
+                                                       (4, False, "failed", "ValueError: NaN energy"),
+                                                       (5, False, "finished", ""))])
     checks = pd.DataFrame(
         [(12, 2, 0, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 1.5), (50, 9e-4))]      # collapsed once, converged
         + [(12, 2, 1, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 1.2e-3), (50, 1.56))]  # ends collapsed
         # seed 3: its run folder is gone, its row alone says it collapsed; seed 4: an exception
-        + [(12, 2, 2, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 1.3e-3), (50, 5e-3))],  # drifts back up
+        + [(12, 2, 2, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 1.3e-3), (50, 5e-3))]  # drifts back up
+        # seed 5: the run's own verdict is not collapsed (the state spread over many configurations), its last
+        # exact check is above 0 J
+        + [(12, 2, 5, step, eps, eps > 1) for step, eps in ((0, 0.4), (25, 1.1e-3), (50, 1.25))],
         columns=["N", "alpha", "seed", "step", "eps", "collapsed"])
     anatomy = failure_anatomy(models, checks).set_index("seed")
-    assert anatomy["outcome"].tolist() == ["converged", "collapsed", "stalled", "collapsed", "error"]
+    assert anatomy["outcome"].tolist() == ["converged", "collapsed", "stalled", "collapsed", "error", "collapsed"]
     assert anatomy.loc[0, "first_collapse_step"] == 25 and np.isclose(anatomy.loc[0, "collapsed_fraction"], 1 / 3)
     assert anatomy.loc[1, "best_eps"] == 1.2e-3 and anatomy.loc[1, "best_step"] == 25
     assert anatomy.loc[2, "last_eps"] == 5e-3 and np.isnan(anatomy.loc[2, "first_collapse_step"])
     assert anatomy.loc[3, "checks"] == 0 and np.isnan(anatomy.loc[3, "best_eps"])
     summary = failure_summary(anatomy.reset_index()).iloc[0]
-    assert (summary.models, summary.converged, summary.collapsed, summary.stalled, summary.error) == (5, 1, 2, 1, 1)
-    assert summary.with_checks == 3 and np.isclose(summary.checks_collapsed, (1 / 3 + 1 / 3 + 0) / 3)
-    assert summary.ever_collapsed == 2 and summary.first_collapse_median == 37.5
-    assert np.isclose(summary.missed_best_eps_median, 1.25e-3)
+    assert (summary.models, summary.converged, summary.collapsed, summary.stalled, summary.error) == (6, 1, 3, 1, 1)
+    assert summary.with_checks == 4 and np.isclose(summary.checks_collapsed, (1 / 3 + 1 / 3 + 0 + 1 / 3) / 4)
+    assert summary.ever_collapsed == 3 and summary.first_collapse_median == 50
+    assert np.isclose(summary.missed_best_eps_median, 1.2e-3)
 
 
 def _criteria_tables():

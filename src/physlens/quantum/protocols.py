@@ -8,7 +8,7 @@ study refuses to mix protocols, so numbers from two protocols are never pooled b
 | name | what | source |
 |---|---|---|
 | ``physlens-sr`` | physlens's RBM, SR with plain gradient steps (η = 0.05, shift 0.01), full sums up to N = 16, stop at ε < 1e-3 | physlens's first hidden-unit study |
-| ``rbm-paper`` | NetKet's ``RBM`` (its default initialisation), Adam η = 1e-3 on the SR-preconditioned gradient (shift 1e-3), ``MetropolisLocal`` with 16 chains and 4096 samples over all 2^N states, stop when the exact ε < 1e-3 (checked every 25 steps) | arXiv 2603.24223, Methods |
+| ``rbm-paper`` | NetKet's ``RBM`` (its default initialisation), Adam η = 1e-3 on the SR-preconditioned gradient (shift 1e-3), ``MetropolisLocal`` with 16 chains and 4096 samples over all 2^N states, stop when the exact ε < 1e-3 (checked every 25 steps by a full sum, up to N = 20) | arXiv 2603.24223, Methods |
 
 Usage::
 
@@ -21,6 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from physlens.errors import PhyslensError, check_choice
+from physlens.quantum.evaluators import MAX_FULLSUM_STATES
 from physlens.quantum.training_config import TrainConfig
 
 FREE_FIELDS = ("system", "size", "alpha", "seed", "steps", "reference_energy", "reference_method")
@@ -39,6 +40,8 @@ class Protocol:
         system_params: system parameters it fixes (the basis the sampler moves in).
         exact_max_sites: largest N trained by full sums (mode ``exact``); larger N sample.
             None: always the ``mode`` in ``settings``.
+        check_max_states: largest basis on which a sampled run checks its stopping rule, and sums its final
+            state, exactly (``final_state.FullSumEnergy``). None: ``evaluators.MAX_FULLSUM_STATES``.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Protocol:
     settings: dict = field(default_factory=dict)
     system_params: dict = field(default_factory=dict)
     exact_max_sites: int | None = None
+    check_max_states: int | None = None
 
     def __post_init__(self):
         fixed = set(self.settings) & set(FREE_FIELDS)
@@ -70,6 +74,10 @@ class Protocol:
                                 "drop them or use protocol custom")
 
 
+PAPER_MAX_STATES = 2**20
+"""The 2^20 states of the paper's largest ring (N = 20, arXiv 2603.24223, Methods: N = 8 … 20): its stopping
+rule is ε < 1e-3 on the energy, which physlens reads exactly at every size of the paper's grid."""
+
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol("physlens-sr",
              "physlens RBM; SR with gradient steps η = 0.05, shift 0.01; full sums up to N = 16, else 2048 samples; "
@@ -86,7 +94,8 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              settings=dict(model="netket.RBM", mode="sampled", optimizer="adam", learning_rate=1e-3, diag_shift=1e-3,
                            sr_solver="cg", samples=4096, chains=16, sampler="local", tol=1e-3, log_every=25,
                            checkpoint_every=100),
-             system_params={"fixed_sz": False}),
+             system_params={"fixed_sz": False},
+             check_max_states=PAPER_MAX_STATES),
 )}
 """The protocols by name (see the module docstring)."""
 
@@ -100,3 +109,12 @@ def get(name: str) -> Protocol:
 def apply(name: str, base: TrainConfig) -> TrainConfig:
     """``base`` trained under protocol ``name``."""
     return get(name).config(base)
+
+
+def check_max_states(config: TrainConfig) -> int:
+    """Largest basis (states) on which a run of ``config`` checks ε < tol by a full sum: its protocol's
+    ``check_max_states``, else ``evaluators.MAX_FULLSUM_STATES`` (a custom run, or ``physlens-sr``)."""
+    protocol = PROTOCOLS.get(config.protocol)
+    if protocol is None or protocol.check_max_states is None:
+        return MAX_FULLSUM_STATES
+    return protocol.check_max_states

@@ -7,7 +7,7 @@ possibly S^z-constrained, basis) in ``mode="exact"``, or ``MCState`` with
 ε = |E − E0|/|E0| against the exact reference; every ``log_every`` steps also C_zz(r)
 (to watch correlations emerge). Training stops when ε < ``tol`` — measured on the
 exact energy of the current parameters, by a full sum when the basis has at most
-``MAX_FULLSUM_STATES`` states (also in sampled mode), otherwise on the mean of the
+``protocols.check_max_states(config)`` states (also in sampled mode), otherwise on the mean of the
 last ``log_every`` sampled energies; a basis too large to diagonalise trains only in
 sampled mode, against a given ``reference_energy`` or none (ε is then None, JSON null).
 A run ends ``failed`` when its energy diverges or its state collapses
@@ -45,6 +45,7 @@ from physlens.errors import PhyslensError
 from physlens.folders import FolderLock
 from physlens.quantum import observables, warm_start
 from physlens.quantum.final_state import FullSumEnergy, final_summary, relative_error
+from physlens.quantum.protocols import check_max_states
 from physlens.quantum.systems import SpinSystem
 from physlens.quantum.training_config import TrainConfig
 from physlens.runs import TERMINAL_STATES, Run
@@ -101,7 +102,7 @@ class _Session:
         self.run, self.config, self.system, self.e0 = run, config, system, e0
         self.rows = rows
         self.progress = progress
-        self.fullsum = FullSumEnergy(system, model)
+        self.fullsum = FullSumEnergy(system, model, check_max_states(config))
         self.state = "finished"
         self.message = ""
         self.bar = None

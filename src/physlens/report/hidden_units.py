@@ -237,8 +237,8 @@ OUTCOME_LABELS = {"converged": "converged (ε < tol)", "collapsed": "ended colla
 
 def outcomes(anatomy: pd.DataFrame) -> pd.DataFrame:
     """One row counting the models of ``anatomy`` (the study's ``failure_anatomy``: one row per model with its
-    ``outcome``) and how they ended: converged, ended collapsed onto a few configurations, spent the step budget
-    with ε ≥ tol, or stopped by an error. The last four columns add up to the first."""
+    ``outcome``) and how they ended: converged, ended collapsed (above 0 J, or on a few configurations), spent
+    the step budget with ε ≥ tol, or stopped by an error. The last four columns add up to the first."""
     counts = anatomy["outcome"].value_counts()
     return pd.DataFrame([{"models": len(anatomy),
                           **{label: int(counts.get(name, 0)) for name, label in OUTCOME_LABELS.items()}}])

@@ -30,7 +30,8 @@ CHECK_COLUMNS = ["step", "energy", "eps", "collapsed"]
 
 OUTCOMES = ("converged", "collapsed", "stalled", "error")
 """How a model's training ended: ε < tol; missed it with the final state collapsed (the run's own verdict,
-``status.json``); missed it otherwise (stopped short of tol, or drifting away from it); an exception."""
+``status.json``: the state on about one or two configurations; or its last exact check above 0 J, the rule the
+checks use); missed it otherwise (stopped short of tol, or drifting away from it); an exception."""
 
 
 def is_collapsed(energy: Any) -> Any:
@@ -53,13 +54,17 @@ def exact_checks(run: Run) -> pd.DataFrame:
                          "collapsed": is_collapsed(energy)})
 
 
-def outcome(model: Any) -> str:
-    """How one model's training ended (``OUTCOMES``), from its row of the study's ``models`` table."""
+def outcome(model: Any, last_check_collapsed: bool = False) -> str:
+    """How one model's training ended (``OUTCOMES``), from its row of the study's ``models`` table and whether
+    its last exact check was collapsed (E > 0 J: a state spread over more configurations than the run's own
+    verdict allows, yet far above the ground state)."""
     if model.converged:
         return "converged"
     if str(model.reason).startswith("collapsed"):
         return "collapsed"
-    return "stalled" if model.state != "failed" else "error"
+    if model.state == "failed":
+        return "error"
+    return "collapsed" if last_check_collapsed else "stalled"
 
 
 def failure_anatomy(models: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
@@ -78,6 +83,7 @@ def failure_anatomy(models: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
         own = grouped.get(key)
         if own is not None and len(own):
             own = own.sort_values("step")
+            row["outcome"] = outcome(model, bool(own["collapsed"].iloc[-1]))
             best = own.loc[own["eps"].idxmin()]
             collapsed = own.loc[own["collapsed"].astype(bool), "step"]
             row.update(checks=len(own), collapsed_fraction=own["collapsed"].mean(),
