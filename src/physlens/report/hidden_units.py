@@ -263,7 +263,9 @@ def study_report(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.DataFr
                 "rest alone, as a fraction of the full model's (mean over converged seeds). Bottom: C_zz(r) of one model.",
                 [Figure(_recovery(ok), f"Top: energy of the important units alone (red) and of the others alone (grey) "
                         f"as a fraction of the full model's, per α, at N = {sizes}. Bottom: C_zz(r) of the exact ground "
-                        "state, the full model, the important units and the others, for one model per N.")]),
+                        "state, the full model, the important units and the others, for one model per N. A model "
+                        "with no important unit has an empty important set: its red bar is the network with every "
+                        "hidden unit removed (the visible biases alone), its grey bar the full model.")]),
         Section("Scaling with N", "m′ is the number of important units at τ; each point a converged model.",
                 [Figure(_fraction_and_fits(summaries["by_size"], ok, summaries["fits"]),
                         "Left: fraction m′/M of important units against N (mean ± sd over seeds). Middle: m′ per "
