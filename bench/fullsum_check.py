@@ -17,7 +17,7 @@ import time
 import jax
 
 from physlens.quantum.final_state import FullSumEnergy
-from physlens.quantum.protocols import apply
+from physlens.quantum.protocols import apply, check_max_states
 from physlens.quantum.training_config import TrainConfig
 
 
@@ -25,7 +25,7 @@ def check_seconds(size: int, alpha: int, repeat: int) -> tuple[float, float]:
     """(seconds to build the sparse Hamiltonian, median seconds per check) at ``size`` sites and ``alpha``."""
     config = apply("rbm-paper", TrainConfig(system="heisenberg-ring", size=size, alpha=alpha, seed=0))
     system, model = config.build_system(), config.build_model()
-    fullsum = FullSumEnergy(system, model)
+    fullsum = FullSumEnergy(system, model, check_max_states(config))
     variables = model.init(jax.random.PRNGKey(0), fullsum.basis[:1])
     start = time.perf_counter()
     system.sparse_hamiltonian()

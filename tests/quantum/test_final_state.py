@@ -9,7 +9,7 @@ from physlens.quantum.final_state import COLLAPSE_EPS, FullSumEnergy, collapse_r
 from physlens.quantum.systems import HeisenbergRing
 
 
-def uniform_rbm_energy(n: int, sign_rule: bool) -> FullSumEnergy:
+def uniform_rbm_energy(n: int, sign_rule: bool) -> float:
     """⟨H⟩ (J) by ``FullSumEnergy`` of NetKet's RBM with every parameter 0 on the n-site ring's 2^n states."""
     system = HeisenbergRing(n, sign_rule=sign_rule, fixed_sz=False)
     model = nk.models.RBM(alpha=1)
