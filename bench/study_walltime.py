@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from physlens.studies.hidden_units import model_name
+
 
 def model_times(out: Path) -> pd.DataFrame:
     """One row per timed model: N, alpha, seed, seconds (all sittings where known), steps."""
@@ -26,7 +28,7 @@ def model_times(out: Path) -> pd.DataFrame:
     steps = pd.read_parquet(out / "models.parquet")[["N", "alpha", "seed", "steps"]]
     frame = timings.merge(steps, on=["N", "alpha", "seed"], how="inner")
     for i, row in frame.iterrows():
-        status = out / "runs" / f"N{row.N:02d}-a{row.alpha}-s{row.seed:02d}" / "status.json"
+        status = out / "runs" / model_name(row.N, row.alpha, row.seed) / "status.json"
         if status.exists():
             frame.loc[i, "seconds"] = json.loads(status.read_text()).get("seconds", row.seconds)
     return frame
@@ -69,14 +71,14 @@ def main() -> None:
         print(f"| {n} | " + " | ".join(cells) + " |")
     remaining = 0.0
     for n in sizes:
-        for alpha in config["alphas"]:
+        for alpha in alphas:
             timed = int(per_cell["models"].get((n, alpha), 0))
             each = (per_cell.loc[(n, alpha), "seconds"] if timed else projected_seconds(per_cell, n, alpha))
             remaining += max(seeds - timed, 0) * each
     measured = frame["seconds"].sum()
-    grid = len(sizes) * len(config["alphas"]) * seeds
+    grid = len(sizes) * len(alphas) * seeds
     print(f"models timed: {len(frame)}; measured {measured / 3600:.1f} h; grid N = {','.join(map(str, sizes))} x "
-          f"alpha = {','.join(map(str, config['alphas']))} x {seeds} seeds ({grid} models): "
+          f"alpha = {','.join(map(str, alphas))} x {seeds} seeds ({grid} models): "
           f"{remaining / 3600:.1f} h still to run, {(measured + remaining) / 3600:.1f} h in all (one worker)")
 
 

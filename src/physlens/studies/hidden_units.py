@@ -194,6 +194,11 @@ class StudyConfig:
         return [Task(n, a, s, self) for s in range(self.seeds) for n, a in pairs]
 
 
+def model_name(n: int, alpha: int, seed: int) -> str:
+    """A study model's name (its run folder under ``runs/`` and its result files), e.g. ``N14-a2-s03``."""
+    return f"N{n:02d}-a{alpha}-s{seed:02d}"
+
+
 @dataclass(frozen=True)
 class Task:
     """One model of the study: ring size, α and seed."""
@@ -205,8 +210,8 @@ class Task:
 
     @property
     def name(self) -> str:
-        """The model's name (its run folder and result files), e.g. ``N14-a2-s03``."""
-        return f"N{self.n:02d}-a{self.alpha}-s{self.seed:02d}"
+        """The model's name (its run folder and result files): ``model_name``."""
+        return model_name(self.n, self.alpha, self.seed)
 
     def train_config(self) -> TrainConfig:
         """The ``TrainConfig`` of this model: the Heisenberg ring of N = ``n``, α and seed, under the study's

@@ -31,6 +31,7 @@ from physlens.errors import PhyslensError
 from physlens.quantum.registry import entry_for
 from physlens.quantum.train import load
 from physlens.studies.bookkeeping import record_settings
+from physlens.studies.hidden_units import model_name
 from physlens.studies.hidden_units_checks import (importance_at_sampled_stop, is_collapsed, sampled_criteria,
                                                   sampled_stop_summary)
 from physlens.studies.hidden_units_summary import converged, seed_averaged_scaling, sublinear_window, tau_sensitivity
@@ -57,7 +58,7 @@ def _weight_norms(out: Path, models: pd.DataFrame, units: pd.DataFrame) -> pd.Da
         return units.groupby(keys, as_index=False)["weight_norm"].agg(norm_median="median", norm_max="max")
     rows = []
     for m in models.itertuples():
-        run_dir = out / "runs" / f"N{m.N:02d}-a{m.alpha}-s{m.seed:02d}"
+        run_dir = out / "runs" / model_name(m.N, m.alpha, m.seed)
         if not (run_dir / "params.msgpack").exists():
             continue
         run = load(run_dir)
