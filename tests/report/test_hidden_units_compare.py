@@ -40,3 +40,19 @@ def test_the_sampled_stop_table_shows_the_one_iteration_rule():
     section = next(s for s in report.sections if s.title == "Importance along training")
     assert len(section.tables) == 1 and section.tables[0].frame["frac_mean"].tolist() == [0.26]
     assert "would have stopped" in section.tables[0].caption
+
+
+def test_the_collapse_passage_table_sets_each_model_before_the_collapse_beside_its_converged_state():
+    along = pd.DataFrame({"N": [16, 16], "alpha": [3, 3], "seed": [0, 0], "step": [0, 1500], "eps": [0.4, 7e-3],
+                          "energy": [-4.0, -7.0], "collapsed": False, "frac_important": [0.0, 0.02], "rho": [0.9, 0.6],
+                          "max_energy_impact": [0.0, 0.2], "weight_sz0": [1.0, 1.0]})
+    passages = pd.DataFrame({"protocol": "rbm-paper", "N": [16], "alpha": [3], "seed": [3], "first_collapse_step": [1675],
+                             "before_step": [1500], "before_eps": [7.1e-3], "before_frac": [0.021], "before_rho": [0.5],
+                             "steps": [3000], "eps": [6.3e-4], "frac_important": [0.104], "rho": [0.7]})
+    tables = {**_tables(), "collapse_passage": passages}
+    report = comparison_report(tables, along, pd.DataFrame({"protocol": ["rbm-paper"]}), ["synthetic"])
+    section = next(s for s in report.sections if s.title == "Importance along training")
+    assert len(section.tables) == 1
+    frame = section.tables[0].frame
+    assert (frame["before_frac"].tolist(), frame["frac_important"].tolist()) == ([0.021], [0.104])
+    assert "passed through the collapse" in section.tables[0].caption

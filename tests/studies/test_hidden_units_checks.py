@@ -8,7 +8,8 @@ import pandas as pd
 
 from physlens.runs import Run
 from physlens.studies.hidden_units_checks import (criterion_summary, exact_checks, failure_anatomy, failure_summary,
-                                                  importance_at_sampled_stop, sampled_criterion,
+                                                  importance_around_collapse, importance_at_sampled_stop, importance_by_path,
+                                                  sampled_criterion,
                                                   sampled_stop_summary)
 
 E0 = -5.387390917445205
@@ -66,6 +67,53 @@ def test_failure_anatomy_names_how_each_model_ended():
     assert summary.with_checks == 4 and np.isclose(summary.checks_collapsed, (1 / 3 + 1 / 3 + 0 + 1 / 3) / 4)
     assert summary.ever_collapsed == 3 and summary.first_collapse_median == 50
     assert np.isclose(summary.missed_best_eps_median, 1.2e-3)
+
+
+def test_importance_by_path_splits_the_converged_models_by_whether_they_collapsed_first():
+    # N = 16, α = 3: seeds 0, 1 never collapse; seeds 2, 3 pass through the collapse, seed 3 ending with m′ = 0;
+    # seed 4 has no stored checks; seed 5 collapsed and never converged (left out). N = 18, α = 2: one direct model.
+    rows = [(16, 3, 0, True, 12, 0.25, 0.6), (16, 3, 1, True, 18, 0.375, 0.8), (16, 3, 2, True, 3, 0.0625, 0.5),
+            (16, 3, 3, True, 0, 0.0, np.nan), (16, 3, 4, True, 6, 0.125, 0.7), (16, 3, 5, False, 20, 0.42, 0.1),
+            (18, 2, 0, True, 9, 0.25, 0.9)]
+    models = pd.DataFrame(rows, columns=["N", "alpha", "seed", "converged", "m_important", "frac_important", "rho"])
+    models["state"], models["reason"] = np.where(models["converged"], "converged", "failed"), ""
+    checks = pd.DataFrame(
+        [(16, 3, seed, step, eps, eps > 1) for seed in (0, 1) for step, eps in ((0, 0.5), (25, 9e-4))]
+        + [(16, 3, seed, step, eps, eps > 1) for seed in (2, 3, 5) for step, eps in ((0, 0.5), (25, 1.4), (50, 9e-4))]
+        + [(18, 2, 0, step, eps, eps > 1) for step, eps in ((0, 0.5), (25, 8e-4))],
+        columns=["N", "alpha", "seed", "step", "eps", "collapsed"])
+    table = importance_by_path(models, failure_anatomy(models, checks))
+    assert list(zip(table["N"], table["path"])) == [(16, "direct"), (16, "through the collapse"), (16, "not recorded"),
+                                                    (18, "direct")]
+    by = table.set_index(["N", "path"])
+    assert by["models"].tolist() == [2, 2, 1, 1] and by["m_zero"].tolist() == [0, 1, 0, 0]
+    assert np.isclose(by.loc[(16, "direct"), "frac_mean"], (0.25 + 0.375) / 2)
+    assert np.isclose(by.loc[(16, "through the collapse"), "frac_median"], 0.0625 / 2)
+    assert np.isclose(by.loc[(16, "through the collapse"), "rho_mean"], 0.5)
+    assert np.isclose(by.loc[(16, "not recorded"), "frac_mean"], 0.125)
+
+
+def test_importance_around_collapse_takes_the_last_snapshot_before_the_first_collapsed_check():
+    # N = 16, α = 3: seed 0 collapses first at step 50 and converges at 75; seed 1 never collapses (left out);
+    # seed 2 collapses at step 25, before its second snapshot, and has none earlier but step 0.
+    models = pd.DataFrame([(16, 3, seed, True, "converged", "", steps, 9e-4, frac, rho)
+                           for seed, steps, frac, rho in ((0, 75, 0.0625, 0.7), (1, 50, 0.25, 0.4), (2, 75, 0.125, 0.6))],
+                          columns=["N", "alpha", "seed", "converged", "state", "reason", "steps", "eps",
+                                   "frac_important", "rho"])
+    checks = pd.DataFrame(
+        [(16, 3, 0, step, eps, eps > 1) for step, eps in ((0, 0.5), (25, 8e-3), (50, 1.4), (75, 9e-4))]
+        + [(16, 3, 1, step, eps, eps > 1) for step, eps in ((0, 0.5), (25, 5e-3), (50, 9e-4))]
+        + [(16, 3, 2, step, eps, eps > 1) for step, eps in ((0, 0.5), (25, 1.3), (50, 1.2), (75, 9e-4))],
+        columns=["N", "alpha", "seed", "step", "eps", "collapsed"])
+    along = pd.DataFrame([(16, 3, seed, step, eps, frac, rho) for seed in (0, 1, 2)
+                          for step, eps, frac, rho in ((0, 0.5, 1.0, 0.1), (40, 6e-3, 0.1875 + seed, 0.8))],
+                         columns=["N", "alpha", "seed", "step", "eps", "frac_important", "rho"])
+    table = importance_around_collapse(models, failure_anatomy(models, checks), along).set_index("seed")
+    assert table.index.tolist() == [0, 2]
+    assert (table.loc[0, "first_collapse_step"], table.loc[0, "before_step"]) == (50, 40)
+    assert (table.loc[0, "before_frac"], table.loc[0, "before_eps"], table.loc[0, "frac_important"]) == (0.1875, 6e-3, 0.0625)
+    assert (table.loc[2, "first_collapse_step"], table.loc[2, "before_step"], table.loc[2, "before_frac"]) == (25, 0, 1.0)
+    assert importance_around_collapse(models, failure_anatomy(models, checks), along.iloc[:0]).empty
 
 
 def _criteria_tables():

@@ -50,6 +50,7 @@ def test_report_with_importance_along_training(studies, browser):
     tables = write_comparison(root / "cmp", folders)
     assert set(tables["along"]["protocol"]) == {"rbm-paper"} and tables["along"]["step"].tolist() == [0, 20]
     assert "sampled_stop" in tables and (root / "cmp" / "sampled_stop.csv").exists()
+    assert "collapse_passage" in tables and (root / "cmp" / "collapse_passage.csv").exists()
     page = (root / "cmp" / "report.html").read_text()
     assert "Importance along training" in page and "rbm-paper" in page and not browser.forbidden.search(page)
     result = browser.measure(root / "cmp" / "report.html")

@@ -211,7 +211,11 @@ def _training_ends(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Data
                            "many the exact rule and the sampled rule count as converged, and of the sampled rule's, "
                            "how many were above tol by the exact energy at that moment, how many collapsed, and their "
                            "median exact ε then. Training stopped at the exact rule, so the sampled one is seen only "
-                           "up to there.", keep_empty_rows=True)])]
+                           "up to there.", keep_empty_rows=True),
+                     Table(summaries["path"], "The converged models by their path: per N and α, those that never "
+                           "had a check above 0 J (direct), those that passed through the collapse first, and those "
+                           "whose checks are not stored; how many, how many with m′ = 0, their m′/M (mean, median) "
+                           "and mean ρ at the study's τ")])]
 
 
 def _per_alpha(sensitivity: pd.DataFrame) -> pd.DataFrame:

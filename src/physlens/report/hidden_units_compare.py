@@ -110,6 +110,16 @@ def _stop_tables(stops: pd.DataFrame | None) -> list[Table]:
                   "sampled ε over 50 and 200 iterations are in sampled_stop.csv.")]
 
 
+def _passage_tables(passages: pd.DataFrame | None) -> list[Table]:
+    if passages is None or passages.empty:
+        return []
+    return [Table(passages[["protocol", "N", "alpha", "seed", "first_collapse_step", "before_step", "before_eps",
+                            "before_frac", "steps", "eps", "frac_important", "before_rho", "rho"]],
+                  "The converged models that passed through the collapse: the last snapshot before the first "
+                  "collapsed check (its step, exact ε and m′/M) beside the converged state (steps, ε, m′/M), and ρ "
+                  "at both; whether a model came out of the collapse with fewer important units than it went in with")]
+
+
 def comparison_report(tables: dict[str, pd.DataFrame], along: pd.DataFrame, protocols: pd.DataFrame,
                       meta: list[str], stops: pd.DataFrame | None = None) -> Report:
     """The comparison page (see the module docstring); ``along`` and ``stops`` may be empty."""
@@ -154,5 +164,5 @@ def comparison_report(tables: dict[str, pd.DataFrame], along: pd.DataFrame, prot
                     "configurations) are left out of these three panels. Lower right: the Born weight of the "
                     "total-S^z = 0 configurations against the step, one line per model; a model whose weight leaves "
                     "the sector has moved onto states the single-flip Markov chains do not visit.")],
-            _stop_tables(stops)))
+            [*_stop_tables(stops), *_passage_tables(tables.get("collapse_passage"))]))
     return Report("Hidden units under two training protocols", sections, meta)

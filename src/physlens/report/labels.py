@@ -59,7 +59,10 @@ LABELS = {
     "paper_frac": "paper m′/M", "paper_rho": "paper ρ", "paper_k": "paper k", "rho_std": "sd of ρ",
     "max_impact_median": "median largest |ΔE|/|E|", "norm_median": "median ‖W_j‖₂", "steps_median": "median steps",
     "eps_median": "median ε", "protocol": "protocol", "weight_sz0": "weight with S^z = 0",
-    "energy_sampled": f"E sampled [{ENERGY}]",
+    "energy_sampled": f"E sampled [{ENERGY}]", "path": "path to ε < tol", "m_zero": "models with m′ = 0",
+    "frac_median": "median m′/M", "first_collapse_step": "first collapsed check (step)",
+    "before_step": "last snapshot before it (step)", "before_eps": "ε before the collapse",
+    "before_frac": "m′/M before the collapse", "before_rho": "ρ before the collapse",
     # SAE and steering
     "system": "system", "n_sites": "sites", "hook": "hook", "arch": "SAE architecture", "d_sae": "SAE latents",
     "method": "method", "n_configurations": "configurations", "mse": "normalised MSE",

@@ -10,6 +10,8 @@ configurations (E = +N/4 J, C_zz(r) = 1/4 at every r) while the chains report a 
     checks = exact_checks(run)                         # step, energy (J), eps, collapsed
     anatomy = failure_anatomy(models, checks_table)    # one row per model: how its training ended
     failure_summary(anatomy)                           # per (N, α): converged, collapsed, stalled
+    importance_by_path(models, anatomy)                # per (N, α): converged models by whether they collapsed first
+    importance_around_collapse(models, anatomy, along) # per model: m′/M before the collapse and at convergence
     criteria = sampled_criteria(history, checks_table)    # the rule read off the Monte Carlo estimate instead
     criterion_summary(criteria)                        # per (N, α): what that rule would have counted
     stops = importance_at_sampled_stop(criteria, along)  # the analysis where that rule would have stopped
@@ -110,6 +112,66 @@ def failure_summary(anatomy: pd.DataFrame) -> pd.DataFrame:
                      "first_collapse_median": group.loc[ever, "first_collapse_step"].median() if ever.any() else np.nan,
                      "missed_best_eps_median": missed["best_eps"].median() if len(missed) else np.nan})
     return pd.DataFrame(rows)
+
+
+PATHS = ("direct", "through the collapse", "not recorded")
+"""How a converged model reached ε < tol: no exact check above 0 J; at least one check above 0 J before it
+converged; its checks not stored (trained before they were logged, or its run folder gone)."""
+
+
+def importance_by_path(models: pd.DataFrame, anatomy: pd.DataFrame) -> pd.DataFrame:
+    """Per (N, α, path) of the converged models of ``models``: their number, how many have m′ = 0, and the mean
+    and median m′/M and the mean ρ (NaN where undefined). ``path`` is one of ``PATHS``, read off ``anatomy``
+    (``failure_anatomy``): whether training passed through the collapse before converging.
+
+    The importance of a converged state may depend on the path to it; at equal N and α this sets the models
+    that came out of the collapse beside those that never entered it (issue 14, item 4).
+    """
+    keys = ["N", "alpha", "seed"]
+    columns = ["N", "alpha", "path", "models", "m_zero", "frac_mean", "frac_median", "rho_mean"]
+    ok = models[models["converged"].astype(bool)]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    paths = anatomy.set_index(keys)
+    rows = ok.merge(paths[["checks", "first_collapse_step"]], left_on=keys, right_index=True, how="left")
+    recorded = rows["checks"].fillna(0) > 0
+    rows["path"] = np.where(~recorded, PATHS[2], np.where(rows["first_collapse_step"].notna(), PATHS[1], PATHS[0]))
+    out = rows.groupby(["N", "alpha", "path"], as_index=False).agg(
+        models=("seed", "size"), m_zero=("m_important", lambda m: int((m == 0).sum())),
+        frac_mean=("frac_important", "mean"), frac_median=("frac_important", "median"), rho_mean=("rho", "mean"))
+    order = out["path"].map({p: i for i, p in enumerate(PATHS)})
+    return out.assign(_order=order).sort_values(["N", "alpha", "_order"]).drop(columns="_order")[columns]
+
+
+def importance_around_collapse(models: pd.DataFrame, anatomy: pd.DataFrame, along: pd.DataFrame) -> pd.DataFrame:
+    """Per converged model of ``models`` that passed through the collapse (a first collapsed check in ``anatomy``)
+    and whose parameter snapshots were analysed (``along``: ``hidden_units_training.along_training``): the last
+    snapshot before its first collapsed check — ``before_step``, its exact ``before_eps``, ``before_frac`` (m′/M)
+    and ``before_rho`` — beside the converged model's ``steps``, ``eps``, ``frac_important`` and ``rho``.
+
+    Model by model, whether the state came out of the collapse with fewer important units than it went in with
+    (issue 14, item 4). A model with no snapshot before its first collapse is left out.
+    """
+    keys = ["N", "alpha", "seed"]
+    columns = [*keys, "first_collapse_step", "before_step", "before_eps", "before_frac", "before_rho", "steps", "eps",
+               "frac_important", "rho"]
+    if along.empty or anatomy.empty:
+        return pd.DataFrame(columns=columns)
+    first = anatomy.set_index(keys)["first_collapse_step"]
+    snapshots = {key: own.sort_values("step") for key, own in along.groupby(keys)}
+    rows = []
+    for m in models[models["converged"].astype(bool)].itertuples(index=False):
+        key = (m.N, m.alpha, m.seed)
+        step = first.get(key, np.nan)
+        own = snapshots.get(key)
+        if np.isnan(step) or own is None or not (own["step"] < step).any():
+            continue
+        s = own[own["step"] < step].iloc[-1]
+        rows.append({**dict(zip(keys, key)), "first_collapse_step": int(step), "before_step": int(s["step"]),
+                     "before_eps": float(s["eps"]), "before_frac": float(s["frac_important"]),
+                     "before_rho": float(s["rho"]), "steps": int(m.steps), "eps": float(m.eps),
+                     "frac_important": float(m.frac_important), "rho": float(m.rho)})
+    return pd.DataFrame(rows, columns=columns)
 
 
 CRITERION_WINDOWS = (1, 50, 200)

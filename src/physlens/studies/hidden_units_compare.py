@@ -15,7 +15,9 @@ reads each study's stored tables (never retrains) and returns, per protocol:
 
 and ``write_comparison`` adds ``along`` (importance along training, from every study that kept parameter
 snapshots) and ``sampled_stop``: per (protocol, window, N, α), m′/M and ρ at the snapshot nearest the step where
-the stopping rule read off the sampled estimate would have stopped (``hidden_units_checks``), beside the paper's.
+the stopping rule read off the sampled estimate would have stopped (``hidden_units_checks``), beside the paper's;
+and ``collapse_passage``: per converged model that passed through the collapse, m′/M and ρ at the last snapshot
+before it and at convergence.
 
     tables = compare(studies); write_comparison("docs/studies/hidden-units-compare", tables)
 """
@@ -32,7 +34,8 @@ from physlens.quantum.registry import entry_for
 from physlens.quantum.train import load
 from physlens.studies.bookkeeping import record_settings
 from physlens.studies.hidden_units import model_name
-from physlens.studies.hidden_units_checks import (importance_at_sampled_stop, is_collapsed, sampled_criteria,
+from physlens.studies.hidden_units_checks import (failure_anatomy, importance_around_collapse,
+                                                  importance_at_sampled_stop, is_collapsed, sampled_criteria,
                                                   sampled_stop_summary)
 from physlens.studies.hidden_units_summary import converged, seed_averaged_scaling, sublinear_window, tau_sensitivity
 
@@ -124,6 +127,16 @@ def sampled_stops(out: str | Path, along: pd.DataFrame) -> pd.DataFrame:
     return summary.assign(paper_frac=[_paper_fraction(n, a) for n, a in zip(summary["N"], summary["alpha"])])
 
 
+def collapse_passages(out: str | Path, along: pd.DataFrame) -> pd.DataFrame:
+    """``importance_around_collapse`` of the study in ``out`` (its models and stored exact checks) at its analysed
+    snapshots ``along``; empty when the study stored no checks or kept no snapshots."""
+    out = Path(out)
+    if along.empty or not (out / "checks.parquet").exists():
+        return pd.DataFrame()
+    models, checks = pd.read_parquet(out / "models.parquet"), pd.read_parquet(out / "checks.parquet")
+    return importance_around_collapse(models, failure_anatomy(models, checks), along)
+
+
 def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
     """``compare`` the studies, add importance along training (from every study that kept snapshots), and write
     the tables (CSV) and ``report.html`` into ``out``."""
@@ -143,6 +156,9 @@ def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[st
     stops = [sampled_stops(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
     stops = [frame for frame in stops if len(frame)]
     tables["sampled_stop"] = pd.concat(stops, ignore_index=True) if stops else pd.DataFrame()
+    passages = [collapse_passages(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
+    passages = [frame for frame in passages if len(frame)]
+    tables["collapse_passage"] = pd.concat(passages, ignore_index=True) if passages else pd.DataFrame()
     for name, frame in tables.items():
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
     protocols = pd.DataFrame([{"protocol": p, "study": Path(folder).name,

@@ -20,7 +20,8 @@ import pandas as pd
 
 from physlens.errors import PhyslensError
 from physlens.lens.scaling import power_law_fit
-from physlens.studies.hidden_units_checks import criterion_summary, failure_anatomy, failure_summary, sampled_criteria
+from physlens.studies.hidden_units_checks import (criterion_summary, failure_anatomy, failure_summary, importance_by_path,
+                                                  sampled_criteria)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -136,8 +137,9 @@ def alpha_dependence(models: pd.DataFrame, n: int = 12) -> pd.DataFrame:
 
 def summarise(tables: dict[str, pd.DataFrame], taus: npt.ArrayLike = TAUS) -> dict[str, pd.DataFrame]:
     """Every aggregate of the study, by name (``by_size``, ``fits``, ``fits_seed_mean``, ``tau``, ``window``,
-    ``alpha``, and from the exact checks of training ``anatomy`` per model, ``failures`` per (N, α) and
-    ``criteria``: the stopping rule read off the sampled estimate, per averaging window, N and α)."""
+    ``alpha``, and from the exact checks of training ``anatomy`` per model, ``failures`` per (N, α), ``path``: the
+    converged models' importance by whether they passed through the collapse, and ``criteria``: the stopping rule
+    read off the sampled estimate, per averaging window, N and α)."""
     models = tables["models"]
     sensitivity = tau_sensitivity(models, tables["units"], taus)
     checks = tables.get("checks", pd.DataFrame())
@@ -146,7 +148,7 @@ def summarise(tables: dict[str, pd.DataFrame], taus: npt.ArrayLike = TAUS) -> di
     return {"by_size": fraction_by_size(models), "fits": size_scaling(models),
             "fits_seed_mean": seed_averaged_scaling(models), "tau": sensitivity,
             "window": sublinear_window(sensitivity), "alpha": alpha_dependence(models),
-            "anatomy": anatomy, "failures": failure_summary(anatomy),
+            "anatomy": anatomy, "failures": failure_summary(anatomy), "path": importance_by_path(models, anatomy),
             "criteria": criterion_summary(criteria)}
 
 
@@ -208,6 +210,11 @@ def results_markdown(tables: dict[str, pd.DataFrame], summaries: dict[str, pd.Da
               "gone leaves none), `ever_collapsed` counts those with any check above 0 J, converged ones included; "
               "`summary_anatomy.csv` has every model.", "",
               _markdown(summaries["failures"]), "",
+              "## Importance by the path to convergence", "",
+              "Per (N, α): the converged models that never had an exact check above 0 J (*direct*), those that passed "
+              "through the collapse before converging, and those whose checks are not stored; their m′/M at τ = 0.3 "
+              "and ρ (`summary_path.csv`).", "",
+              _markdown(summaries["path"]) if len(summaries["path"]) else "No converged models.", "",
               "## The same rule read off the sampled estimate", "",
               "Per averaging window (iterations over which NetKet's sampled ε is averaged), N and α: how many models "
               "a rule stopping at sampled ε < 1e-3 counts as converged, and of those how many were above 1e-3 by the "
