@@ -132,15 +132,14 @@ def importance_by_path(models: pd.DataFrame, anatomy: pd.DataFrame) -> pd.DataFr
     ok = models[models["converged"].astype(bool)]
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    paths = anatomy.set_index(keys)
-    rows = ok.merge(paths[["checks", "first_collapse_step"]], left_on=keys, right_index=True, how="left")
+    rows = ok.merge(anatomy[[*keys, "checks", "first_collapse_step"]], on=keys, how="left")
     recorded = rows["checks"].fillna(0) > 0
-    rows["path"] = np.where(~recorded, PATHS[2], np.where(rows["first_collapse_step"].notna(), PATHS[1], PATHS[0]))
-    out = rows.groupby(["N", "alpha", "path"], as_index=False).agg(
+    path = np.where(~recorded, PATHS[2], np.where(rows["first_collapse_step"].notna(), PATHS[1], PATHS[0]))
+    rows["path"] = pd.Categorical(path, categories=PATHS, ordered=True)
+    out = rows.groupby(["N", "alpha", "path"], as_index=False, observed=True).agg(
         models=("seed", "size"), m_zero=("m_important", lambda m: int((m == 0).sum())),
         frac_mean=("frac_important", "mean"), frac_median=("frac_important", "median"), rho_mean=("rho", "mean"))
-    order = out["path"].map({p: i for i, p in enumerate(PATHS)})
-    return out.assign(_order=order).sort_values(["N", "alpha", "_order"]).drop(columns="_order")[columns]
+    return out.assign(path=out["path"].astype(str))[columns]
 
 
 def importance_around_collapse(models: pd.DataFrame, anatomy: pd.DataFrame, along: pd.DataFrame) -> pd.DataFrame:
@@ -164,9 +163,10 @@ def importance_around_collapse(models: pd.DataFrame, anatomy: pd.DataFrame, alon
         key = (m.N, m.alpha, m.seed)
         step = first.get(key, np.nan)
         own = snapshots.get(key)
-        if np.isnan(step) or own is None or not (own["step"] < step).any():
+        before = own[own["step"] < step] if own is not None and not np.isnan(step) else None
+        if before is None or before.empty:
             continue
-        s = own[own["step"] < step].iloc[-1]
+        s = before.iloc[-1]
         rows.append({**dict(zip(keys, key)), "first_collapse_step": int(step), "before_step": int(s["step"]),
                      "before_eps": float(s["eps"]), "before_frac": float(s["frac_important"]),
                      "before_rho": float(s["rho"]), "steps": int(m.steps), "eps": float(m.eps),

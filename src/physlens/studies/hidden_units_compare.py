@@ -24,6 +24,7 @@ before it and at convergence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,15 @@ def collapse_passages(out: str | Path, along: pd.DataFrame) -> pd.DataFrame:
     return importance_around_collapse(models, failure_anatomy(models, checks), along)
 
 
+def _per_study(table: Callable[[str | Path, pd.DataFrame], pd.DataFrame], studies: dict[str, str | Path],
+               along: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``table(folder, snapshots)`` for every study that kept snapshots, tagged with its protocol and stacked;
+    studies whose table is empty are left out (an empty frame when all are)."""
+    frames = [table(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
+    frames = [frame for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[str, pd.DataFrame]:
     """``compare`` the studies, add importance along training (from every study that kept snapshots), and write
     the tables (CSV) and ``report.html`` into ``out``."""
@@ -153,12 +163,8 @@ def write_comparison(out: str | Path, studies: dict[str, str | Path]) -> dict[st
     tables["along"] = pd.concat(along.values(), ignore_index=True) if along else pd.DataFrame()
     if len(tables["along"]):
         tables["along"]["collapsed"] = is_collapsed(tables["along"]["energy"])
-    stops = [sampled_stops(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
-    stops = [frame for frame in stops if len(frame)]
-    tables["sampled_stop"] = pd.concat(stops, ignore_index=True) if stops else pd.DataFrame()
-    passages = [collapse_passages(studies[p], frame).assign(protocol=p) for p, frame in along.items()]
-    passages = [frame for frame in passages if len(frame)]
-    tables["collapse_passage"] = pd.concat(passages, ignore_index=True) if passages else pd.DataFrame()
+    tables["sampled_stop"] = _per_study(sampled_stops, studies, along)
+    tables["collapse_passage"] = _per_study(collapse_passages, studies, along)
     for name, frame in tables.items():
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
     protocols = pd.DataFrame([{"protocol": p, "study": Path(folder).name,
